@@ -1,0 +1,137 @@
+/**
+ * Run events: the receipt's body and the source every reporter (CLI timeline, Slack thread, console)
+ * renders. Shapes follow DESIGN.md, "Contracts". `hash = sha256(canonical({seq, at, type, data, prev_hash}))`
+ * over RFC 8785 canonical JSON; see `src/receipt/`.
+ */
+export const RUN_EVENT_TYPES = [
+  "run.started",
+  "signals.gathered",
+  "redaction.applied",
+  "model.call",
+  "model.fallback",
+  "diagnosis.parsed",
+  "gate.quality",
+  "gate.action",
+  "breaker.anomaly",
+  "breaker.tripped",
+  "action.dry_run",
+  "action.executed",
+  "action.failed",
+  "recovery.verified",
+  "escalation.opened",
+  "approval.decided",
+  "ticket.filed",
+  "run.finished",
+] as const;
+
+export type RunEventType = (typeof RUN_EVENT_TYPES)[number];
+
+/** One rule of a gate and how it went; `rule` is a stable id such as `sha_in_history`. */
+export interface RuleResult {
+  rule: string;
+  passed: boolean;
+  detail: string;
+}
+
+/** The outcome of a run, as reported by the CLI, the bot and `eval`. */
+export type RunOutcome = "resolved" | "escalated" | "damaged" | "failed";
+
+/** Typed `data` for each event type. Everything here is secret-free (post-redaction). */
+export interface RunEventDataMap {
+  "run.started": {
+    run_id: string;
+    agent: "backstop" | "naive";
+    trigger: "alert" | "command" | "cli";
+    namespace: string;
+    workload: string;
+    alertname: string | null;
+    scenario: string | null;
+    note: string | null;
+  };
+  "signals.gathered": {
+    namespace: string;
+    workload: string;
+    pods: number;
+    unhealthy_pods: number;
+    revisions: number;
+    events: number;
+    log_lines: number;
+    tool_calls: { tool: string; ms: number; ok: boolean; error?: string }[];
+  };
+  "redaction.applied": { counts: Record<string, number>; total: number };
+  "model.call": {
+    purpose: "diagnose" | "judge";
+    target: string;
+    model: string;
+    /** The model the gateway says served the call (`x-tfy-resolved-model` or the body's `model`). */
+    served_model: string;
+    tier: number;
+    attempt: number;
+    ok: boolean;
+    status: number | null;
+    error: string | null;
+    latency_ms: number;
+    tokens: { input: number; output: number };
+    cost_usd: number;
+    prompt: { name: string; version: string; sha256: string } | null;
+  };
+  "model.fallback": { from: string; to: string | null; reason: string; status: number | null; cooldown_until: string | null };
+  "diagnosis.parsed": {
+    model: string;
+    ok: boolean;
+    error: string | null;
+    diagnosis: import("./diagnosis.js").Diagnosis | null;
+    extraction: string | null;
+  };
+  "gate.quality": {
+    passed: boolean;
+    model: string;
+    rules: RuleResult[];
+    judge: { model: string; grounded: boolean | null; reason: string; error: string | null } | null;
+    reroute_to_tier: number | null;
+  };
+  "gate.action": { passed: boolean; action: import("./diagnosis.js").RecommendedAction | null; rules: RuleResult[] };
+  "breaker.anomaly": { kind: string; cost: number; spent: number; budget: number; detail: string };
+  "breaker.tripped": { reason: string; spent: number; budget: number; steps: number; max_steps: number };
+  "action.dry_run": { action: ActionRecord; ok: boolean; error: string | null };
+  "action.executed": { action: ActionRecord; idempotency_key: string; revision: number | null };
+  "action.failed": { action: ActionRecord; error: string; status: number | null; changed: boolean };
+  "recovery.verified": { ok: boolean; workload: string; ready: number; desired: number; waited_ms: number };
+  "escalation.opened": {
+    reason: string;
+    proposed_action: ActionRecord | null;
+    context: { hypothesis: string | null; failed_rules: string[] };
+  };
+  "approval.decided": { decision: "approved" | "rejected" | "expired"; by: string | null; at: string };
+  "ticket.filed": { id: string; url: string | null; tool: string };
+  "run.finished": { outcome: RunOutcome; summary: string; wall_ms: number; cost_usd: number; tokens: { input: number; output: number } };
+}
+
+/** A concrete, typed action as executed or proposed (no `scope`: the write path has none). */
+export interface ActionRecord {
+  type: "rollback" | "restart" | "scale" | "delete";
+  namespace: string;
+  kind: string;
+  name: string;
+  to_sha?: string;
+  to_revision?: number;
+  replicas?: number;
+}
+
+/** One event as it sits on the receipt. `at` is ISO-8601; `prev_hash` of the first event is 64 zeros. */
+export interface RunEvent<T extends RunEventType = RunEventType> {
+  seq: number;
+  at: string;
+  type: T;
+  data: RunEventDataMap[T];
+  prev_hash: string;
+  hash: string;
+}
+
+/**
+ * Where the pipeline reports. The CLI prints, Slack posts, the console streams; the pipeline never
+ * knows which. `emit` is awaited in order; a reporter that throws is logged and does not stop the run.
+ */
+export interface RunReporter {
+  emit(event: RunEvent): void | Promise<void>;
+}
