@@ -1,0 +1,128 @@
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { BackstopError } from "./errors.js";
+import { setLogLevel } from "./log.js";
+
+/**
+ * Backstop's configuration, parsed once by zod from the environment. This is the only module that
+ * reads `process.env` (DESIGN.md, "Rules of the house"); everything else receives a `Config`.
+ *
+ * Model targets come from `BACKSTOP_TARGETS`: a JSON array (or a path to a JSON file) of
+ * `{ name, base_url, model, api_key_env?, tier, input_usd_per_mtok, output_usd_per_mtok, timeout_ms?, rpm? }`;
+ * the API key is read from the environment variable named by `api_key_env` (default `OPENAI_API_KEY`).
+ * `BACKSTOP_JUDGE_TARGET` is one such object for the quality gate's cheap judge.
+ */
+const TargetEnvSchema = z.object({
+  name: z.string().min(1),
+  base_url: z.url(),
+  model: z.string().min(1),
+  api_key_env: z.string().default("OPENAI_API_KEY"),
+  tier: z.number().int().min(1).default(1),
+  input_usd_per_mtok: z.number().nonnegative().default(0),
+  output_usd_per_mtok: z.number().nonnegative().default(0),
+  timeout_ms: z.number().int().positive().default(20_000),
+  rpm: z.number().int().positive().optional(),
+});
+export type TargetConfig = z.infer<typeof TargetEnvSchema> & { apiKey: string | undefined };
+
+const bool = z
+  .enum(["true", "false", "1", "0", "yes", "no", ""])
+  .default("false")
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+
+const EnvSchema = z.object({
+  LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  BACKSTOP_MODEL_MODE: z.enum(["chain", "virtual"]).default("chain"),
+  BACKSTOP_TARGETS: z.string().optional(),
+  BACKSTOP_JUDGE_TARGET: z.string().optional(),
+  BACKSTOP_DAILY_BUDGET_USD: z.coerce.number().nonnegative().default(25),
+  BACKSTOP_COOLDOWN_MS: z.coerce.number().int().nonnegative().default(300_000),
+  BACKSTOP_TFY_LOGGING_CONFIG: z.string().default('{"enabled":true}'),
+  BACKSTOP_POLICY_FILE: z.string().optional(),
+  BACKSTOP_PROMPT_REGISTRY_URL: z.url().optional(),
+  BACKSTOP_RECEIPT_KEY: z.string().optional(),
+  BACKSTOP_RECEIPT_KEY_FILE: z.string().optional(),
+  BACKSTOP_RECEIPTS_DIR: z.string().default(".backstop/receipts"),
+  BACKSTOP_INFRA_MCP_URL: z.url().optional(),
+  BACKSTOP_NOTIFY_MCP_URL: z.url().optional(),
+  BACKSTOP_WRITER_KUBECONFIG: z.string().optional(),
+  BACKSTOP_PROMETHEUS_URL: z.url().optional(),
+  BACKSTOP_LIVE: bool,
+  BACKSTOP_RECOVERY_TIMEOUT_MS: z.coerce.number().int().positive().default(120_000),
+  BACKSTOP_SIGNALS_WINDOW: z.string().regex(/^\d+[smhd]$/).default("15m"),
+});
+
+/** The parsed configuration. Durations are ms, money USD. */
+export interface Config {
+  logLevel: string;
+  models: { mode: "chain" | "virtual"; targets: TargetConfig[]; judge: TargetConfig | null; dailyBudgetUsd: number; cooldownMs: number; loggingConfig: string };
+  policyFile: string | undefined;
+  promptRegistryUrl: string | undefined;
+  receipts: { dir: string; keyPem: string | undefined; keyFile: string | undefined };
+  mcp: { infraUrl: string | undefined; notifyUrl: string | undefined };
+  writerKubeconfig: string | undefined;
+  prometheusUrl: string | undefined;
+  live: boolean;
+  recoveryTimeoutMs: number;
+  signalsWindow: string;
+}
+
+function parseTargets(raw: string | undefined, env: NodeJS.ProcessEnv, what: string): TargetConfig[] {
+  if (raw === undefined || raw.trim() === "") return [];
+  let text = raw.trim();
+  if (!text.startsWith("[") && !text.startsWith("{")) {
+    try {
+      text = readFileSync(text, "utf8");
+    } catch (err) {
+      throw new BackstopError("config.invalid", `${what}: cannot read ${raw}: ${(err as Error).message}`);
+    }
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new BackstopError("config.invalid", `${what}: not valid JSON: ${(err as Error).message}`);
+  }
+  const list = z.array(TargetEnvSchema).min(1).safeParse(Array.isArray(json) ? json : [json]);
+  if (!list.success) {
+    const issues = list.error.issues.map((i) => `${what}[${i.path.join(".")}]: ${i.message}`).join("; ");
+    throw new BackstopError("config.invalid", issues);
+  }
+  return list.data.map((t) => ({ ...t, apiKey: env[t.api_key_env] }));
+}
+
+/**
+ * Parses the configuration from `env` (default `process.env`) and applies the log level.
+ * @throws BackstopError `config.invalid` naming each bad variable.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new BackstopError("config.invalid", `invalid configuration: ${issues}`);
+  }
+  const e = parsed.data;
+  setLogLevel(e.LOG_LEVEL);
+  const targets = parseTargets(e.BACKSTOP_TARGETS, env, "BACKSTOP_TARGETS");
+  const judge = parseTargets(e.BACKSTOP_JUDGE_TARGET, env, "BACKSTOP_JUDGE_TARGET")[0] ?? null;
+  return {
+    logLevel: e.LOG_LEVEL,
+    models: {
+      mode: e.BACKSTOP_MODEL_MODE,
+      targets,
+      judge,
+      dailyBudgetUsd: e.BACKSTOP_DAILY_BUDGET_USD,
+      cooldownMs: e.BACKSTOP_COOLDOWN_MS,
+      loggingConfig: e.BACKSTOP_TFY_LOGGING_CONFIG,
+    },
+    policyFile: e.BACKSTOP_POLICY_FILE,
+    promptRegistryUrl: e.BACKSTOP_PROMPT_REGISTRY_URL,
+    receipts: { dir: e.BACKSTOP_RECEIPTS_DIR, keyPem: e.BACKSTOP_RECEIPT_KEY, keyFile: e.BACKSTOP_RECEIPT_KEY_FILE },
+    mcp: { infraUrl: e.BACKSTOP_INFRA_MCP_URL, notifyUrl: e.BACKSTOP_NOTIFY_MCP_URL },
+    writerKubeconfig: e.BACKSTOP_WRITER_KUBECONFIG,
+    prometheusUrl: e.BACKSTOP_PROMETHEUS_URL,
+    live: e.BACKSTOP_LIVE,
+    recoveryTimeoutMs: e.BACKSTOP_RECOVERY_TIMEOUT_MS,
+    signalsWindow: e.BACKSTOP_SIGNALS_WINDOW,
+  };
+}

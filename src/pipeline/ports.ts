@@ -1,0 +1,45 @@
+import type { Diagnosis } from "../contracts/diagnosis.js";
+import type { ActionRecord } from "../contracts/events.js";
+import type { Signals } from "../contracts/signals.js";
+
+/**
+ * The parts the pipeline runs over, as narrow interfaces ("ports"). The real implementations are the
+ * MCP infra client (`src/mcp/infra.ts`), the model router (`src/gateway/`), the write path
+ * (`src/actions/`) and the notify MCP client (`src/mcp/notify.ts`); tests may pass their own.
+ */
+
+/** Read-only cluster signals (the infra MCP server's tools). Errors are thrown as BackstopError. */
+export interface SignalsSource {
+  namespaces(): Promise<{ name: string; labels: Record<string, string> }[]>;
+  getSignals(namespace: string, workload: string, window?: string): Promise<Signals>;
+}
+
+/** The narrow write path: dry-run, execute once per idempotency key, watch recovery (ms). */
+export interface ActionRunner {
+  dryRun(action: ActionRecord): Promise<{ ok: boolean; error: string | null }>;
+  execute(
+    action: ActionRecord,
+    idempotencyKey: string,
+  ): Promise<{ executed: boolean; alreadyApplied: boolean; revision: number | null }>;
+  waitForRecovery(
+    namespace: string,
+    name: string,
+    opts?: { timeoutMs?: number },
+  ): Promise<{ ok: boolean; ready: number; desired: number; waited_ms: number }>;
+}
+
+/** Ticket creation only (the notify MCP server through its allow-list). */
+export interface TicketSink {
+  createTicket(t: { title: string; description: string; labels?: string[]; priority?: number }): Promise<{
+    id: string;
+    url: string | null;
+  }>;
+}
+
+/** What an escalation carries so a human can decide, and an approval can act. */
+export interface Escalation {
+  reason: string;
+  proposedAction: ActionRecord | null;
+  diagnosis: Diagnosis | null;
+  failedRules: string[];
+}

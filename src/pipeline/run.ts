@@ -1,0 +1,446 @@
+import { z } from "zod";
+import { render, type LoadedPrompt } from "../../prompts/loader.js";
+import type { AlertmanagerWebhook } from "../../scenarios/schema.js";
+import type { Diagnosis } from "../contracts/diagnosis.js";
+import type { ActionRecord, RunOutcome } from "../contracts/events.js";
+import type { Signals } from "../contracts/signals.js";
+import { BackstopError, errorMessage, isBackstopError } from "../errors.js";
+import type { CompletionResult, ModelRouter } from "../gateway/router.js";
+import { checkHardRules, runActionGate } from "../guardrails/action-gate.js";
+import { AnomalyBudget } from "../guardrails/anomaly.js";
+import { parseDiagnosis, parseJsonReply } from "../guardrails/extract.js";
+import type { Policy } from "../guardrails/policy.js";
+import { type QualityGateOptions, runQualityGate } from "../guardrails/quality.js";
+import { redactDeep, redactSignals } from "../guardrails/redact.js";
+import { type Receipt, type SigningKey, signReceipt } from "../receipt/index.js";
+import { idempotencyKey } from "../actions/idempotency.js";
+import { RunContext, type RunTotals } from "./context.js";
+import type { ActionRunner, Escalation, SignalsSource, TicketSink } from "./ports.js";
+import type { RunTarget } from "./target.js";
+
+/** Tunables of one run. Durations in ms. */
+export interface PipelineOptions {
+  /** Signals window in Prometheus duration syntax (default `15m`). */
+  window?: string;
+  /** How many times a failed gate re-routes to a stronger tier (default 2). */
+  maxReroutes?: number;
+  /** How long to watch a workload recover after acting (default 120000 ms). */
+  recoveryTimeoutMs?: number;
+  quality?: QualityGateOptions;
+}
+
+/** Everything the run needs, injected; the pipeline knows nothing of Slack, BullMQ or the CLI. */
+export interface PipelineDeps {
+  signals: SignalsSource;
+  router: Pick<ModelRouter, "complete" | "maxTier">;
+  actions: ActionRunner;
+  tickets?: TicketSink | undefined;
+  policy: Policy;
+  prompts: { diagnosis: LoadedPrompt; judge: LoadedPrompt };
+  reporters: import("../contracts/events.js").RunReporter[];
+  signingKey: SigningKey;
+  options?: PipelineOptions;
+  clock?: () => Date;
+}
+
+/** What starts a run. `onset` is when the incident began (the alert's `startsAt`). */
+export interface RunInput {
+  runId: string;
+  trigger: "alert" | "command" | "cli";
+  target: RunTarget;
+  onset: Date;
+  alert: AlertmanagerWebhook | null;
+  note?: string | null;
+  scenario?: string | null;
+}
+
+/** The result of a run: outcome, what was done, what waits for a human, the signed receipt, totals. */
+export interface RunResult extends RunTotals {
+  runId: string;
+  agent: "backstop" | "naive";
+  outcome: RunOutcome;
+  actions: ActionRecord[];
+  escalation: Escalation | null;
+  diagnosis: Diagnosis | null;
+  receipt: Receipt;
+  wallMs: number;
+}
+
+const JudgeReplySchema = z.object({ grounded: z.boolean(), reason: z.string().default("") });
+
+/** Renders an alert notification as plain text for prompts and the quality gate's evidence check. */
+function alertText(alert: AlertmanagerWebhook | null): string {
+  if (!alert) return "";
+  return alert.alerts
+    .map((a) => [Object.entries(a.labels).map(([k, v]) => `${k}=${v}`).join(" "), ...Object.values(a.annotations)].join("\n"))
+    .join("\n");
+}
+
+/**
+ * Runs Backstop's guarded loop for one incident: triage → diagnose → validate → act or escalate →
+ * record. Every stage is an event on the receipt and goes to every reporter as it happens.
+ *
+ * It never throws for an incident-level failure (tool error, model outage, gate failure, API failure
+ * mid-action): each becomes events and an `escalated` (or `failed`) outcome. It throws only for
+ * programming errors and a failure to sign the receipt.
+ */
+export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<RunResult> {
+  const started = Date.now();
+  const opts = deps.options ?? {};
+  const ctx = new RunContext(input.runId, deps.reporters, deps.clock);
+  const budget = new AnomalyBudget(deps.policy.anomaly);
+  const actions: ActionRecord[] = [];
+  let lastDiagnosis: Diagnosis | null = null;
+  let candidate: ActionRecord | null = null;
+  let failedRules: string[] = [];
+
+  const { namespace, workload } = input.target;
+  const alertname = input.alert?.commonLabels.alertname ?? input.alert?.alerts[0]?.labels.alertname ?? null;
+  await ctx.emit("run.started", {
+    run_id: input.runId,
+    agent: "backstop",
+    trigger: input.trigger,
+    namespace,
+    workload,
+    alertname,
+    scenario: input.scenario ?? null,
+    note: input.note ?? null,
+  });
+
+  const anomaly = async (kind: string, detail: string): Promise<boolean> => {
+    const r = budget.record(kind, detail);
+    await ctx.emit("breaker.anomaly", { kind, cost: r.cost, spent: r.spent, budget: r.budget, detail });
+    if (r.tripped) {
+      await ctx.emit("breaker.tripped", {
+        reason: `anomaly budget spent (${r.spent}/${r.budget}) after ${kind}`,
+        spent: r.spent,
+        budget: r.budget,
+        steps: budget.steps,
+        max_steps: budget.maxSteps,
+      });
+    }
+    return r.tripped;
+  };
+
+  const finish = async (outcome: RunOutcome, summary: string, escalation: Escalation | null): Promise<RunResult> => {
+    if (escalation) {
+      await ctx.emit("escalation.opened", {
+        reason: escalation.reason,
+        proposed_action: escalation.proposedAction,
+        context: { hypothesis: escalation.diagnosis?.hypothesis ?? null, failed_rules: escalation.failedRules },
+      });
+    }
+    await fileTicket(ctx, deps.tickets, input, outcome, summary, lastDiagnosis, actions);
+    const wallMs = Date.now() - started;
+    await ctx.emit("run.finished", {
+      outcome,
+      summary,
+      wall_ms: wallMs,
+      cost_usd: round6(ctx.totals.costUsd),
+      tokens: { ...ctx.totals.tokens },
+    });
+    const receipt = signReceipt(input.runId, ctx.recorder.events(), deps.signingKey);
+    return {
+      runId: input.runId,
+      agent: "backstop",
+      outcome,
+      actions,
+      escalation,
+      diagnosis: lastDiagnosis,
+      receipt,
+      wallMs,
+      ...ctx.totals,
+    };
+  };
+  const escalate = (reason: string) =>
+    finish("escalated", `Escalated to a human: ${reason}`, {
+      reason,
+      proposedAction: candidate,
+      diagnosis: lastDiagnosis,
+      failedRules,
+    });
+
+  // 1. Triage: read-only signals through the infra MCP server, then the input guardrail.
+  let signals: Signals;
+  let namespaceLabels: Record<string, Record<string, string>>;
+  const toolCalls: { tool: string; ms: number; ok: boolean; error?: string }[] = [];
+  try {
+    const t0 = Date.now();
+    const raw = await deps.signals.getSignals(namespace, workload, opts.window ?? "15m");
+    toolCalls.push({ tool: "get_signals", ms: Date.now() - t0, ok: true });
+    const t1 = Date.now();
+    const nss = await deps.signals.namespaces();
+    toolCalls.push({ tool: "namespaces", ms: Date.now() - t1, ok: true });
+    namespaceLabels = Object.fromEntries(nss.map((n) => [n.name, n.labels]));
+    const redacted = await redactSignals(raw);
+    signals = redacted.value;
+    await ctx.emit("signals.gathered", {
+      namespace,
+      workload,
+      pods: signals.pods.length,
+      unhealthy_pods: signals.pods.filter((p) => !p.ready).length,
+      revisions: signals.rollout_history.length,
+      events: signals.events.length,
+      log_lines: signals.logs.reduce((n, l) => n + l.lines.length, 0),
+      tool_calls: toolCalls,
+    });
+    const alertRedaction = await redactDeep({ alert: input.alert, note: input.note ?? null });
+    input = { ...input, alert: alertRedaction.value.alert, note: alertRedaction.value.note };
+    const counts = { ...redacted.counts };
+    for (const [k, v] of Object.entries(alertRedaction.counts)) counts[k] = (counts[k] ?? 0) + v;
+    await ctx.emit("redaction.applied", { counts, total: redacted.total + alertRedaction.total });
+  } catch (err) {
+    toolCalls.push({ tool: "get_signals", ms: 0, ok: false, error: errorMessage(err) });
+    await ctx.emit("signals.gathered", {
+      namespace,
+      workload,
+      pods: 0,
+      unhealthy_pods: 0,
+      revisions: 0,
+      events: 0,
+      log_lines: 0,
+      tool_calls: toolCalls,
+    });
+    await anomaly("tool_error", errorMessage(err));
+    return escalate(`could not gather signals for ${namespace}/${workload}: ${errorMessage(err)}`);
+  }
+
+  const alertBody = alertText(input.alert) + (input.note ? `\nnote: ${input.note}` : "");
+  const judge = async (j: { diagnosis: Diagnosis; signals: Signals; prompt: LoadedPrompt }) => {
+    const rendered = render(j.prompt, {
+      diagnosis: JSON.stringify(j.diagnosis, null, 2),
+      signals: JSON.stringify(j.signals),
+      alert: alertBody,
+    });
+    const res = await deps.router.complete({
+      purpose: "judge",
+      runId: input.runId,
+      messages: [
+        { role: "system", content: rendered.system },
+        { role: "user", content: rendered.user },
+      ],
+      prompt: promptInfo(j.prompt),
+      validate: (text) => {
+        const p = parseJsonReply(text, JudgeReplySchema);
+        return p.ok ? { ok: true } : { ok: false, error: p.error };
+      },
+      onEvent: (e) => ctx.emit(e.type, e.data as never).then(() => undefined),
+    });
+    const parsed = parseJsonReply(res.text, JudgeReplySchema);
+    if (!parsed.ok) throw new BackstopError("judge.unparseable", parsed.error);
+    return { grounded: parsed.value.grounded, reason: parsed.value.reason, model: res.servedModel };
+  };
+
+  // 2-3. Diagnose and validate, re-routing to a stronger tier on a failed gate, within the budgets.
+  let minTier = 1;
+  let reroutes = 0;
+  const maxReroutes = opts.maxReroutes ?? 2;
+  for (;;) {
+    const step = budget.step();
+    if (step.exceeded) {
+      await ctx.emit("breaker.tripped", {
+        reason: `loop cap of ${step.max} steps reached`,
+        spent: budget.spent,
+        budget: budget.budget,
+        steps: step.steps,
+        max_steps: step.max,
+      });
+      return escalate(`loop cap of ${step.max} steps reached`);
+    }
+
+    let result: CompletionResult;
+    const rendered = render(deps.prompts.diagnosis, { alert: alertBody, signals: JSON.stringify(signals) });
+    try {
+      result = await deps.router.complete({
+        purpose: "diagnose",
+        runId: input.runId,
+        minTier,
+        messages: [
+          { role: "system", content: rendered.system },
+          { role: "user", content: rendered.user },
+        ],
+        prompt: promptInfo(deps.prompts.diagnosis),
+        validate: (text) => {
+          const p = parseDiagnosis(text);
+          return p.ok ? { ok: true } : { ok: false, error: p.error };
+        },
+        onEvent: async (e) => {
+          await ctx.emit(e.type, e.data as never);
+          if (e.type === "model.fallback") await anomaly("fallback", `${e.data.from}: ${e.data.reason}`);
+        },
+      });
+    } catch (err) {
+      if (isBackstopError(err, "gateway.budget_exhausted")) return escalate(`model budget exhausted: ${err.message}`);
+      return escalate(`no model produced a diagnosis: ${errorMessage(err)}`);
+    }
+    if (budget.tripped) return escalate(budget.reason ?? "anomaly budget spent");
+
+    const parsed = parseDiagnosis(result.text);
+    await ctx.emit("diagnosis.parsed", {
+      model: result.servedModel,
+      ok: parsed.ok,
+      error: parsed.ok ? null : parsed.error,
+      diagnosis: parsed.ok ? parsed.diagnosis : null,
+      extraction: parsed.ok ? parsed.extraction : null,
+    });
+    if (!parsed.ok) {
+      // The router validated the reply, so this is defensive: treat it as a failed gate.
+      if (await anomaly("gate_failure", `unparseable diagnosis from ${result.servedModel}`)) {
+        return escalate("anomaly budget spent");
+      }
+      minTier = result.target.tier + 1;
+      continue;
+    }
+    const diagnosis = parsed.diagnosis;
+    lastDiagnosis = diagnosis;
+
+    const quality = await runQualityGate(
+      diagnosis,
+      signals,
+      { onset: input.onset, alertText: alertBody, judge, prompt: deps.prompts.judge },
+      opts.quality,
+    );
+    const canReroute = reroutes < maxReroutes && result.target.tier < deps.router.maxTier();
+    const nextTier = result.target.tier + 1;
+    // Whatever the verdict, remember the best action a human could approve: one the hard rules allow.
+    rememberCandidate(diagnosis);
+    await ctx.emit("gate.quality", {
+      passed: quality.passed,
+      model: result.servedModel,
+      rules: quality.rules,
+      judge: quality.judge,
+      reroute_to_tier: !quality.passed && canReroute ? nextTier : null,
+    });
+    if (!quality.passed) {
+      failedRules = [
+        ...quality.rules.filter((r) => !r.passed).map((r) => r.rule),
+        ...(quality.judge && quality.judge.grounded !== true ? ["judge"] : []),
+      ];
+      let tripped = await anomaly("gate_failure", `quality gate failed: ${failedRules.join(", ")}`);
+      if (!tripped && quality.rules.some((r) => r.rule === "confidence" && !r.passed)) {
+        tripped = await anomaly("low_confidence", `confidence ${diagnosis.confidence}`);
+      }
+      if (tripped) return escalate(`the diagnosis stayed ungrounded (${failedRules.join(", ")}); anomaly budget spent`);
+      if (!canReroute) return escalate(`the diagnosis is ungrounded (${failedRules.join(", ")}) and no stronger model is left`);
+      reroutes += 1;
+      minTier = nextTier;
+      continue;
+    }
+
+    if (diagnosis.recommended_action.type === "none") {
+      return finish("resolved", `No action needed: ${diagnosis.hypothesis}`, null);
+    }
+
+    const verdict = await runActionGate(diagnosis, signals, deps.policy, {
+      namespaceLabels,
+      dryRun: async (a) => {
+        const r = await deps.actions.dryRun(a);
+        await ctx.emit("action.dry_run", { action: a, ok: r.ok, error: r.error });
+        return r;
+      },
+    });
+    await ctx.emit("gate.action", { passed: verdict.passed, action: verdict.action, rules: verdict.rules });
+    if (!verdict.passed || !verdict.action) {
+      failedRules = verdict.rules.filter((r) => !r.passed).map((r) => r.rule);
+      const tripped = await anomaly("gate_failure", `action gate failed: ${failedRules.join(", ")}`);
+      if (tripped) return escalate(`the proposed action was refused (${failedRules.join(", ")}); anomaly budget spent`);
+      if (!canReroute) return escalate(`the proposed action was refused (${failedRules.join(", ")})`);
+      reroutes += 1;
+      minTier = nextTier;
+      continue;
+    }
+
+    // 4. Act through the narrow write path, then verify recovery.
+    const action = verdict.action;
+    candidate = action;
+    const key = idempotencyKey(input.runId, action);
+    try {
+      const res = await deps.actions.execute(action, key);
+      actions.push(action);
+      await ctx.emit("action.executed", { action, idempotency_key: key, revision: res.revision });
+    } catch (err) {
+      const status = isBackstopError(err) && typeof err.details?.status === "number" ? err.details.status : null;
+      const changed = isBackstopError(err) && err.details?.changed === true;
+      await ctx.emit("action.failed", { action, error: errorMessage(err), status, changed });
+      await anomaly("action_failure", errorMessage(err));
+      return escalate(
+        `${action.type} of ${action.namespace}/${action.name} failed (${errorMessage(err)}); ${changed ? "the workload changed" : "nothing was changed"}`,
+      );
+    }
+    const recovery = await deps.actions.waitForRecovery(action.namespace, action.name, {
+      timeoutMs: opts.recoveryTimeoutMs ?? 120_000,
+    });
+    await ctx.emit("recovery.verified", {
+      ok: recovery.ok,
+      workload: `${action.namespace}/${action.kind}/${action.name}`,
+      ready: recovery.ready,
+      desired: recovery.desired,
+      waited_ms: recovery.waited_ms,
+    });
+    if (!recovery.ok) {
+      await anomaly("action_failure", "workload did not recover");
+      return escalate(`${action.namespace}/${action.name} did not recover after ${action.type} (${recovery.ready}/${recovery.desired} ready)`);
+    }
+    return finish(
+      "resolved",
+      `${describeAction(action)}; ${recovery.ready}/${recovery.desired} ready. ${diagnosis.hypothesis}`,
+      null,
+    );
+  }
+
+  function rememberCandidate(d: Diagnosis): void {
+    const a = d.recommended_action;
+    if (a.type === "none") return;
+    const record: ActionRecord = { type: a.type, namespace: a.namespace, kind: a.kind, name: a.name };
+    if (a.to_sha !== undefined) record.to_sha = a.to_sha;
+    if (a.replicas !== undefined) record.replicas = a.replicas;
+    const hard = checkHardRules(a, deps.policy, { namespaceLabels: {} });
+    if (hard.every((r) => r.passed) && a.namespace === namespace && a.name === workload) candidate = record;
+  }
+}
+
+function promptInfo(p: LoadedPrompt): { name: string; version: string; sha256: string } {
+  return { name: p.name, version: p.version, sha256: p.sha256 };
+}
+
+/** `rollback shop/Deployment/checkout to 3f9c2a1`, for summaries and tickets. */
+export function describeAction(a: ActionRecord): string {
+  const ref = `${a.namespace}/${a.kind}/${a.name}`;
+  if (a.type === "rollback") return `rollback ${ref} to ${a.to_sha ?? `revision ${a.to_revision}`}`;
+  if (a.type === "scale") return `scale ${ref} to ${a.replicas}`;
+  return `${a.type} ${ref}`;
+}
+
+function round6(n: number): number {
+  return Math.round(n * 1e6) / 1e6;
+}
+
+async function fileTicket(
+  ctx: RunContext,
+  tickets: TicketSink | undefined,
+  input: RunInput,
+  outcome: RunOutcome,
+  summary: string,
+  diagnosis: Diagnosis | null,
+  actions: ActionRecord[],
+): Promise<void> {
+  if (!tickets) return;
+  const body = [
+    `Outcome: ${outcome}`,
+    summary,
+    diagnosis ? `Hypothesis: ${diagnosis.hypothesis} (confidence ${diagnosis.confidence})` : "No grounded diagnosis.",
+    actions.length > 0 ? `Actions: ${actions.map(describeAction).join("; ")}` : "Actions: none",
+    `Receipt head: ${ctx.recorder.headHash()}`,
+    `Run: ${input.runId}`,
+  ].join("\n\n");
+  try {
+    const t = await tickets.createTicket({
+      title: `[${outcome}] ${input.target.namespace}/${input.target.workload}: ${diagnosis?.hypothesis.slice(0, 80) ?? "incident"}`,
+      description: body,
+      labels: ["backstop", outcome],
+    });
+    await ctx.emit("ticket.filed", { id: t.id, url: t.url, tool: "create_issue" });
+  } catch (err) {
+    await ctx.emit("breaker.anomaly", { kind: "tool_error", cost: 0, spent: 0, budget: 0, detail: `ticket not filed: ${errorMessage(err)}` });
+  }
+}
