@@ -1,0 +1,522 @@
+import type { CoreV1Event, V1Deployment, V1Pod, V1ReplicaSet, V1StatefulSet } from "@kubernetes/client-node";
+import {
+  errorRatioQuery,
+  maxUnavailableQuery,
+  p99LatencyQuery,
+  restartsQuery,
+} from "../src/contracts/promql.js";
+import type {
+  EventSignal,
+  LogTail,
+  MetricsSignal,
+  PodSignal,
+  RolloutRevision,
+  Signals,
+  WorkloadSignal,
+} from "../src/contracts/signals.js";
+import { BackstopError, errorMessage } from "../src/errors.js";
+import { childLogger } from "../src/log.js";
+import { apiStatus, iso, type K8sApis, k8sCall, k8sError, selectorString } from "./k8s.js";
+import type { PrometheusClient } from "./prometheus.js";
+
+const log = childLogger("mcp-infra");
+
+/**
+ * Bounds of `get_signals` output. Stated in the tool description; every cut is named in `truncated`.
+ * Counts are items, `*_CHARS` are UTF-16 characters, `MAX_LOG_BYTES` is UTF-8 bytes over all log lines.
+ */
+export const LIMITS = {
+  pods: 20,
+  revisions: 10,
+  events: 30,
+  eventMessageChars: 500,
+  conditionMessageChars: 300,
+  logPods: 3,
+  logLines: 50,
+  logLineChars: 300,
+  logBytes: 16 * 1024,
+} as const;
+
+/** The Deployment revision annotation set by the deployment controller on Deployments and their ReplicaSets. */
+export const REVISION_ANNOTATION = "deployment.kubernetes.io/revision";
+/** Backstop's own deploy-SHA annotation (wins over the label and the image tag). */
+export const DEPLOY_SHA_ANNOTATION = "backstop.dev/deploy-sha";
+/** The recommended label for an application's version (https://kubernetes.io/docs/concepts/overview/working-with-objects/common-labels/). */
+export const VERSION_LABEL = "app.kubernetes.io/version";
+
+/** What the tools need: the Kubernetes clients (read-only credential) and, optionally, Prometheus. */
+export interface InfraContext {
+  apis: K8sApis;
+  prometheus: PrometheusClient | null;
+}
+
+/** A workload as read from the API: exactly one of the two is set. */
+export type LiveWorkload =
+  | { kind: "Deployment"; obj: V1Deployment }
+  | { kind: "StatefulSet"; obj: V1StatefulSet };
+
+/** Prometheus duration syntax accepted for `window` (`30s`, `15m`, `2h`, `1d`). */
+export const WINDOW_RE = /^[1-9][0-9]{0,5}(s|m|h|d)$/;
+
+function cut(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/**
+ * Reads the Deployment `name` in `namespace`, or the StatefulSet of that name when no Deployment exists.
+ * @throws BackstopError `infra.namespace_not_found`, `infra.workload_not_found`
+ *   (`no Deployment or StatefulSet "x" in namespace "y"`), or `k8s.*` (forbidden, unavailable, timeout).
+ */
+export async function readWorkload(
+  ctx: InfraContext,
+  namespace: string,
+  name: string,
+): Promise<LiveWorkload> {
+  const { apis } = ctx;
+  try {
+    const obj = await apis.apps.readNamespacedDeployment({ name, namespace }, apis.opts);
+    return { kind: "Deployment", obj };
+  } catch (err) {
+    if (apiStatus(err) !== 404) throw k8sError(err, `get deployments ${namespace}/${name}`, apis.timeoutMs);
+  }
+  try {
+    const obj = await apis.apps.readNamespacedStatefulSet({ name, namespace }, apis.opts);
+    return { kind: "StatefulSet", obj };
+  } catch (err) {
+    if (apiStatus(err) !== 404) throw k8sError(err, `get statefulsets ${namespace}/${name}`, apis.timeoutMs);
+  }
+  try {
+    await apis.core.readNamespace({ name: namespace }, apis.opts);
+  } catch (err) {
+    if (apiStatus(err) === 404) {
+      throw new BackstopError("infra.namespace_not_found", `namespace "${namespace}" not found`);
+    }
+    // Cannot tell (e.g. no right to get namespaces): the workload is still not there.
+    if (apiStatus(err) !== 403) throw k8sError(err, `get namespaces ${namespace}`, apis.timeoutMs);
+  }
+  throw new BackstopError(
+    "infra.workload_not_found",
+    `no Deployment or StatefulSet "${name}" in namespace "${namespace}"`,
+  );
+}
+
+/** The main container's image of a pod template: the container named like the workload, else the first. */
+function templateImage(containers: { name: string; image?: string }[] | undefined, name: string): string {
+  const c = containers?.find((x) => x.name === name) ?? containers?.[0];
+  return c?.image ?? "";
+}
+
+/**
+ * The status summary of a live workload (`WorkloadSignal`): replicas desired/ready/available/updated, the
+ * main image, the Deployment revision (annotation `deployment.kubernetes.io/revision`; null for a StatefulSet)
+ * and its status conditions (messages cut to 300 chars).
+ */
+export function workloadSignal(w: LiveWorkload): WorkloadSignal {
+  const meta = w.obj.metadata ?? {};
+  const spec = w.obj.spec;
+  const status = w.obj.status;
+  const revRaw = w.kind === "Deployment" ? meta.annotations?.[REVISION_ANNOTATION] : undefined;
+  const rev = revRaw === undefined ? Number.NaN : Number.parseInt(revRaw, 10);
+  const conditions = (status?.conditions ?? []).map((c) => ({
+    type: c.type,
+    status: c.status,
+    reason: c.reason ?? null,
+    message: c.message === undefined ? null : cut(c.message, LIMITS.conditionMessageChars),
+  }));
+  return {
+    kind: w.kind,
+    namespace: meta.namespace ?? "",
+    name: meta.name ?? "",
+    replicas: {
+      desired: spec?.replicas ?? 1,
+      ready: status?.readyReplicas ?? 0,
+      available: status?.availableReplicas ?? 0,
+      updated: status?.updatedReplicas ?? 0,
+    },
+    image: templateImage(spec?.template.spec?.containers, meta.name ?? ""),
+    revision: Number.isFinite(rev) ? rev : null,
+    conditions,
+  };
+}
+
+/**
+ * The tag of an image reference (`ghcr.io/acme/checkout:4f2a9c1` → `4f2a9c1`), ignoring a digest; null when
+ * untagged. A `:` before the last `/` is a registry port, not a tag.
+ */
+export function imageTag(image: string): string | null {
+  const noDigest = image.split("@")[0] ?? image;
+  const colon = noDigest.lastIndexOf(":");
+  if (colon < 0 || colon < noDigest.lastIndexOf("/")) return null;
+  return noDigest.slice(colon + 1) || null;
+}
+
+interface Revision {
+  revision: number;
+  name: string;
+  hash: string | null;
+  sha: string | null;
+  image: string;
+  deployedAt: Date | null;
+}
+
+function rsRevision(rs: V1ReplicaSet, workload: string): Revision | null {
+  const meta = rs.metadata ?? {};
+  const rev = Number.parseInt(meta.annotations?.[REVISION_ANNOTATION] ?? "", 10);
+  if (!Number.isFinite(rev)) return null;
+  const image = templateImage(rs.spec?.template?.spec?.containers, workload);
+  const sha =
+    meta.annotations?.[DEPLOY_SHA_ANNOTATION] ??
+    rs.spec?.template?.metadata?.annotations?.[DEPLOY_SHA_ANNOTATION] ??
+    meta.labels?.[VERSION_LABEL] ??
+    rs.spec?.template?.metadata?.labels?.[VERSION_LABEL] ??
+    imageTag(image);
+  return {
+    revision: rev,
+    name: meta.name ?? "",
+    hash: meta.labels?.["pod-template-hash"] ?? null,
+    sha,
+    image,
+    deployedAt: meta.creationTimestamp ? new Date(meta.creationTimestamp) : null,
+  };
+}
+
+function ownedBy(
+  meta: { ownerReferences?: { kind: string; name: string }[]; name?: string },
+  kind: string,
+  name: string,
+): boolean {
+  const refs = meta.ownerReferences ?? [];
+  if (refs.length === 0) return (meta.name ?? "").startsWith(`${name}-`);
+  return refs.some((r) => r.kind === kind && r.name === name);
+}
+
+/** True when a pod is not fine: not Ready, a container waiting (CrashLoopBackOff, ImagePullBackOff), or Failed. */
+function podFailing(p: PodSignal): boolean {
+  return !p.ready || p.waiting_reason !== null || p.phase === "Failed";
+}
+
+function podSignal(pod: V1Pod, revisionOf: (pod: V1Pod) => string | null, workload: string): PodSignal {
+  const statuses = pod.status?.containerStatuses ?? [];
+  const main = statuses.find((s) => s.name === workload) ?? statuses[0];
+  const waiting = statuses.find((s) => s.state?.waiting?.reason)?.state?.waiting?.reason ?? null;
+  const terminated =
+    statuses.find((s) => s.lastState?.terminated)?.lastState?.terminated ??
+    statuses.find((s) => s.state?.terminated)?.state?.terminated;
+  const readyCond = pod.status?.conditions?.find((c) => c.type === "Ready");
+  const ready = readyCond
+    ? readyCond.status === "True"
+    : statuses.length > 0 && statuses.every((s) => s.ready);
+  return {
+    name: pod.metadata?.name ?? "",
+    phase: pod.status?.phase ?? "Unknown",
+    ready,
+    restarts: statuses.reduce((n, s) => n + (s.restartCount ?? 0), 0),
+    waiting_reason: waiting,
+    last_termination_reason: terminated?.reason ?? null,
+    last_exit_code: terminated?.exitCode ?? null,
+    image: main?.image ?? templateImage(pod.spec?.containers, workload),
+    revision: revisionOf(pod),
+  };
+}
+
+/** Prometheus duration covering `ms` (whole minutes, at least 1m). */
+function minutesWindow(ms: number): string {
+  return `${Math.max(1, Math.ceil(ms / 60_000))}m`;
+}
+
+/**
+ * Gathers the evidence for one workload (see `get_signals`): status, pods, rollout history with health,
+ * events, log tails of failing pods and Prometheus metrics, all bounded by {@link LIMITS}.
+ * Workload, ReplicaSets and pods are required (their failure fails the call); events, logs and metrics are
+ * best effort: a failure there is named in `truncated` and the rest is returned.
+ * @throws BackstopError from {@link readWorkload}, or `k8s.*` when listing ReplicaSets or pods fails.
+ */
+export async function collectSignals(
+  ctx: InfraContext,
+  namespace: string,
+  name: string,
+  window: string,
+  now: Date = new Date(),
+): Promise<Signals> {
+  const { apis } = ctx;
+  const truncated: string[] = [];
+  const live = await readWorkload(ctx, namespace, name);
+  const workload = workloadSignal(live);
+  const selector = selectorString(live.obj.spec?.selector ?? {});
+
+  const [rsList, podList] = await Promise.all([
+    live.kind === "Deployment"
+      ? k8sCall(apis, `list replicasets in ${namespace}`, () =>
+          apis.apps.listNamespacedReplicaSet({ namespace, labelSelector: selector }, apis.opts),
+        )
+      : Promise.resolve(null),
+    k8sCall(apis, `list pods in ${namespace}`, () =>
+      apis.core.listNamespacedPod({ namespace, labelSelector: selector }, apis.opts),
+    ),
+  ]);
+
+  // Rollout history (Deployment: one ReplicaSet per revision, oldest first).
+  const allRevisions: Revision[] = (rsList?.items ?? [])
+    .filter((rs) => ownedBy(rs.metadata ?? {}, "Deployment", name))
+    .map((rs) => rsRevision(rs, name))
+    .filter((r): r is Revision => r !== null)
+    .sort((a, b) => a.revision - b.revision);
+  const currentRev =
+    workload.revision !== null && allRevisions.some((r) => r.revision === workload.revision)
+      ? workload.revision
+      : (allRevisions.at(-1)?.revision ?? null);
+  const byHash = new Map(allRevisions.filter((r) => r.hash).map((r) => [r.hash as string, r]));
+  const byRsName = new Map(allRevisions.map((r) => [r.name, r]));
+  const revisionOf = (pod: V1Pod): string | null => {
+    if (live.kind === "StatefulSet") return pod.metadata?.labels?.["controller-revision-hash"] ?? null;
+    const hash = pod.metadata?.labels?.["pod-template-hash"];
+    const owner = pod.metadata?.ownerReferences?.find((o) => o.kind === "ReplicaSet")?.name;
+    const rev = (hash ? byHash.get(hash) : undefined) ?? (owner ? byRsName.get(owner) : undefined);
+    return rev ? String(rev.revision) : null;
+  };
+
+  // Pods: failing first, then by name.
+  const allPods = podList.items
+    .map((p) => podSignal(p, revisionOf, name))
+    .sort((a, b) => Number(podFailing(b)) - Number(podFailing(a)) || a.name.localeCompare(b.name));
+  const pods = allPods.slice(0, LIMITS.pods);
+  if (allPods.length > pods.length) truncated.push(`pods: showing ${pods.length} of ${allPods.length}`);
+
+  // Health of each revision.
+  const shown = allRevisions.slice(-LIMITS.revisions);
+  if (allRevisions.length > shown.length) {
+    truncated.push(`rollout_history: showing the last ${shown.length} of ${allRevisions.length} revisions`);
+  }
+  const rollout_history: RolloutRevision[] = await Promise.all(
+    shown.map(async (r): Promise<RolloutRevision> => {
+      const current = r.revision === currentRev;
+      let health: RolloutRevision["health"] = "unknown";
+      if (current) {
+        const mine = allPods.filter((p) => p.revision === String(r.revision));
+        if (mine.length > 0) health = mine.some(podFailing) ? "failing" : "healthy";
+      } else if (ctx.prometheus && r.deployedAt) {
+        const next = allRevisions.find((x) => x.revision > r.revision && x.deployedAt);
+        const end = next?.deployedAt ?? now;
+        try {
+          const v = await ctx.prometheus.instant(
+            maxUnavailableQuery(namespace, name, minutesWindow(end.getTime() - r.deployedAt.getTime())),
+            end,
+          );
+          if (v !== null) health = v > 0 ? "failing" : "healthy";
+        } catch (err) {
+          log.warn({ err: errorMessage(err), revision: r.revision }, "revision health query failed");
+        }
+      }
+      return {
+        revision: r.revision,
+        sha: r.sha,
+        image: r.image,
+        deployed_at: iso(r.deployedAt) ?? "",
+        current,
+        health,
+      };
+    }),
+  );
+  if (live.kind === "StatefulSet") {
+    const sts = live.obj;
+    rollout_history.push({
+      revision: sts.status?.observedGeneration ?? sts.metadata?.generation ?? 1,
+      sha:
+        sts.metadata?.annotations?.[DEPLOY_SHA_ANNOTATION] ??
+        sts.spec?.template.metadata?.labels?.[VERSION_LABEL] ??
+        imageTag(workload.image),
+      image: workload.image,
+      deployed_at: iso(sts.metadata?.creationTimestamp) ?? "",
+      current: true,
+      health: allPods.length === 0 ? "unknown" : allPods.some(podFailing) ? "failing" : "healthy",
+    });
+  }
+
+  const [events, logs, metrics] = await Promise.all([
+    collectEvents(ctx, namespace, [name, ...shown.map((r) => r.name), ...pods.map((p) => p.name)], truncated),
+    collectLogs(ctx, namespace, podList.items, pods, truncated),
+    collectMetrics(ctx, namespace, name, window),
+  ]);
+
+  return {
+    namespace,
+    window,
+    collected_at: now.toISOString(),
+    workload,
+    pods,
+    rollout_history,
+    events,
+    logs,
+    metrics,
+    truncated,
+  };
+}
+
+async function collectEvents(
+  ctx: InfraContext,
+  namespace: string,
+  objectNames: string[],
+  truncated: string[],
+): Promise<EventSignal[]> {
+  const { apis } = ctx;
+  const names = [...new Set(objectNames.filter(Boolean))];
+  const results = await Promise.allSettled(
+    names.map((n) =>
+      apis.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${n}` }, apis.opts),
+    ),
+  );
+  const all: CoreV1Event[] = [];
+  let failed = 0;
+  let firstError = "";
+  for (const r of results) {
+    if (r.status === "fulfilled") all.push(...r.value.items);
+    else {
+      failed++;
+      firstError ||= errorMessage(r.reason).split("\n")[0] ?? "";
+    }
+  }
+  if (failed > 0)
+    truncated.push(`events: ${failed} of ${names.length} event lists unavailable (${cut(firstError, 200)})`);
+  const seen = new Set<string>();
+  const mapped = all
+    .filter((e) => {
+      const uid = e.metadata?.uid ?? `${e.metadata?.name}`;
+      if (seen.has(uid)) return false;
+      seen.add(uid);
+      return true;
+    })
+    .map(
+      (e): EventSignal => ({
+        type: e.type ?? "Normal",
+        reason: e.reason ?? "",
+        message: cut(e.message ?? "", LIMITS.eventMessageChars),
+        object: `${e.involvedObject.kind ?? ""}/${e.involvedObject.name ?? ""}`,
+        count: e.count ?? e.series?.count ?? 1,
+        last_seen: iso(
+          e.lastTimestamp ?? e.series?.lastObservedTime ?? e.eventTime ?? e.metadata?.creationTimestamp,
+        ),
+      }),
+    )
+    .sort((a, b) => (b.last_seen ?? "").localeCompare(a.last_seen ?? ""));
+  const events = mapped.slice(0, LIMITS.events);
+  if (mapped.length > events.length)
+    truncated.push(`events: showing the newest ${events.length} of ${mapped.length}`);
+  return events;
+}
+
+async function collectLogs(
+  ctx: InfraContext,
+  namespace: string,
+  rawPods: V1Pod[],
+  pods: PodSignal[],
+  truncated: string[],
+): Promise<LogTail[]> {
+  const { apis } = ctx;
+  const failing = pods.filter(podFailing);
+  const chosen = failing.slice(0, LIMITS.logPods);
+  if (failing.length > chosen.length)
+    truncated.push(`logs: showing ${chosen.length} of ${failing.length} failing pods`);
+  const fetched = await Promise.all(
+    chosen.map(async (p) => {
+      const raw = rawPods.find((x) => x.metadata?.name === p.name);
+      const statuses = raw?.status?.containerStatuses ?? [];
+      const bad =
+        statuses.find((s) => s.state?.waiting || s.lastState?.terminated || !s.ready) ??
+        statuses[0] ??
+        undefined;
+      const container = bad?.name ?? raw?.spec?.containers[0]?.name ?? "";
+      const previous = Boolean(bad?.lastState?.terminated);
+      const read = (prev: boolean) =>
+        apis.core.readNamespacedPodLog(
+          { name: p.name, namespace, container, previous: prev, tailLines: LIMITS.logLines + 1 },
+          apis.opts,
+        );
+      try {
+        let text: string;
+        let prev = previous;
+        try {
+          text = await read(previous);
+        } catch (err) {
+          // No previous instance (400 from the API): fall back to the running container's log.
+          if (!previous || apiStatus(err) !== 400) throw err;
+          prev = false;
+          text = await read(false);
+        }
+        return { pod: p.name, container, previous: prev, text };
+      } catch (err) {
+        truncated.push(
+          `logs: ${p.name}/${container} unavailable (${cut(errorMessage(err).split("\n")[0] ?? "", 200)})`,
+        );
+        return null;
+      }
+    }),
+  );
+  let budget: number = LIMITS.logBytes;
+  const tails: LogTail[] = [];
+  for (const f of fetched) {
+    if (!f) continue;
+    let lines = f.text.split("\n");
+    if (lines.at(-1) === "") lines.pop();
+    let cutSomething = false;
+    if (lines.length > LIMITS.logLines) {
+      lines = lines.slice(-LIMITS.logLines);
+      cutSomething = true;
+    }
+    const kept: string[] = [];
+    for (const line of lines) {
+      const l = cut(line, LIMITS.logLineChars);
+      if (l !== line) cutSomething = true;
+      const bytes = Buffer.byteLength(l, "utf8") + 1;
+      if (bytes > budget) {
+        cutSomething = true;
+        truncated.push(`logs: ${LIMITS.logBytes} bytes total reached at ${f.pod}`);
+        budget = 0;
+        break;
+      }
+      budget -= bytes;
+      kept.push(l);
+    }
+    tails.push({
+      pod: f.pod,
+      container: f.container,
+      previous: f.previous,
+      lines: kept,
+      truncated: cutSomething,
+    });
+    if (cutSomething && !truncated.some((t) => t.includes(f.pod))) {
+      truncated.push(
+        `logs: ${f.pod}/${f.container} cut to the last ${LIMITS.logLines} lines of ${LIMITS.logLineChars} chars`,
+      );
+    }
+    if (budget === 0) break;
+  }
+  return tails;
+}
+
+async function collectMetrics(
+  ctx: InfraContext,
+  namespace: string,
+  name: string,
+  window: string,
+): Promise<MetricsSignal> {
+  const prom = ctx.prometheus;
+  if (!prom) return { source: "none", error_ratio: null, p99_latency_ms: null, restarts: null };
+  const [errorRatio, p99, restarts] = await Promise.allSettled([
+    prom.instant(errorRatioQuery(namespace, name, window)),
+    prom.instant(p99LatencyQuery(namespace, name, window)),
+    prom.instant(restartsQuery(namespace, name, window)),
+  ]);
+  const val = (r: PromiseSettledResult<number | null>) => (r.status === "fulfilled" ? r.value : null);
+  const anyOk = [errorRatio, p99, restarts].some((r) => r.status === "fulfilled");
+  if (!anyOk) {
+    log.warn({ err: errorMessage((errorRatio as PromiseRejectedResult).reason) }, "prometheus unavailable");
+    return { source: "none", error_ratio: null, p99_latency_ms: null, restarts: null };
+  }
+  const p99s = val(p99);
+  return {
+    source: "prometheus",
+    error_ratio: val(errorRatio),
+    p99_latency_ms: p99s === null ? null : Math.round(p99s * 1000 * 10) / 10,
+    restarts: val(restarts),
+  };
+}

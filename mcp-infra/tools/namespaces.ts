@@ -1,0 +1,64 @@
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { z } from "zod";
+import { iso, k8sCall } from "../k8s.js";
+import type { InfraContext } from "../signals.js";
+import { READ_ONLY_ANNOTATIONS, toolResult } from "./result.js";
+
+/** The label that marks a namespace as protected: Backstop's action gate never touches it. */
+export const PROTECTED_LABEL = "backstop.dev/protected";
+
+/** At most this many namespaces are listed. */
+export const MAX_NAMESPACES = 200;
+
+/** Output of `namespaces`. `protected` is true when the label `backstop.dev/protected` is `"true"`. */
+export const NamespacesOutputSchema = z.object({
+  namespaces: z.array(
+    z.object({
+      name: z.string(),
+      phase: z.string().nullable(),
+      labels: z.record(z.string(), z.string()),
+      protected: z.boolean(),
+      created_at: z.string().nullable(),
+    }),
+  ),
+  truncated: z.boolean(),
+});
+export type NamespacesOutput = z.infer<typeof NamespacesOutputSchema>;
+
+/**
+ * Registers `namespaces` (no input): the cluster's namespaces (core/v1 `list namespaces`) with their labels,
+ * sorted by name, at most {@link MAX_NAMESPACES}. Tool errors: forbidden (403), API down or timed out.
+ */
+export function registerNamespacesTool(server: McpServer, ctx: InfraContext): void {
+  server.registerTool(
+    "namespaces",
+    {
+      title: "List namespaces",
+      description:
+        `Lists the cluster's namespaces with their labels, sorted by name (at most ${MAX_NAMESPACES}). ` +
+        `A namespace labelled ${PROTECTED_LABEL}="true" is protected: never act on it. Read-only.`,
+      inputSchema: {},
+      outputSchema: NamespacesOutputSchema,
+      annotations: READ_ONLY_ANNOTATIONS,
+    },
+    async () =>
+      toolResult("namespaces", async (): Promise<NamespacesOutput> => {
+        const list = await k8sCall(ctx.apis, "list namespaces", () =>
+          ctx.apis.core.listNamespace({}, ctx.apis.opts),
+        );
+        const all = list.items
+          .map((ns) => {
+            const labels = ns.metadata?.labels ?? {};
+            return {
+              name: ns.metadata?.name ?? "",
+              phase: ns.status?.phase ?? null,
+              labels,
+              protected: labels[PROTECTED_LABEL] === "true",
+              created_at: iso(ns.metadata?.creationTimestamp),
+            };
+          })
+          .sort((a, b) => a.name.localeCompare(b.name));
+        return { namespaces: all.slice(0, MAX_NAMESPACES), truncated: all.length > MAX_NAMESPACES };
+      }),
+  );
+}
