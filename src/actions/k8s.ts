@@ -1,0 +1,221 @@
+import { isIP } from "node:net";
+import {
+  ApiException,
+  type ConfigurationOptions,
+  type KubeConfig,
+  Observable,
+  type ObservableMiddleware,
+  type PatchStrategy,
+  type RequestContext,
+  type ResponseContext,
+  type V1Deployment,
+  type V1PodTemplateSpec,
+  type V1ReplicaSet,
+} from "@kubernetes/client-node";
+
+/**
+ * Shared Kubernetes helpers for `src/actions/`: per-request options for client-node 1.4 (patch
+ * `Content-Type`, request timeout), error classification, ReplicaSet revision lookups and image tags.
+ * Nothing here talks to the API by itself.
+ */
+
+/** Annotation the Deployment controller puts on each ReplicaSet (and the Deployment): its rollout revision. */
+export const REVISION_ANNOTATION = "deployment.kubernetes.io/revision";
+/** Label the Deployment controller adds to a ReplicaSet's pod template (`appsv1.DefaultDeploymentUniqueLabelKey`). */
+export const POD_TEMPLATE_HASH_LABEL = "pod-template-hash";
+/** Pod-template annotation `kubectl rollout restart` sets to an RFC 3339 time to force a new rollout. */
+export const RESTARTED_AT_ANNOTATION = "kubectl.kubernetes.io/restartedAt";
+
+/** How a failed Kubernetes call failed. `status` is the HTTP status (null when no response came back). */
+export interface K8sFailure {
+  /** HTTP status code of the answer, or null on timeout / connection failure. */
+  status: number | null;
+  /** The `Status.reason` of the answer (`Forbidden`, `Conflict`, `NotFound`, ...) when there was one. */
+  reason: string | null;
+  /** The `Status.message` of the answer, or the transport error's message. */
+  message: string;
+  /** `api`: the server answered 4xx/5xx; `timeout`: our request deadline passed; `connection`: no connection. */
+  kind: "api" | "timeout" | "connection" | "unknown";
+}
+
+/**
+ * Classifies an error thrown by a client-node 1.4 call. `ApiException` (4xx/5xx) carries the raw body,
+ * a Kubernetes `Status` object as JSON (https://kubernetes.io/docs/reference/using-api/api-concepts/#response-status-kind);
+ * node-fetch 2 raises `AbortError` (type `aborted`) when our deadline fires and `FetchError` (type `system`,
+ * `code` e.g. `ECONNREFUSED`) when no connection can be made. Never throws.
+ */
+export function describeK8sError(err: unknown): K8sFailure {
+  if (err instanceof ApiException) {
+    const status = typeof err.code === "number" ? err.code : null;
+    let reason: string | null = null;
+    let message = `HTTP ${status ?? "?"}`;
+    const body: unknown = err.body;
+    let parsed: unknown = body;
+    if (typeof body === "string") {
+      try {
+        parsed = JSON.parse(body);
+      } catch {
+        parsed = null;
+        if (body.trim().length > 0) message = `HTTP ${status ?? "?"}: ${body.trim().slice(0, 300)}`;
+      }
+    }
+    if (parsed !== null && typeof parsed === "object") {
+      const s = parsed as { message?: unknown; reason?: unknown };
+      if (typeof s.message === "string" && s.message.length > 0) message = s.message;
+      if (typeof s.reason === "string" && s.reason.length > 0) reason = s.reason;
+    }
+    if (reason === null && status === 401) reason = "Unauthorized";
+    return { status, reason, message, kind: "api" };
+  }
+  if (err instanceof Error) {
+    const e = err as Error & { type?: unknown; code?: unknown; cause?: unknown };
+    if (e.type === "aborted" || e.name === "AbortError" || e.name === "TimeoutError") {
+      return { status: null, reason: null, message: `request timed out: ${e.message}`, kind: "timeout" };
+    }
+    if (e.type === "system" || typeof e.code === "string") {
+      return { status: null, reason: null, message: e.message, kind: "connection" };
+    }
+    return { status: null, reason: null, message: e.message, kind: "unknown" };
+  }
+  return { status: null, reason: null, message: String(err), kind: "unknown" };
+}
+
+/**
+ * Per-request options for a client-node 1.4 `ObjectParamAPI` call: an `AbortSignal.timeout(timeoutMs)`
+ * deadline and, for PATCH, the patch `Content-Type` (client-node otherwise picks `application/json-patch+json`).
+ * Built as an observable middleware because the object API hands options straight to the observable layer.
+ */
+export function requestOptions(
+  timeoutMs: number,
+  contentType?: PatchStrategy,
+): ConfigurationOptions<ObservableMiddleware> {
+  const middleware: ObservableMiddleware = {
+    pre(ctx: RequestContext) {
+      ctx.setSignal(AbortSignal.timeout(timeoutMs));
+      if (contentType !== undefined) ctx.setHeaderParam("Content-Type", contentType);
+      return new Observable(Promise.resolve(ctx));
+    },
+    post(rsp: ResponseContext) {
+      return new Observable(Promise.resolve(rsp));
+    },
+  };
+  return { middleware: [middleware], middlewareMergeStrategy: "append" };
+}
+
+/** The `deployment.kubernetes.io/revision` of an object as an integer, or null when absent or malformed. */
+export function revisionOf(obj: { metadata?: { annotations?: Record<string, string> } }): number | null {
+  const raw = obj.metadata?.annotations?.[REVISION_ANNOTATION];
+  if (raw === undefined || !/^\d+$/.test(raw)) return null;
+  return Number.parseInt(raw, 10);
+}
+
+/**
+ * The ReplicaSets that belong to a Deployment: controlled through an `ownerReferences` entry of kind
+ * `Deployment` (matched by uid when both sides have one, else by name), or — for ReplicaSets without any
+ * owner reference — whose selector carries all the Deployment's `matchLabels`.
+ */
+export function ownedReplicaSets(deployment: V1Deployment, replicaSets: V1ReplicaSet[]): V1ReplicaSet[] {
+  const uid = deployment.metadata?.uid;
+  const name = deployment.metadata?.name;
+  const match = deployment.spec?.selector?.matchLabels ?? {};
+  return replicaSets.filter((rs) => {
+    const owners = rs.metadata?.ownerReferences ?? [];
+    if (owners.length > 0) {
+      return owners.some(
+        (o) => o.kind === "Deployment" && (uid !== undefined && o.uid ? o.uid === uid : o.name === name),
+      );
+    }
+    const labels = rs.spec?.selector?.matchLabels ?? rs.spec?.template?.metadata?.labels ?? {};
+    const keys = Object.keys(match);
+    return keys.length > 0 && keys.every((k) => labels[k] === match[k]);
+  });
+}
+
+/**
+ * The tag (or digest) of an image reference: `ghcr.io/acme/checkout:abc123` → `abc123`,
+ * `registry:5000/app` → null, `app@sha256:…` → `sha256:…` (Docker reference grammar: the tag follows the
+ * last `:` after the last `/`).
+ */
+export function imageTag(image: string): string | null {
+  const at = image.indexOf("@");
+  if (at >= 0) return image.slice(at + 1);
+  const lastSlash = image.lastIndexOf("/");
+  const colon = image.indexOf(":", lastSlash + 1);
+  return colon >= 0 ? image.slice(colon + 1) : null;
+}
+
+/** The image reference without its tag or digest: `ghcr.io/acme/checkout:abc123` → `ghcr.io/acme/checkout`. */
+export function imageRepository(image: string): string {
+  const at = image.indexOf("@");
+  if (at >= 0) return image.slice(0, at);
+  const lastSlash = image.lastIndexOf("/");
+  const colon = image.indexOf(":", lastSlash + 1);
+  return colon >= 0 ? image.slice(0, colon) : image;
+}
+
+/**
+ * True when an image reference was built from deploy SHA `sha`: its tag equals it, or one is a prefix of the
+ * other and both are at least 7 characters (git's default short SHA), so `abc1234` matches `abc1234def…`.
+ */
+export function imageMatchesSha(image: string, sha: string): boolean {
+  const tag = imageTag(image);
+  if (tag === null || sha.length === 0) return false;
+  if (tag === sha) return true;
+  return tag.length >= 7 && sha.length >= 7 && (tag.startsWith(sha) || sha.startsWith(tag));
+}
+
+/** A deep, plain-JSON copy of a pod template (client-node model instances and `Date`s become plain JSON). */
+export function plainTemplate(template: V1PodTemplateSpec): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(template)) as Record<string, unknown>;
+}
+
+/**
+ * Pod-template equality ignoring the `pod-template-hash` label, as kubectl's `equalIgnoreHash`
+ * (kubectl `pkg/polymorphichelpers/rollback.go`). Compares plain JSON with keys in sorted order.
+ */
+export function templatesEqualIgnoringHash(
+  a: V1PodTemplateSpec | undefined,
+  b: V1PodTemplateSpec | undefined,
+): boolean {
+  const norm = (t: V1PodTemplateSpec | undefined): string => {
+    const p = t === undefined ? {} : plainTemplate(t);
+    const meta = (p.metadata ?? {}) as { labels?: Record<string, string>; creationTimestamp?: unknown };
+    if (meta.labels) delete meta.labels[POD_TEMPLATE_HASH_LABEL];
+    if (meta.labels && Object.keys(meta.labels).length === 0) delete meta.labels;
+    delete meta.creationTimestamp;
+    p.metadata = meta;
+    return stableStringify(p);
+  };
+  return norm(a) === norm(b);
+}
+
+function stableStringify(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableStringify).join(",")}]`;
+  if (v !== null && typeof v === "object") {
+    const entries = Object.entries(v as Record<string, unknown>)
+      .filter(([, x]) => x !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${stableStringify(x)}`).join(",")}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/**
+ * True when the current cluster of `kubeConfig` is served on a loopback address (`127.0.0.0/8`, `::1`,
+ * `localhost`). Used to keep the naive agent inside the sandbox. Never throws.
+ */
+export function isLoopbackCluster(kubeConfig: KubeConfig): boolean {
+  const server = kubeConfig.getCurrentCluster()?.server;
+  if (!server) return false;
+  let host: string;
+  try {
+    host = new URL(server).hostname;
+  } catch {
+    return false;
+  }
+  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
+  if (host === "localhost") return true;
+  if (isIP(host) === 4) return host.startsWith("127.");
+  if (isIP(host) === 6) return host === "::1" || host === "0:0:0:0:0:0:0:1";
+  return false;
+}

@@ -1,0 +1,554 @@
+import { createHash } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  AppsV1Api,
+  type KubeConfig,
+  PatchStrategy,
+  type V1Deployment,
+  type V1ReplicaSet,
+} from "@kubernetes/client-node";
+import { z } from "zod";
+import type { ActionRecord } from "../contracts/events.js";
+import { BackstopError, errorMessage } from "../errors.js";
+import { childLogger } from "../log.js";
+import {
+  describeK8sError,
+  imageMatchesSha,
+  type K8sFailure,
+  ownedReplicaSets,
+  POD_TEMPLATE_HASH_LABEL,
+  plainTemplate,
+  RESTARTED_AT_ANNOTATION,
+  requestOptions,
+  revisionOf,
+  templatesEqualIgnoringHash,
+} from "./k8s.js";
+
+export type { ActionRecord } from "../contracts/events.js";
+
+const log = childLogger("actions");
+
+/** Deployment annotation holding the idempotency key of the last action Backstop applied to it. */
+export const LAST_ACTION_ANNOTATION = "backstop.dev/last-action";
+
+/**
+ * Annotations kubectl keeps from the Deployment and never copies from the ReplicaSet when rolling back
+ * (`annotationsToSkip` in kubectl `pkg/polymorphichelpers/rollback.go`).
+ */
+const ROLLBACK_ANNOTATIONS_TO_SKIP = new Set([
+  "kubectl.kubernetes.io/last-applied-configuration",
+  "deployment.kubernetes.io/revision",
+  "deployment.kubernetes.io/revision-history",
+  "deployment.kubernetes.io/desired-replicas",
+  "deployment.kubernetes.io/max-replicas",
+  "deprecated.deployment.rollback.to",
+]);
+
+/** Keys a careless caller might carry over from a model's recommendation; the write path has no such thing. */
+const FORBIDDEN_KEYS = ["scope", "selector", "labelSelector", "fieldSelector", "all", "allNamespaces"];
+
+/** Kubernetes object names: DNS-1123 subdomain, at most 253 characters (Kubernetes "Object Names and IDs"). */
+const dnsSubdomain = z
+  .string()
+  .max(253)
+  .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "expected a DNS-1123 name");
+
+/** zod schema of an {@link ActionRecord} as the write path accepts it (shape only; kind/type/bounds checked after). */
+export const ActionRecordSchema = z.object({
+  type: z.enum(["rollback", "restart", "scale", "delete"]),
+  namespace: dnsSubdomain,
+  kind: z.string().min(1),
+  name: dnsSubdomain,
+  to_sha: z.string().min(1).max(128).optional(),
+  to_revision: z.number().int().positive().optional(),
+  replicas: z.number().int().optional(),
+});
+
+/** Spellings of the Deployment kind accepted (kind, resource, short name; case-insensitive). */
+const DEPLOYMENT_KINDS = new Set([
+  "deployment",
+  "deployments",
+  "deploy",
+  "deployment.apps",
+  "deployments.apps",
+]);
+
+/** Options of a {@link WritePath}. Times in ms. */
+export interface WritePathOptions {
+  /** The write path's own narrow credential (the sandbox's `writer`); never an admin one. */
+  kubeConfig: KubeConfig;
+  /** Deadline of each API request, ms (default 10 000). */
+  requestTimeoutMs?: number;
+  /** How often {@link WritePath.waitForRecovery} re-reads the Deployment, ms (default 1 000). */
+  pollIntervalMs?: number;
+  /** How long {@link WritePath.waitForRecovery} waits by default, ms (default 120 000). */
+  recoveryTimeoutMs?: number;
+  /** Wall clock for `kubectl.kubernetes.io/restartedAt` (default `() => new Date()`). */
+  clock?: () => Date;
+}
+
+/** A validated action on one Deployment. */
+type ValidAction = z.infer<typeof ActionRecordSchema> & {
+  type: "rollback" | "restart" | "scale";
+  kind: "Deployment";
+};
+
+/** One PATCH, ready to send. `noop` when the Deployment already is in the wanted state (kubectl's "skipped rollback"). */
+interface Plan {
+  strategy: PatchStrategy;
+  body: unknown;
+  revision: number | null;
+  noop: boolean;
+}
+
+/**
+ * The idempotency key of one action in one run: `sha256("<runId>:<canonical action>")` in hex (64 chars),
+ * the action as JSON with a fixed key order so the caller's key order does not matter. It is written to the Deployment's
+ * `backstop.dev/last-action` annotation in the same PATCH as the action, so a retried job never acts twice.
+ * @throws BackstopError `action.invalid` when `runId` is empty.
+ */
+export function idempotencyKey(runId: string, action: ActionRecord): string {
+  if (runId.length === 0) throw new BackstopError("action.invalid", "idempotency key needs a run id");
+  // Keys in sorted order, strings and integers only: JSON.stringify gives the RFC 8785 bytes here.
+  const canonical = JSON.stringify({
+    kind: action.kind,
+    name: action.name,
+    namespace: action.namespace,
+    replicas: action.replicas ?? null,
+    to_revision: action.to_revision ?? null,
+    to_sha: action.to_sha ?? null,
+    type: action.type,
+  });
+  return createHash("sha256").update(`${runId}:${canonical}`).digest("hex");
+}
+
+/**
+ * Validates an action for the write path: shape (zod), no `scope`/selector of any kind, type in
+ * rollback/restart/scale, kind `Deployment`.
+ * @throws BackstopError `action.invalid` (bad shape, scope or selector present), `action.unsupported_kind`
+ *   (anything but a Deployment), `action.unsupported_type` (`delete`, or anything else not in the closed set).
+ */
+export function validateAction(action: unknown): ValidAction {
+  if (action !== null && typeof action === "object") {
+    for (const key of FORBIDDEN_KEYS) {
+      const v = (action as Record<string, unknown>)[key];
+      if (v !== undefined && v !== null) {
+        throw new BackstopError("action.invalid", `the write path has no "${key}": one workload per action`);
+      }
+    }
+  }
+  const parsed = ActionRecordSchema.safeParse(action);
+  if (!parsed.success) {
+    const detail = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+    throw new BackstopError("action.invalid", `invalid action: ${detail}`);
+  }
+  const a = parsed.data;
+  if (!DEPLOYMENT_KINDS.has(a.kind.toLowerCase())) {
+    throw new BackstopError(
+      "action.unsupported_kind",
+      `the write path only acts on Deployments, not ${a.kind}`,
+    );
+  }
+  if (a.type !== "rollback" && a.type !== "restart" && a.type !== "scale") {
+    throw new BackstopError("action.unsupported_type", `the write path has no "${a.type}" action`);
+  }
+  return { ...a, type: a.type, kind: "Deployment" };
+}
+
+/** RFC 3339 without fractional seconds, as kubectl writes `restartedAt` (Go `time.RFC3339`). */
+function rfc3339(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/**
+ * Backstop's narrow write path: rollback, restart or scale ONE Deployment, with the writer credential,
+ * dry-run first, idempotent per run and action, optimistic concurrency through `metadata.resourceVersion`.
+ * Every action is a single PATCH, so it either applied or it did not. There is no delete, no scale to
+ * zero, no selector and no scope here, by construction (DESIGN.md, "Rules of the house").
+ */
+export class WritePath {
+  private readonly apps: AppsV1Api;
+  private readonly requestTimeoutMs: number;
+  private readonly pollIntervalMs: number;
+  private readonly recoveryTimeoutMs: number;
+  private readonly clock: () => Date;
+
+  /** @throws Error from client-node when the kubeconfig has no current cluster. */
+  constructor(opts: WritePathOptions) {
+    this.apps = opts.kubeConfig.makeApiClient(AppsV1Api);
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
+    this.pollIntervalMs = opts.pollIntervalMs ?? 1_000;
+    this.recoveryTimeoutMs = opts.recoveryTimeoutMs ?? 120_000;
+    this.clock = opts.clock ?? (() => new Date());
+  }
+
+  /**
+   * Maps a deploy SHA to the Deployment's rollout revision whose ReplicaSet runs an image tagged with it
+   * (`deployment.kubernetes.io/revision` on the ReplicaSets, as `kubectl rollout history`). When several
+   * match, the highest revision wins. Returns null when no ReplicaSet of the Deployment runs that SHA.
+   * @throws BackstopError `action.failed` (details `{ status, changed: false }`) when the API cannot be read.
+   */
+  async resolveRollback(
+    namespace: string,
+    name: string,
+    toSha: string,
+  ): Promise<{ revision: number; image: string } | null> {
+    const dep = await this.readOrFail(namespace, name);
+    const owned = await this.listOwned(dep, namespace);
+    return findShaRevision(owned, toSha);
+  }
+
+  /**
+   * Sends the very PATCH {@link execute} would send, with `dryRun=All`, so admission, RBAC and validation
+   * run server-side and nothing persists. Never throws: validation and API errors come back as
+   * `{ ok: false, error }` (the Kubernetes `Status.message` for 4xx/5xx).
+   */
+  async dryRun(action: ActionRecord): Promise<{ ok: boolean; error: string | null }> {
+    try {
+      const a = validateAction(action);
+      const dep = await this.read(a.namespace, a.name);
+      const plan = await this.plan(a, "dry-run", dep);
+      if (plan.noop) return { ok: true, error: null };
+      await this.patch(a, plan, true);
+      log.info({ action: a }, "dry-run passed");
+      return { ok: true, error: null };
+    } catch (err) {
+      const error =
+        err instanceof BackstopError ? `${err.code}: ${err.message}` : describeK8sError(err).message;
+      log.warn({ action, error }, "dry-run failed");
+      return { ok: false, error };
+    }
+  }
+
+  /**
+   * Applies one action as one PATCH carrying `metadata.resourceVersion` (a concurrent change → 409) and the
+   * `backstop.dev/last-action: <idempotencyKey>` annotation. If the Deployment already carries that key the
+   * action is not repeated (`{ executed: false, alreadyApplied: true }`); likewise when a rollback target
+   * already is the current template (kubectl: "skipped rollback"). On 409 it re-reads and retries once.
+   * `revision` is the revision rolled back to (null for restart and scale).
+   *
+   * Rollback follows `kubectl rollout undo --to-revision` (kubectl `pkg/polymorphichelpers/rollback.go`): the
+   * target ReplicaSet's `spec.template` minus the `pod-template-hash` label replaces the Deployment's, as a
+   * JSON patch (RFC 6902). Unlike kubectl, the Deployment's own annotations are kept, with the ReplicaSet's
+   * on top. Target: `to_revision`, else the revision running `to_sha`, else the previous revision.
+   * Restart sets the pod-template annotation `kubectl.kubernetes.io/restartedAt` (strategic merge patch).
+   * Scale sets `spec.replicas` (merge patch, RFC 7386) to 1 ≤ n ≤ 2 × current `spec.replicas`.
+   *
+   * @throws BackstopError `action.invalid`, `action.unsupported_kind`, `action.unsupported_type`,
+   *   `action.out_of_bounds` (scale outside 1..2×current), `action.revision_not_found`, `action.paused`
+   *   (a paused Deployment cannot be rolled back), or `action.failed` with details `{ status, changed, reason }`
+   *   on an API failure (`status` null on timeout or connection failure; `changed` true iff the Deployment,
+   *   re-read, carries this key — i.e. the PATCH applied).
+   */
+  async execute(
+    action: ActionRecord,
+    idempotencyKey: string,
+  ): Promise<{ executed: boolean; alreadyApplied: boolean; revision: number | null }> {
+    const a = validateAction(action);
+    if (idempotencyKey.length === 0)
+      throw new BackstopError("action.invalid", "an idempotency key is required");
+    let dep = await this.readOrFail(a.namespace, a.name);
+    for (let attempt = 0; ; attempt++) {
+      if (dep.metadata?.annotations?.[LAST_ACTION_ANNOTATION] === idempotencyKey) {
+        log.info({ action: a, idempotencyKey }, "action already applied; not repeating it");
+        return {
+          executed: false,
+          alreadyApplied: true,
+          revision: a.type === "rollback" ? (a.to_revision ?? null) : null,
+        };
+      }
+      const plan = await this.plan(a, idempotencyKey, dep);
+      if (plan.noop) {
+        log.info(
+          { action: a, revision: plan.revision },
+          "skipped: the Deployment already runs the target template",
+        );
+        return { executed: false, alreadyApplied: true, revision: plan.revision };
+      }
+      try {
+        await this.patch(a, plan, false);
+        log.info({ action: a, idempotencyKey, revision: plan.revision }, "action executed");
+        return { executed: true, alreadyApplied: false, revision: plan.revision };
+      } catch (err) {
+        const failure = describeK8sError(err);
+        if (failure.status === 409 && attempt === 0) {
+          log.warn({ action: a, error: failure.message }, "conflict (409); re-reading and retrying once");
+          dep = await this.readOrFail(a.namespace, a.name);
+          continue;
+        }
+        throw await this.failed(a, dep, idempotencyKey, failure, err);
+      }
+    }
+  }
+
+  /**
+   * Polls the Deployment every `pollIntervalMs` until it has rolled out — `status.observedGeneration >=
+   * metadata.generation`, and `updatedReplicas`, `replicas` and `availableReplicas` all equal `spec.replicas`
+   * with no `unavailableReplicas` (the checks of `kubectl rollout status`) — or the timeout passes, or the
+   * `Progressing` condition says `ProgressDeadlineExceeded`. Read errors while polling are logged and polled
+   * through. `ready` is `status.readyReplicas`, `desired` is `spec.replicas` (default 1), `waited_ms` in ms.
+   * Never throws.
+   */
+  async waitForRecovery(
+    namespace: string,
+    name: string,
+    opts: { timeoutMs?: number } = {},
+  ): Promise<{ ok: boolean; ready: number; desired: number; waited_ms: number }> {
+    const timeoutMs = opts.timeoutMs ?? this.recoveryTimeoutMs;
+    const start = performance.now();
+    let ready = 0;
+    let desired = 0;
+    for (;;) {
+      try {
+        const dep = await this.read(namespace, name);
+        const st = dep.status ?? {};
+        desired = dep.spec?.replicas ?? 1;
+        ready = st.readyReplicas ?? 0;
+        const observed = (st.observedGeneration ?? 0) >= (dep.metadata?.generation ?? 0);
+        const done =
+          observed &&
+          (st.updatedReplicas ?? 0) === desired &&
+          (st.replicas ?? 0) === desired &&
+          (st.availableReplicas ?? 0) === desired &&
+          (st.unavailableReplicas ?? 0) === 0;
+        if (done) return { ok: true, ready, desired, waited_ms: Math.round(performance.now() - start) };
+        const stalled = (st.conditions ?? []).some(
+          (c) => c.type === "Progressing" && c.reason === "ProgressDeadlineExceeded",
+        );
+        if (observed && stalled) {
+          log.warn({ namespace, name }, "rollout exceeded its progress deadline");
+          return { ok: false, ready, desired, waited_ms: Math.round(performance.now() - start) };
+        }
+      } catch (err) {
+        log.warn({ namespace, name, error: describeK8sError(err).message }, "recovery poll failed");
+      }
+      const elapsed = performance.now() - start;
+      if (elapsed >= timeoutMs) return { ok: false, ready, desired, waited_ms: Math.round(elapsed) };
+      await sleep(Math.min(this.pollIntervalMs, Math.max(1, timeoutMs - elapsed)));
+    }
+  }
+
+  // --- internals -------------------------------------------------------------------------------------
+
+  private read(namespace: string, name: string): Promise<V1Deployment> {
+    return this.apps.readNamespacedDeployment({ namespace, name }, requestOptions(this.requestTimeoutMs));
+  }
+
+  private async readOrFail(namespace: string, name: string): Promise<V1Deployment> {
+    try {
+      return await this.read(namespace, name);
+    } catch (err) {
+      const f = describeK8sError(err);
+      throw new BackstopError("action.failed", `cannot read Deployment ${namespace}/${name}: ${f.message}`, {
+        cause: err,
+        details: { status: f.status, changed: false, reason: f.reason },
+      });
+    }
+  }
+
+  private async listOwned(dep: V1Deployment, namespace: string): Promise<V1ReplicaSet[]> {
+    try {
+      const list = await this.apps.listNamespacedReplicaSet(
+        { namespace },
+        requestOptions(this.requestTimeoutMs),
+      );
+      return ownedReplicaSets(dep, list.items);
+    } catch (err) {
+      const f = describeK8sError(err);
+      throw new BackstopError("action.failed", `cannot list ReplicaSets in ${namespace}: ${f.message}`, {
+        cause: err,
+        details: { status: f.status, changed: false, reason: f.reason },
+      });
+    }
+  }
+
+  private async patch(a: ValidAction, plan: Plan, dryRun: boolean): Promise<void> {
+    await this.apps.patchNamespacedDeployment(
+      {
+        namespace: a.namespace,
+        name: a.name,
+        body: plan.body,
+        dryRun: dryRun ? "All" : undefined,
+        fieldManager: "backstop",
+      },
+      requestOptions(this.requestTimeoutMs, plan.strategy),
+    );
+  }
+
+  /** Builds the action's PATCH against the Deployment as read. */
+  private async plan(a: ValidAction, key: string, dep: V1Deployment): Promise<Plan> {
+    const resourceVersion = dep.metadata?.resourceVersion;
+    if (!resourceVersion) {
+      throw new BackstopError("action.failed", `Deployment ${a.namespace}/${a.name} has no resourceVersion`, {
+        details: { status: null, changed: false },
+      });
+    }
+    switch (a.type) {
+      case "restart":
+        return {
+          strategy: PatchStrategy.StrategicMergePatch,
+          body: {
+            metadata: { resourceVersion, annotations: { [LAST_ACTION_ANNOTATION]: key } },
+            spec: {
+              template: { metadata: { annotations: { [RESTARTED_AT_ANNOTATION]: rfc3339(this.clock()) } } },
+            },
+          },
+          revision: null,
+          noop: false,
+        };
+      case "scale": {
+        const current = dep.spec?.replicas ?? 1;
+        const n = a.replicas;
+        if (n === undefined || n < 1 || n > 2 * current) {
+          throw new BackstopError(
+            "action.out_of_bounds",
+            `scale of ${a.namespace}/${a.name} to ${n ?? "(missing)"} refused: allowed 1..${2 * current} (current ${current})`,
+            { details: { replicas: n ?? null, current, min: 1, max: 2 * current } },
+          );
+        }
+        return {
+          strategy: PatchStrategy.MergePatch,
+          body: {
+            metadata: { resourceVersion, annotations: { [LAST_ACTION_ANNOTATION]: key } },
+            spec: { replicas: n },
+          },
+          revision: null,
+          noop: false,
+        };
+      }
+      case "rollback":
+        return this.planRollback(a, key, dep, resourceVersion);
+    }
+  }
+
+  private async planRollback(
+    a: ValidAction,
+    key: string,
+    dep: V1Deployment,
+    resourceVersion: string,
+  ): Promise<Plan> {
+    if (dep.spec?.paused) {
+      throw new BackstopError(
+        "action.paused",
+        `cannot roll back paused Deployment ${a.namespace}/${a.name}; it must be resumed first`,
+      );
+    }
+    const owned = await this.listOwned(dep, a.namespace);
+    const target = pickRollbackTarget(owned, a);
+    const revision = revisionOf(target) ?? null;
+    if (templatesEqualIgnoringHash(target.spec?.template, dep.spec?.template)) {
+      return { strategy: PatchStrategy.JsonPatch, body: [], revision, noop: true };
+    }
+    const template = plainTemplate(target.spec?.template ?? {});
+    const meta = (template.metadata ?? {}) as {
+      labels?: Record<string, string>;
+      creationTimestamp?: unknown;
+    };
+    if (meta.labels) delete meta.labels[POD_TEMPLATE_HASH_LABEL];
+    delete meta.creationTimestamp;
+    template.metadata = meta;
+    const annotations: Record<string, string> = { ...(dep.metadata?.annotations ?? {}) };
+    for (const [k, v] of Object.entries(target.metadata?.annotations ?? {})) {
+      if (!ROLLBACK_ANNOTATIONS_TO_SKIP.has(k)) annotations[k] = v;
+    }
+    annotations[LAST_ACTION_ANNOTATION] = key;
+    return {
+      strategy: PatchStrategy.JsonPatch,
+      body: [
+        { op: "replace", path: "/metadata/resourceVersion", value: resourceVersion },
+        { op: "replace", path: "/spec/template", value: template },
+        { op: "add", path: "/metadata/annotations", value: annotations },
+      ],
+      revision,
+      noop: false,
+    };
+  }
+
+  /** Builds `action.failed`, re-reading the Deployment to tell whether our PATCH applied. */
+  private async failed(
+    a: ValidAction,
+    before: V1Deployment,
+    key: string,
+    failure: K8sFailure,
+    cause: unknown,
+  ): Promise<BackstopError> {
+    let changed: boolean;
+    let resourceVersionChanged: boolean | null = null;
+    try {
+      const now = await this.read(a.namespace, a.name);
+      changed = now.metadata?.annotations?.[LAST_ACTION_ANNOTATION] === key;
+      resourceVersionChanged = now.metadata?.resourceVersion !== before.metadata?.resourceVersion;
+    } catch (err) {
+      // Cannot tell: a refused connection never reached the server; anything else may have applied.
+      changed = failure.kind !== "connection" && !(failure.kind === "api" && (failure.status ?? 0) < 500);
+      log.warn(
+        { action: a, error: errorMessage(err) },
+        "could not re-read the Deployment after a failed action",
+      );
+    }
+    log.error({ action: a, status: failure.status, changed, error: failure.message }, "action failed");
+    return new BackstopError(
+      "action.failed",
+      `${a.type} of ${a.namespace}/${a.name} failed: ${failure.message}`,
+      {
+        cause,
+        details: {
+          status: failure.status,
+          changed,
+          reason: failure.reason,
+          kind: failure.kind,
+          resource_version_changed: resourceVersionChanged,
+        },
+      },
+    );
+  }
+}
+
+/** The highest-revision ReplicaSet whose containers run an image built from `sha`, or null. */
+function findShaRevision(owned: V1ReplicaSet[], sha: string): { revision: number; image: string } | null {
+  let best: { revision: number; image: string } | null = null;
+  for (const rs of owned) {
+    const revision = revisionOf(rs);
+    if (revision === null) continue;
+    const image = (rs.spec?.template?.spec?.containers ?? [])
+      .map((c) => c.image ?? "")
+      .find((img) => imageMatchesSha(img, sha));
+    if (image !== undefined && (best === null || revision > best.revision)) best = { revision, image };
+  }
+  return best;
+}
+
+/**
+ * The ReplicaSet to roll back to: `to_revision`; else the revision running `to_sha`; else the previous
+ * revision (second highest), as `kubectl rollout undo` without `--to-revision`.
+ * @throws BackstopError `action.revision_not_found`.
+ */
+function pickRollbackTarget(owned: V1ReplicaSet[], a: ValidAction): V1ReplicaSet {
+  const byRevision = (rev: number): V1ReplicaSet | undefined => owned.find((rs) => revisionOf(rs) === rev);
+  const where = `${a.namespace}/${a.name}`;
+  if (a.to_revision !== undefined) {
+    const rs = byRevision(a.to_revision);
+    if (!rs)
+      throw new BackstopError("action.revision_not_found", `revision ${a.to_revision} not found in ${where}`);
+    return rs;
+  }
+  if (a.to_sha !== undefined) {
+    const found = findShaRevision(owned, a.to_sha);
+    const rs = found ? byRevision(found.revision) : undefined;
+    if (!rs) {
+      throw new BackstopError(
+        "action.revision_not_found",
+        `no revision of ${where} runs deploy SHA ${a.to_sha}`,
+      );
+    }
+    return rs;
+  }
+  const sorted = owned
+    .filter((rs) => revisionOf(rs) !== null)
+    .sort((x, y) => (revisionOf(y) ?? 0) - (revisionOf(x) ?? 0));
+  const previous = sorted[1];
+  if (!previous)
+    throw new BackstopError("action.revision_not_found", `no rollout history to roll back to in ${where}`);
+  return previous;
+}
