@@ -1,0 +1,317 @@
+import { type Diagnosis, parseResourceRef, type RecommendedAction } from "../contracts/diagnosis.js";
+import type { ActionRecord, RuleResult } from "../contracts/events.js";
+import type { RolloutRevision, Signals } from "../contracts/signals.js";
+import { errorMessage } from "../errors.js";
+import { canonicalKind, isProtected, type Policy } from "./policy.js";
+import { currentRevision, findRevisionBySha, workloadState } from "./quality.js";
+
+/**
+ * The action gate: may the action a diagnosis recommends run through the write path? Policy rules
+ * (stable ids below), then a server-side dry-run. "A wrong model output must never become a
+ * destructive action": every rule fails closed when it lacks the facts to decide.
+ *
+ * Rule ids, in order: `type_allowed`, `not_protected`, `single_workload`, `no_wide_scope`,
+ * `replicas_bounds` (the HARD rules, see {@link HARD_RULES}), then `rollback_target`,
+ * `restart_needs_unhealthy`, `action_matches_evidence`, and `server_dry_run`.
+ */
+
+/** The rules an approved escalation is re-checked against before it executes. */
+export const HARD_RULES = ["type_allowed", "not_protected", "single_workload", "no_wide_scope", "replicas_bounds"] as const;
+
+/** Kinds the write path knows (src/actions/): apps/v1 Deployment and StatefulSet. */
+const WORKLOAD_KINDS = new Set(["Deployment", "StatefulSet"]);
+
+/**
+ * One Kubernetes object name: a DNS-1123 subdomain for the workload, a DNS-1123 label for the namespace
+ * (https://kubernetes.io/docs/concepts/overview/working-with-objects/names/). No wildcards, lists or
+ * selectors can pass these.
+ */
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/**
+ * The server-side dry-run the write path provides (`dryRun=All` on the real PATCH/POST, Kubernetes API
+ * conventions): `ok` when the API server accepted the change without persisting it.
+ */
+export type DryRunFn = (a: ActionRecord) => Promise<{ ok: boolean; error: string | null }>;
+
+/** Context of the gate: `namespaceLabels` maps a namespace to its `metadata.labels` (from mcp-infra `namespaces`). */
+export interface ActionGateContext {
+  namespaceLabels: Record<string, Record<string, string>>;
+}
+
+/**
+ * Context of {@link checkHardRules}: the namespaces' labels, plus the facts the action alone does not
+ * carry. `currentReplicas` is the workload's current desired replica count (needed for `scale`; when
+ * absent a scale fails `replicas_bounds`, fail-closed); `actualKind` the kind the cluster reports for
+ * the target (a StatefulSet claimed to be a Deployment is still protected).
+ */
+export interface HardRuleContext extends ActionGateContext {
+  currentReplicas?: number;
+  actualKind?: string;
+}
+
+/**
+ * The gate's verdict. `action` is the concrete typed action (kind canonicalised; for rollback `to_sha`
+ * is the full history SHA and `to_revision` the revision number) or null when the recommendation has
+ * no executable action (`none`). `passed` only when every rule passed, including `server_dry_run`.
+ */
+export interface ActionVerdict {
+  passed: boolean;
+  action: ActionRecord | null;
+  rules: RuleResult[];
+}
+
+function rule(id: string, passed: boolean, detail: string): RuleResult {
+  return { rule: id, passed, detail };
+}
+
+/**
+ * The HARD rules over one action, whether a model's recommendation or an action record awaiting
+ * approval:
+ * - `type_allowed`: `type` is in `policy.allowed_actions` (`none` and `delete` never are).
+ * - `not_protected`: {@link isProtected} is false for the target (with its claimed and its actual kind).
+ * - `single_workload`: exactly one object: namespace a DNS-1123 label, name a DNS-1123 subdomain,
+ *   kind Deployment or StatefulSet (no `*`, lists, selectors, second targets).
+ * - `no_wide_scope`: `scope` absent or equal to the workload's name (`all`, `*`, `app=x`, `a,b`,
+ *   `!x` all fail).
+ * - `replicas_bounds`: for `scale` only: an integer, ≥ max(1, policy.replicas.min), ≤
+ *   floor(max(current, 1) × policy.replicas.max_factor); never 0; fails when current is unknown.
+ * Pure; never throws.
+ */
+export function checkHardRules(
+  a: ActionRecord | RecommendedAction,
+  policy: Policy,
+  ctx: HardRuleContext,
+): RuleResult[] {
+  const rules: RuleResult[] = [];
+  const allowed = (policy.allowed_actions as readonly string[]).includes(a.type);
+  rules.push(
+    rule(
+      "type_allowed",
+      allowed,
+      allowed ? `${a.type} is allowed` : `${a.type} is not an allowed action (${policy.allowed_actions.join(", ")})`,
+    ),
+  );
+
+  const labels = ctx.namespaceLabels[a.namespace];
+  const claimed = isProtected(policy, a, labels);
+  const actual =
+    ctx.actualKind && ctx.actualKind.toLowerCase() !== a.kind.toLowerCase()
+      ? isProtected(policy, { ...a, kind: ctx.actualKind }, labels)
+      : { protected: false, why: null };
+  const prot = claimed.protected ? claimed : actual;
+  rules.push(
+    rule(
+      "not_protected",
+      !prot.protected,
+      prot.protected ? `protected: ${prot.why}` : `${a.namespace}/${a.kind}/${a.name} is not protected`,
+    ),
+  );
+
+  const kind = canonicalKind(a.kind);
+  const single: string[] = [];
+  if (!DNS1123_LABEL.test(a.namespace)) single.push(`namespace "${a.namespace}" is not one namespace name`);
+  if (!DNS1123_SUBDOMAIN.test(a.name)) single.push(`name "${a.name}" is not one object name`);
+  if (!WORKLOAD_KINDS.has(kind)) single.push(`kind "${a.kind}" is not Deployment or StatefulSet`);
+  rules.push(
+    rule(
+      "single_workload",
+      single.length === 0,
+      single.length === 0 ? `one workload: ${a.namespace}/${kind}/${a.name}` : single.join("; "),
+    ),
+  );
+
+  const scope = "scope" in a ? a.scope : undefined;
+  const scopeOk = scope === undefined || scope === a.name;
+  rules.push(
+    rule(
+      "no_wide_scope",
+      scopeOk,
+      scope === undefined
+        ? "no scope"
+        : scopeOk
+          ? `scope is the workload itself (${scope})`
+          : `scope "${scope}" is wider than the workload ${a.name}${/[=,!*]|^all$/i.test(scope) ? " (selector, list or wildcard)" : ""}`,
+    ),
+  );
+
+  if (a.type !== "scale") {
+    rules.push(rule("replicas_bounds", true, `n/a for ${a.type}`));
+  } else {
+    const r = a.replicas;
+    const min = Math.max(1, policy.replicas.min);
+    const cur = ctx.currentReplicas;
+    let why: string | null = null;
+    if (r === undefined || !Number.isInteger(r)) why = "scale needs an integer replicas count";
+    else if (r < min) why = `replicas ${r} is below the minimum ${min}${r === 0 ? " (scale to zero is never allowed)" : ""}`;
+    else if (cur === undefined || !Number.isInteger(cur) || cur < 0) why = "current replicas unknown; cannot bound the scale";
+    else {
+      const max = Math.floor(Math.max(cur, 1) * policy.replicas.max_factor);
+      if (r > max) why = `replicas ${r} exceeds ${max} (×${policy.replicas.max_factor} of current ${cur})`;
+    }
+    rules.push(
+      rule("replicas_bounds", why === null, why ?? `replicas ${r} within [${min}, ×${policy.replicas.max_factor} of ${cur}]`),
+    );
+  }
+  return rules;
+}
+
+/** Resolves the rollback target in the history: `to_sha` if given, else the latest earlier healthy revision. */
+function rollbackTarget(
+  history: RolloutRevision[],
+  current: RolloutRevision,
+  toSha: string | undefined,
+): { target: RolloutRevision | null; why: string } {
+  if (toSha !== undefined) {
+    const { match, count } = findRevisionBySha(history, toSha);
+    if (!match) {
+      return {
+        target: null,
+        why: count > 1 ? `to_sha ${toSha} is ambiguous (${count} revisions)` : `to_sha ${toSha} is not in the rollout history`,
+      };
+    }
+    return { target: match, why: `to_sha ${toSha} is revision ${match.revision}` };
+  }
+  const earlier = history
+    .filter((r) => r.revision < current.revision && r.health === "healthy" && r.sha !== current.sha)
+    .sort((x, y) => y.revision - x.revision);
+  const pick = earlier[0] ?? null;
+  return pick
+    ? { target: pick, why: `no to_sha given; resolved to the latest earlier healthy revision ${pick.revision}` }
+    : { target: null, why: "no to_sha given and no earlier healthy revision" };
+}
+
+/**
+ * All policy rules over a diagnosis' recommended action (the hard rules of {@link checkHardRules}, then):
+ * - `rollback_target`: for rollback, the target (`to_sha`, or the latest earlier healthy revision when
+ *   absent) is in `rollout_history`, EARLIER than the current revision (lower revision number, another
+ *   SHA), and its health is `healthy` (`unknown` fails closed). Resolves `to_sha`/`to_revision`.
+ * - `restart_needs_unhealthy`: for restart, some pod is not ready / crashing, or ready < desired.
+ * - `action_matches_evidence`: the action's `namespace/kind/name` equals `suspected_resource` and the
+ *   signals' workload (kind case-insensitive).
+ * Returns the rules and the concrete action (null for `none`). Pure; never throws.
+ */
+export function checkActionRules(
+  d: Diagnosis,
+  s: Signals,
+  policy: Policy,
+  ctx: ActionGateContext,
+): { rules: RuleResult[]; action: ActionRecord | null } {
+  const ra = d.recommended_action;
+  const w = s.workload;
+  const onWorkload = ra.namespace === w.namespace && ra.name === w.name;
+  const rules = checkHardRules(ra, policy, {
+    namespaceLabels: ctx.namespaceLabels,
+    ...(onWorkload ? { currentReplicas: w.replicas.desired, actualKind: w.kind } : {}),
+  });
+
+  let action: ActionRecord | null = null;
+  if (ra.type !== "none") {
+    action = { type: ra.type, namespace: ra.namespace, kind: canonicalKind(ra.kind), name: ra.name };
+    if (ra.type === "scale" && ra.replicas !== undefined) action.replicas = ra.replicas;
+  }
+
+  // rollback_target
+  if (ra.type !== "rollback") {
+    rules.push(rule("rollback_target", true, `n/a for ${ra.type}`));
+  } else if (!onWorkload) {
+    rules.push(rule("rollback_target", false, "the rollback targets another workload than the signals' history"));
+  } else {
+    const current = currentRevision(s.rollout_history);
+    if (!current) {
+      rules.push(rule("rollback_target", false, "no current revision in the rollout history"));
+    } else {
+      const { target, why } = rollbackTarget(s.rollout_history, current, ra.to_sha);
+      let fail: string | null = null;
+      if (!target) fail = why;
+      else if (target.revision >= current.revision || target.sha === current.sha) {
+        fail = `${why}, which is not earlier than the current revision ${current.revision}`;
+      } else if (target.health !== "healthy") fail = `${why}, whose health is ${target.health} (must be healthy)`;
+      if (target && action) {
+        if (target.sha !== null) action.to_sha = target.sha;
+        else if (ra.to_sha !== undefined) action.to_sha = ra.to_sha;
+        action.to_revision = target.revision;
+      } else if (action && ra.to_sha !== undefined) {
+        action.to_sha = ra.to_sha;
+      }
+      rules.push(
+        rule(
+          "rollback_target",
+          fail === null,
+          fail ?? `${why}: ${target?.sha} deployed ${target?.deployed_at}, healthy, earlier than ${current.revision}`,
+        ),
+      );
+    }
+  }
+
+  // restart_needs_unhealthy
+  if (ra.type !== "restart") {
+    rules.push(rule("restart_needs_unhealthy", true, `n/a for ${ra.type}`));
+  } else {
+    const st = workloadState(s);
+    const short = w.replicas.ready < w.replicas.desired;
+    const ok = onWorkload && (st.unhealthyPods.length > 0 || short);
+    rules.push(
+      rule(
+        "restart_needs_unhealthy",
+        ok,
+        !onWorkload
+          ? "the restart targets another workload than the signals'"
+          : ok
+            ? `${st.unhealthyPods.length} unhealthy pod(s), ${w.replicas.ready}/${w.replicas.desired} ready`
+            : `every pod is ready (${w.replicas.ready}/${w.replicas.desired}); a restart would only disturb`,
+      ),
+    );
+  }
+
+  // action_matches_evidence
+  const ref = parseResourceRef(d.suspected_resource);
+  const target = `${ra.namespace}/${canonicalKind(ra.kind)}/${ra.name}`;
+  const sameAsSuspected =
+    ref !== null &&
+    ref.namespace === ra.namespace &&
+    ref.name === ra.name &&
+    ref.kind.toLowerCase() === ra.kind.toLowerCase();
+  const sameAsSignals = onWorkload && w.kind.toLowerCase() === ra.kind.toLowerCase();
+  rules.push(
+    rule(
+      "action_matches_evidence",
+      sameAsSuspected && sameAsSignals,
+      sameAsSuspected && sameAsSignals
+        ? `${target} is the suspected resource and the signals' workload`
+        : `${target} ≠ ${sameAsSuspected ? `signals' workload ${w.namespace}/${w.kind}/${w.name}` : `suspected ${d.suspected_resource}`}`,
+    ),
+  );
+  return { rules, action };
+}
+
+/**
+ * The whole action gate: {@link checkActionRules}, then — only when every rule passed and there is an
+ * action — the injected server-side dry-run as rule `server_dry_run` (a throw or `ok: false` fails it).
+ * When a rule already failed the dry-run is skipped and not listed. Never throws.
+ */
+export async function runActionGate(
+  d: Diagnosis,
+  s: Signals,
+  policy: Policy,
+  ctx: ActionGateContext & { dryRun: DryRunFn },
+): Promise<ActionVerdict> {
+  const { rules, action } = checkActionRules(d, s, policy, ctx);
+  if (!action || !rules.every((r) => r.passed)) return { passed: false, action, rules };
+  let dry: { ok: boolean; error: string | null };
+  try {
+    dry = await ctx.dryRun(action);
+  } catch (err) {
+    dry = { ok: false, error: errorMessage(err) };
+  }
+  const ok = dry.ok === true;
+  rules.push(
+    rule(
+      "server_dry_run",
+      ok,
+      ok ? "the API server accepted the change (dryRun=All)" : `dry-run refused: ${dry.error ?? "no reason given"}`,
+    ),
+  );
+  return { passed: ok, action, rules };
+}
