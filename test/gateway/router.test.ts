@@ -375,6 +375,23 @@ describe("ModelRouter against the sandbox provider", () => {
   });
 });
 
+describe("ModelRouter cancellation", () => {
+  it("stops with gateway.aborted when the caller aborts, without falling back", async () => {
+    const p = await start({ script: { "model-a": { diagnose: [{ delay_ms: 3000 }] } } });
+    const ac = new AbortController();
+    const events: RouterEvent[] = [];
+    const pending = router(p).complete(request("r-abort", events, { signal: ac.signal }));
+    const waitForRequest = async () => {
+      while (p.requests().length === 0) await new Promise((r) => setTimeout(r, 5));
+    };
+    await waitForRequest();
+    ac.abort();
+    await expect(pending).rejects.toMatchObject({ code: "gateway.aborted" });
+    expect(fallbacks(events)).toHaveLength(0);
+    expect(p.requests().map((x) => x.model)).toEqual(["model-a"]);
+  });
+});
+
 describe("retryDelayMs", () => {
   it("prefers Retry-After, caps it, and backs off exponentially otherwise", async () => {
     const { RateLimitError } = await import("openai");
