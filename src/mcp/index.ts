@@ -1,0 +1,21 @@
+/** Backstop's MCP clients with tool allow-lists: infra (read-only) and notify (ticket creation only). */
+export {
+  AllowListedMcpClient,
+  type AllowListOptions,
+  parseToolOutput,
+  type ToolCallOutput,
+} from "./allowlist.js";
+export {
+  connectInfra,
+  INFRA_TOOL_ALLOW_LIST,
+  type InfraClient,
+  type InfraClientOptions,
+  type NamespaceInfo,
+} from "./infra.js";
+export {
+  connectNotify,
+  NOTIFY_DEFAULT_ALLOW,
+  type NotifyClient,
+  type NotifyClientOptions,
+  type TicketInput,
+} from "./notify.js";

@@ -1,0 +1,93 @@
+import type { Tool } from "@modelcontextprotocol/sdk/types.js";
+import { z } from "zod";
+import {
+  type Signals,
+  SignalsSchema,
+  type WorkloadSignal,
+  WorkloadSignalSchema,
+} from "../contracts/signals.js";
+import { AllowListedMcpClient, parseToolOutput } from "./allowlist.js";
+
+/** The only infra tools Backstop may call: all read-only. */
+export const INFRA_TOOL_ALLOW_LIST = ["namespaces", "deployment_status", "get_signals"] as const;
+
+/** One namespace as `namespaces` returns it; `protected` reflects the label `backstop.dev/protected="true"`. */
+export const NamespaceInfoSchema = z.object({
+  name: z.string(),
+  phase: z.string().nullable(),
+  labels: z.record(z.string(), z.string()),
+  protected: z.boolean(),
+  created_at: z.string().nullable(),
+});
+export type NamespaceInfo = z.infer<typeof NamespaceInfoSchema>;
+const NamespacesResultSchema = z.object({ namespaces: z.array(NamespaceInfoSchema), truncated: z.boolean() });
+
+/** Options of {@link connectInfra}: per-request timeout (ms, default 30 000) and extra HTTP headers. */
+export interface InfraClientOptions {
+  timeoutMs?: number;
+  headers?: Record<string, string>;
+}
+
+/**
+ * Backstop's client of the read-only infra MCP server. Only {@link INFRA_TOOL_ALLOW_LIST} tools are exposed,
+ * and only when the server annotates them `readOnlyHint: true` and not `destructiveHint: true`.
+ * Every method throws BackstopError `mcp.tool_error` (tool error: unknown namespace/workload, forbidden, API
+ * down; message is the server's text), `mcp.unavailable` (connection, timeout), `mcp.tool_not_allowed` (the
+ * server does not offer the tool as allowed) or `mcp.invalid_output` (result does not match the contract).
+ */
+export interface InfraClient {
+  /** The allow-listed tools the server offers. */
+  tools(): string[];
+  /** `namespaces`: all namespaces with labels and the protected flag. */
+  namespaces(): Promise<NamespaceInfo[]>;
+  /** `deployment_status`: replicas, conditions, image, revision of one Deployment (or StatefulSet). */
+  deploymentStatus(namespace: string, name: string): Promise<WorkloadSignal>;
+  /** `get_signals`: the evidence for one workload over `window` (Prometheus duration, default `15m`), parsed by `SignalsSchema`. */
+  getSignals(namespace: string, workload: string, window?: string): Promise<Signals>;
+  /** The raw allow-listed call, for callers that need another allowed tool generically. */
+  call(name: string, args: Record<string, unknown>): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+/** Refuses an infra tool that is not annotated read-only, or is annotated destructive. */
+export function refuseNonReadOnly(tool: Tool): string | null {
+  if (tool.annotations?.destructiveHint === true) return "annotated destructiveHint: true";
+  if (tool.annotations?.readOnlyHint !== true) return "not annotated readOnlyHint: true";
+  return null;
+}
+
+/**
+ * Connects to the infra MCP server at `url` (`http://host:port/mcp`).
+ * @throws BackstopError `mcp.unavailable` when it cannot connect or list tools.
+ */
+export async function connectInfra(url: string, opts: InfraClientOptions = {}): Promise<InfraClient> {
+  const mcp = await AllowListedMcpClient.connect(url, {
+    clientName: "backstop-infra",
+    allow: INFRA_TOOL_ALLOW_LIST,
+    refuse: refuseNonReadOnly,
+    ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+    ...(opts.headers ? { headers: opts.headers } : {}),
+  });
+  return {
+    tools: () => mcp.tools(),
+    async namespaces() {
+      const out = await mcp.call("namespaces", {});
+      return parseToolOutput("namespaces", out, NamespacesResultSchema).namespaces;
+    },
+    async deploymentStatus(namespace, name) {
+      const out = await mcp.call("deployment_status", { namespace, name });
+      return parseToolOutput("deployment_status", out, WorkloadSignalSchema);
+    },
+    async getSignals(namespace, workload, window) {
+      const args: Record<string, unknown> = { namespace, workload };
+      if (window !== undefined) args.window = window;
+      const out = await mcp.call("get_signals", args);
+      return parseToolOutput("get_signals", out, SignalsSchema);
+    },
+    async call(name, args) {
+      const out = await mcp.call(name, args);
+      return out.structured ?? out.text;
+    },
+    close: () => mcp.close(),
+  };
+}
