@@ -1,0 +1,118 @@
+import { createHash } from "node:crypto";
+import canonicalizeModule from "canonicalize";
+import {
+  RUN_EVENT_TYPES,
+  type RunEvent,
+  type RunEventDataMap,
+  type RunEventType,
+} from "../contracts/events.js";
+import { BackstopError, errorMessage } from "../errors.js";
+
+type Canonicalize = (input: unknown) => string | undefined;
+// `canonicalize` is CommonJS (`module.exports = fn`) with an ESM-style `export default` in its typings:
+// under Node's ESM loader the default import is the function itself; accept either shape.
+const canonicalize: Canonicalize =
+  typeof canonicalizeModule === "function"
+    ? (canonicalizeModule as Canonicalize)
+    : (canonicalizeModule as unknown as { default: Canonicalize }).default;
+
+/** `prev_hash` of the first event: 64 zeros (DESIGN.md, "Contracts"). */
+export const GENESIS_HASH = "0".repeat(64);
+
+/**
+ * RFC 8785 (JSON Canonicalization Scheme) text of a JSON value, via the `canonicalize` package: keys
+ * sorted by UTF-16 code units, no whitespace, ECMAScript number formatting.
+ * @throws BackstopError `receipt.canonical` for values JSON cannot carry (NaN, Infinity, BigInt, cycles).
+ */
+export function canonicalJson(value: unknown): string {
+  let text: string | undefined;
+  try {
+    text = canonicalize(value);
+  } catch (err) {
+    throw new BackstopError("receipt.canonical", `value cannot be canonicalized: ${errorMessage(err)}`, {
+      cause: err,
+    });
+  }
+  if (text === undefined)
+    throw new BackstopError("receipt.canonical", "value has no JSON form (undefined or a function)");
+  return text;
+}
+
+/** Lower-case hex SHA-256 (FIPS 180-4) of the UTF-8 bytes of `text`: 64 characters. */
+export function sha256Hex(text: string): string {
+  return createHash("sha256").update(text, "utf8").digest("hex");
+}
+
+/**
+ * The hash of one event: `sha256_hex(canonical({seq, at, type, data, prev_hash}))` (DESIGN.md,
+ * "Contracts"); the event's own `hash` field is not part of it.
+ * @throws BackstopError `receipt.canonical` when `data` is not JSON.
+ */
+export function hashEvent(event: {
+  seq: number;
+  at: string;
+  type: string;
+  data: unknown;
+  prev_hash: string;
+}): string {
+  const { seq, at, type, data, prev_hash } = event;
+  return sha256Hex(canonicalJson({ seq, at, type, data, prev_hash }));
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object") {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * Builds one run's hash chain in memory. Each {@link ReceiptRecorder.append} stores a frozen copy of the
+ * event (`data` passed through canonical JSON, so later changes to the caller's object cannot alter the
+ * receipt), with `seq` from 0, `at` from the clock as ISO-8601 (UTC, ms), `prev_hash` the previous hash
+ * (64 zeros first) and `hash` per {@link hashEvent}. Sign the result with `signReceipt`.
+ */
+export class ReceiptRecorder {
+  /** The run this chain belongs to. */
+  readonly runId: string;
+  private readonly clock: () => Date;
+  private readonly chain: RunEvent[] = [];
+
+  /** `clock` defaults to `() => new Date()`; tests inject a fixed one. */
+  constructor(opts: { runId: string; clock?: () => Date }) {
+    if (typeof opts.runId !== "string" || opts.runId.length === 0) {
+      throw new BackstopError("receipt.run_id", "a receipt needs a non-empty run id");
+    }
+    this.runId = opts.runId;
+    this.clock = opts.clock ?? (() => new Date());
+  }
+
+  /**
+   * Appends one event and returns it (frozen).
+   * @throws BackstopError `receipt.event` for an unknown type, `receipt.canonical` for non-JSON data.
+   */
+  append<T extends RunEventType>(type: T, data: RunEventDataMap[T]): RunEvent<T> {
+    if (!(RUN_EVENT_TYPES as readonly string[]).includes(type)) {
+      throw new BackstopError("receipt.event", `unknown run event type "${String(type)}"`);
+    }
+    const copy = JSON.parse(canonicalJson(data)) as RunEventDataMap[T];
+    const seq = this.chain.length;
+    const prev_hash = this.chain[seq - 1]?.hash ?? GENESIS_HASH;
+    const at = this.clock().toISOString();
+    const body = { seq, at, type, data: copy, prev_hash };
+    const event: RunEvent<T> = deepFreeze({ ...body, hash: hashEvent(body) });
+    this.chain.push(event as RunEvent);
+    return event;
+  }
+
+  /** The events so far, in order (a copy of the list; the events themselves are frozen). */
+  events(): readonly RunEvent[] {
+    return [...this.chain];
+  }
+
+  /** The last event's hash, or 64 zeros before the first event. */
+  headHash(): string {
+    return this.chain[this.chain.length - 1]?.hash ?? GENESIS_HASH;
+  }
+}
