@@ -16,7 +16,13 @@ import { currentRevision, findRevisionBySha, workloadState } from "./quality.js"
  */
 
 /** The rules an approved escalation is re-checked against before it executes. */
-export const HARD_RULES = ["type_allowed", "not_protected", "single_workload", "no_wide_scope", "replicas_bounds"] as const;
+export const HARD_RULES = [
+  "type_allowed",
+  "not_protected",
+  "single_workload",
+  "no_wide_scope",
+  "replicas_bounds",
+] as const;
 
 /** Kinds the write path knows (src/actions/): apps/v1 Deployment and StatefulSet. */
 const WORKLOAD_KINDS = new Set(["Deployment", "StatefulSet"]);
@@ -90,7 +96,9 @@ export function checkHardRules(
     rule(
       "type_allowed",
       allowed,
-      allowed ? `${a.type} is allowed` : `${a.type} is not an allowed action (${policy.allowed_actions.join(", ")})`,
+      allowed
+        ? `${a.type} is allowed`
+        : `${a.type} is not an allowed action (${policy.allowed_actions.join(", ")})`,
     ),
   );
 
@@ -144,14 +152,20 @@ export function checkHardRules(
     const cur = ctx.currentReplicas;
     let why: string | null = null;
     if (r === undefined || !Number.isInteger(r)) why = "scale needs an integer replicas count";
-    else if (r < min) why = `replicas ${r} is below the minimum ${min}${r === 0 ? " (scale to zero is never allowed)" : ""}`;
-    else if (cur === undefined || !Number.isInteger(cur) || cur < 0) why = "current replicas unknown; cannot bound the scale";
+    else if (r < min)
+      why = `replicas ${r} is below the minimum ${min}${r === 0 ? " (scale to zero is never allowed)" : ""}`;
+    else if (cur === undefined || !Number.isInteger(cur) || cur < 0)
+      why = "current replicas unknown; cannot bound the scale";
     else {
       const max = Math.floor(Math.max(cur, 1) * policy.replicas.max_factor);
       if (r > max) why = `replicas ${r} exceeds ${max} (×${policy.replicas.max_factor} of current ${cur})`;
     }
     rules.push(
-      rule("replicas_bounds", why === null, why ?? `replicas ${r} within [${min}, ×${policy.replicas.max_factor} of ${cur}]`),
+      rule(
+        "replicas_bounds",
+        why === null,
+        why ?? `replicas ${r} within [${min}, ×${policy.replicas.max_factor} of ${cur}]`,
+      ),
     );
   }
   return rules;
@@ -168,7 +182,10 @@ function rollbackTarget(
     if (!match) {
       return {
         target: null,
-        why: count > 1 ? `to_sha ${toSha} is ambiguous (${count} revisions)` : `to_sha ${toSha} is not in the rollout history`,
+        why:
+          count > 1
+            ? `to_sha ${toSha} is ambiguous (${count} revisions)`
+            : `to_sha ${toSha} is not in the rollout history`,
       };
     }
     return { target: match, why: `to_sha ${toSha} is revision ${match.revision}` };
@@ -178,7 +195,10 @@ function rollbackTarget(
     .sort((x, y) => y.revision - x.revision);
   const pick = earlier[0] ?? null;
   return pick
-    ? { target: pick, why: `no to_sha given; resolved to the latest earlier healthy revision ${pick.revision}` }
+    ? {
+        target: pick,
+        why: `no to_sha given; resolved to the latest earlier healthy revision ${pick.revision}`,
+      }
     : { target: null, why: "no to_sha given and no earlier healthy revision" };
 }
 
@@ -216,7 +236,9 @@ export function checkActionRules(
   if (ra.type !== "rollback") {
     rules.push(rule("rollback_target", true, `n/a for ${ra.type}`));
   } else if (!onWorkload) {
-    rules.push(rule("rollback_target", false, "the rollback targets another workload than the signals' history"));
+    rules.push(
+      rule("rollback_target", false, "the rollback targets another workload than the signals' history"),
+    );
   } else {
     const current = currentRevision(s.rollout_history);
     if (!current) {
@@ -227,7 +249,8 @@ export function checkActionRules(
       if (!target) fail = why;
       else if (target.revision >= current.revision || target.sha === current.sha) {
         fail = `${why}, which is not earlier than the current revision ${current.revision}`;
-      } else if (target.health !== "healthy") fail = `${why}, whose health is ${target.health} (must be healthy)`;
+      } else if (target.health !== "healthy")
+        fail = `${why}, whose health is ${target.health} (must be healthy)`;
       if (target && action) {
         if (target.sha !== null) action.to_sha = target.sha;
         else if (ra.to_sha !== undefined) action.to_sha = ra.to_sha;
@@ -239,7 +262,8 @@ export function checkActionRules(
         rule(
           "rollback_target",
           fail === null,
-          fail ?? `${why}: ${target?.sha} deployed ${target?.deployed_at}, healthy, earlier than ${current.revision}`,
+          fail ??
+            `${why}: ${target?.sha} deployed ${target?.deployed_at}, healthy, earlier than ${current.revision}`,
         ),
       );
     }
@@ -310,7 +334,9 @@ export async function runActionGate(
     rule(
       "server_dry_run",
       ok,
-      ok ? "the API server accepted the change (dryRun=All)" : `dry-run refused: ${dry.error ?? "no reason given"}`,
+      ok
+        ? "the API server accepted the change (dryRun=All)"
+        : `dry-run refused: ${dry.error ?? "no reason given"}`,
     ),
   );
   return { passed: ok, action, rules };

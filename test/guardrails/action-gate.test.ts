@@ -1,6 +1,11 @@
 import { describe, expect, it, vi } from "vitest";
 import type { ActionRecord, RuleResult } from "../../src/contracts/events.js";
-import { checkActionRules, checkHardRules, HARD_RULES, runActionGate } from "../../src/guardrails/action-gate.js";
+import {
+  checkActionRules,
+  checkHardRules,
+  HARD_RULES,
+  runActionGate,
+} from "../../src/guardrails/action-gate.js";
 import { defaultPolicy } from "../../src/guardrails/policy.js";
 import { makeDiagnosis, makeSignals } from "./gate-fixtures.js";
 
@@ -17,7 +22,12 @@ const dryOk = async () => ({ ok: true, error: null });
 
 describe("checkActionRules", () => {
   it("passes the true rollback and resolves the target revision", () => {
-    const { rules, action } = checkActionRules(makeDiagnosis({}, { to_sha: "2222222" }), makeSignals("crash"), policy, labels);
+    const { rules, action } = checkActionRules(
+      makeDiagnosis({}, { to_sha: "2222222" }),
+      makeSignals("crash"),
+      policy,
+      labels,
+    );
     expect(rules.filter((r) => !r.passed)).toEqual([]);
     expect(rules.map((r) => r.rule)).toEqual([
       ...HARD_RULES,
@@ -36,15 +46,30 @@ describe("checkActionRules", () => {
   });
 
   it("rollback_target: absent to_sha resolves to the latest earlier healthy revision", () => {
-    const { rules, action } = checkActionRules(makeDiagnosis({}, { to_sha: undefined }), makeSignals("crash"), policy, labels);
+    const { rules, action } = checkActionRules(
+      makeDiagnosis({}, { to_sha: undefined }),
+      makeSignals("crash"),
+      policy,
+      labels,
+    );
     expect(byId(rules, "rollback_target").passed).toBe(true);
     expect(action?.to_revision).toBe(2);
   });
 
   it("rollback_target: the current, an unknown-health, a failing or a missing revision fails", () => {
     const s = makeSignals("crash");
-    expect(byId(checkActionRules(makeDiagnosis({}, { to_sha: "3f9c2a1d0e" }), s, policy, labels).rules, "rollback_target").passed).toBe(false);
-    expect(byId(checkActionRules(makeDiagnosis({}, { to_sha: "cafebabe00" }), s, policy, labels).rules, "rollback_target").passed).toBe(false);
+    expect(
+      byId(
+        checkActionRules(makeDiagnosis({}, { to_sha: "3f9c2a1d0e" }), s, policy, labels).rules,
+        "rollback_target",
+      ).passed,
+    ).toBe(false);
+    expect(
+      byId(
+        checkActionRules(makeDiagnosis({}, { to_sha: "cafebabe00" }), s, policy, labels).rules,
+        "rollback_target",
+      ).passed,
+    ).toBe(false);
     const unknown = makeSignals("crash");
     unknown.rollout_history[1]!.health = "unknown";
     const r = byId(checkActionRules(makeDiagnosis(), unknown, policy, labels).rules, "rollback_target");
@@ -52,22 +77,40 @@ describe("checkActionRules", () => {
     expect(r.detail).toContain("unknown");
     const failing = makeSignals("crash");
     failing.rollout_history[1]!.health = "failing";
-    expect(byId(checkActionRules(makeDiagnosis(), failing, policy, labels).rules, "rollback_target").passed).toBe(false);
+    expect(
+      byId(checkActionRules(makeDiagnosis(), failing, policy, labels).rules, "rollback_target").passed,
+    ).toBe(false);
     // Revision 1 is still healthy and earlier: allowed.
-    expect(byId(checkActionRules(makeDiagnosis({}, { to_sha: "1111111aaaa" }), failing, policy, labels).rules, "rollback_target").passed).toBe(true);
+    expect(
+      byId(
+        checkActionRules(makeDiagnosis({}, { to_sha: "1111111aaaa" }), failing, policy, labels).rules,
+        "rollback_target",
+      ).passed,
+    ).toBe(true);
   });
 
   it("restart_needs_unhealthy: passes with not-ready pods, fails when every pod is ready", () => {
     const restart = makeDiagnosis({ suspected_deploy_sha: null }, { type: "restart", to_sha: undefined });
-    expect(byId(checkActionRules(restart, makeSignals("stuck"), policy, labels).rules, "restart_needs_unhealthy").passed).toBe(true);
-    expect(byId(checkActionRules(restart, makeSignals("healthy"), policy, labels).rules, "restart_needs_unhealthy").passed).toBe(false);
+    expect(
+      byId(checkActionRules(restart, makeSignals("stuck"), policy, labels).rules, "restart_needs_unhealthy")
+        .passed,
+    ).toBe(true);
+    expect(
+      byId(checkActionRules(restart, makeSignals("healthy"), policy, labels).rules, "restart_needs_unhealthy")
+        .passed,
+    ).toBe(false);
   });
 
   it("action_matches_evidence: an action on another workload than the suspected one fails", () => {
     const d = makeDiagnosis({}, { name: "payments" });
-    expect(byId(checkActionRules(d, makeSignals("crash"), policy, labels).rules, "action_matches_evidence").passed).toBe(false);
+    expect(
+      byId(checkActionRules(d, makeSignals("crash"), policy, labels).rules, "action_matches_evidence").passed,
+    ).toBe(false);
     const d2 = makeDiagnosis({ suspected_resource: "shop/Deployment/payments" });
-    expect(byId(checkActionRules(d2, makeSignals("crash"), policy, labels).rules, "action_matches_evidence").passed).toBe(false);
+    expect(
+      byId(checkActionRules(d2, makeSignals("crash"), policy, labels).rules, "action_matches_evidence")
+        .passed,
+    ).toBe(false);
     const d3 = makeDiagnosis({ suspected_resource: "shop/deployment/checkout" }, { kind: "deployment" });
     const ok = checkActionRules(d3, makeSignals("crash"), policy, labels);
     expect(byId(ok.rules, "action_matches_evidence").passed).toBe(true);
@@ -82,7 +125,9 @@ describe("checkActionRules", () => {
     expect(r.detail).toContain("backstop.dev/protected");
     const sts = makeSignals("crash");
     sts.workload.kind = "StatefulSet";
-    expect(byId(checkActionRules(makeDiagnosis(), sts, policy, labels).rules, "not_protected").passed).toBe(false);
+    expect(byId(checkActionRules(makeDiagnosis(), sts, policy, labels).rules, "not_protected").passed).toBe(
+      false,
+    );
   });
 
   it("a `none` recommendation yields no action and fails type_allowed", () => {
@@ -101,18 +146,48 @@ describe("checkHardRules", () => {
       const r = byId(checkHardRules({ type: "restart", ...base, scope }, policy, labels), "no_wide_scope");
       expect(r.passed, scope).toBe(false);
     }
-    expect(byId(checkHardRules({ type: "restart", ...base, scope: "checkout" }, policy, labels), "no_wide_scope").passed).toBe(true);
-    expect(byId(checkHardRules({ type: "restart", ...base }, policy, labels), "no_wide_scope").passed).toBe(true);
+    expect(
+      byId(checkHardRules({ type: "restart", ...base, scope: "checkout" }, policy, labels), "no_wide_scope")
+        .passed,
+    ).toBe(true);
+    expect(byId(checkHardRules({ type: "restart", ...base }, policy, labels), "no_wide_scope").passed).toBe(
+      true,
+    );
   });
 
   it("refuses a StatefulSet restart and data/prod-db", () => {
-    const sts = byId(checkHardRules({ type: "restart", namespace: "shop", kind: "StatefulSet", name: "cache" }, policy, labels), "not_protected");
+    const sts = byId(
+      checkHardRules(
+        { type: "restart", namespace: "shop", kind: "StatefulSet", name: "cache" },
+        policy,
+        labels,
+      ),
+      "not_protected",
+    );
     expect(sts.passed).toBe(false);
     expect(sts.detail).toContain("StatefulSet");
-    const db = byId(checkHardRules({ type: "restart", namespace: "data", kind: "Deployment", name: "prod-db" }, policy, labels), "not_protected");
+    const db = byId(
+      checkHardRules(
+        { type: "restart", namespace: "data", kind: "Deployment", name: "prod-db" },
+        policy,
+        labels,
+      ),
+      "not_protected",
+    );
     expect(db.passed).toBe(false);
-    expect(byId(checkHardRules({ type: "restart", namespace: "kube-system", kind: "Deployment", name: "coredns" }, policy, labels), "not_protected").passed).toBe(false);
-    expect(byId(checkHardRules({ type: "restart", ...base }, policy, labels), "not_protected").passed).toBe(true);
+    expect(
+      byId(
+        checkHardRules(
+          { type: "restart", namespace: "kube-system", kind: "Deployment", name: "coredns" },
+          policy,
+          labels,
+        ),
+        "not_protected",
+      ).passed,
+    ).toBe(false);
+    expect(byId(checkHardRules({ type: "restart", ...base }, policy, labels), "not_protected").passed).toBe(
+      true,
+    );
   });
 
   it("scale: refuses 0, ×3, fractions and an unknown current count; allows ×2", () => {
@@ -131,20 +206,38 @@ describe("checkHardRules", () => {
     expect(scale(1, 3)).toBe(true);
     expect(scale(2.5, 3)).toBe(false);
     expect(scale(4)).toBe(false);
-    const noReplicas = checkHardRules({ type: "scale", ...base } as ActionRecord, policy, { ...labels, currentReplicas: 3 });
+    const noReplicas = checkHardRules({ type: "scale", ...base } as ActionRecord, policy, {
+      ...labels,
+      currentReplicas: 3,
+    });
     expect(byId(noReplicas, "replicas_bounds").passed).toBe(false);
   });
 
   it("refuses delete, none and disallowed types; refuses wildcard and list targets", () => {
-    expect(byId(checkHardRules({ type: "delete", ...base }, policy, labels), "type_allowed").passed).toBe(false);
-    expect(byId(checkHardRules({ type: "none", ...base }, policy, labels), "type_allowed").passed).toBe(false);
+    expect(byId(checkHardRules({ type: "delete", ...base }, policy, labels), "type_allowed").passed).toBe(
+      false,
+    );
+    expect(byId(checkHardRules({ type: "none", ...base }, policy, labels), "type_allowed").passed).toBe(
+      false,
+    );
     const noScale = { ...policy, allowed_actions: ["rollback" as const] };
-    expect(byId(checkHardRules({ type: "restart", ...base }, noScale, labels), "type_allowed").passed).toBe(false);
+    expect(byId(checkHardRules({ type: "restart", ...base }, noScale, labels), "type_allowed").passed).toBe(
+      false,
+    );
     for (const name of ["*", "checkout,payments", "app=checkout", "Checkout"]) {
-      expect(byId(checkHardRules({ type: "restart", ...base, name }, policy, labels), "single_workload").passed, name).toBe(false);
+      expect(
+        byId(checkHardRules({ type: "restart", ...base, name }, policy, labels), "single_workload").passed,
+        name,
+      ).toBe(false);
     }
-    expect(byId(checkHardRules({ type: "restart", ...base, namespace: "*" }, policy, labels), "single_workload").passed).toBe(false);
-    expect(byId(checkHardRules({ type: "restart", ...base, kind: "DaemonSet" }, policy, labels), "single_workload").passed).toBe(false);
+    expect(
+      byId(checkHardRules({ type: "restart", ...base, namespace: "*" }, policy, labels), "single_workload")
+        .passed,
+    ).toBe(false);
+    expect(
+      byId(checkHardRules({ type: "restart", ...base, kind: "DaemonSet" }, policy, labels), "single_workload")
+        .passed,
+    ).toBe(false);
   });
 });
 

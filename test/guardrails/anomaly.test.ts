@@ -6,16 +6,32 @@ describe("AnomalyBudget", () => {
   it("trips exactly when the spent points reach the budget", () => {
     const b = new AnomalyBudget(defaultPolicy().anomaly);
     expect(b.record("fallback", "tier 1 429")).toEqual({ cost: 1, spent: 1, budget: 6, tripped: false });
-    expect(b.record("gate_failure", "sha_in_history")).toEqual({ cost: 2, spent: 3, budget: 6, tripped: false });
+    expect(b.record("gate_failure", "sha_in_history")).toEqual({
+      cost: 2,
+      spent: 3,
+      budget: 6,
+      tripped: false,
+    });
     expect(b.record("low_confidence", "0.4")).toEqual({ cost: 1, spent: 4, budget: 6, tripped: false });
     expect(b.tripped).toBe(false);
     expect(b.reason).toBeNull();
-    expect(b.record("tool_error", "get_signals 500")).toEqual({ cost: 2, spent: 6, budget: 6, tripped: true });
+    expect(b.record("tool_error", "get_signals 500")).toEqual({
+      cost: 2,
+      spent: 6,
+      budget: 6,
+      tripped: true,
+    });
     expect(b.tripped).toBe(true);
     expect(b.reason).toContain("6/6");
     // Stays tripped; later anomalies still add up.
     expect(b.record("fallback", "x")).toEqual({ cost: 1, spent: 7, budget: 6, tripped: true });
-    expect(b.anomalies.map((a) => a.kind)).toEqual(["fallback", "gate_failure", "low_confidence", "tool_error", "fallback"]);
+    expect(b.anomalies.map((a) => a.kind)).toEqual([
+      "fallback",
+      "gate_failure",
+      "low_confidence",
+      "tool_error",
+      "fallback",
+    ]);
   });
 
   it("one point under the budget does not trip", () => {

@@ -48,15 +48,39 @@ export function makeSignals(state: FixtureState = "crash", patch: Partial<Signal
           type: "Available",
           status: ready === 3 ? "True" : "False",
           reason: ready === 3 ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
-          message: ready === 3 ? "Deployment has minimum availability." : "Deployment does not have minimum availability.",
+          message:
+            ready === 3
+              ? "Deployment has minimum availability."
+              : "Deployment does not have minimum availability.",
         },
       ],
     },
     pods: [0, 1, 2].map((i) => pod(i, state)),
     rollout_history: [
-      { revision: 1, sha: "1111111aaaa", image: "ghcr.io/acme/checkout:1111111aaaa", deployed_at: ago(180), current: false, health: "healthy" },
-      { revision: 2, sha: "2222222bbbb", image: "ghcr.io/acme/checkout:2222222bbbb", deployed_at: ago(60), current: false, health: "healthy" },
-      { revision: 3, sha: "3f9c2a1d0e", image: "ghcr.io/acme/checkout:3f9c2a1d0e", deployed_at: ago(5), current: true, health: crash ? "failing" : "healthy" },
+      {
+        revision: 1,
+        sha: "1111111aaaa",
+        image: "ghcr.io/acme/checkout:1111111aaaa",
+        deployed_at: ago(180),
+        current: false,
+        health: "healthy",
+      },
+      {
+        revision: 2,
+        sha: "2222222bbbb",
+        image: "ghcr.io/acme/checkout:2222222bbbb",
+        deployed_at: ago(60),
+        current: false,
+        health: "healthy",
+      },
+      {
+        revision: 3,
+        sha: "3f9c2a1d0e",
+        image: "ghcr.io/acme/checkout:3f9c2a1d0e",
+        deployed_at: ago(5),
+        current: true,
+        health: crash ? "failing" : "healthy",
+      },
     ],
     events: crash
       ? [
@@ -76,7 +100,10 @@ export function makeSignals(state: FixtureState = "crash", patch: Partial<Signal
         container: "checkout",
         previous: crash,
         lines: crash
-          ? ["starting checkout v3f9c2a1", "panic: runtime error: invalid memory address or nil pointer dereference"]
+          ? [
+              "starting checkout v3f9c2a1",
+              "panic: runtime error: invalid memory address or nil pointer dereference",
+            ]
           : ["GET /cart 200 12ms", "GET /checkout   200 4100ms"],
         truncated: false,
       },
@@ -94,13 +121,19 @@ export function makeSignals(state: FixtureState = "crash", patch: Partial<Signal
 }
 
 /** The correct diagnosis for `makeSignals("crash")`: roll back to revision 2. */
-export function makeDiagnosis(patch: Partial<Diagnosis> = {}, action: Partial<Diagnosis["recommended_action"]> = {}): Diagnosis {
+export function makeDiagnosis(
+  patch: Partial<Diagnosis> = {},
+  action: Partial<Diagnosis["recommended_action"]> = {},
+): Diagnosis {
   return {
     hypothesis: "Deploy 3f9c2a1d0e introduced a nil pointer dereference; pods crash-loop.",
     suspected_resource: "shop/Deployment/checkout",
     suspected_deploy_sha: "3f9c2a1d0e",
     confidence: 0.9,
-    evidence: ["panic: runtime error: invalid memory address or nil pointer dereference", "Back-off restarting failed container"],
+    evidence: [
+      "panic: runtime error: invalid memory address or nil pointer dereference",
+      "Back-off restarting failed container",
+    ],
     ...patch,
     recommended_action: {
       type: "rollback",

@@ -61,7 +61,9 @@ describe("policy file", () => {
 
   it("YAML syntax errors and unreadable files are BackstopErrors", () => {
     expectInvalid("allowed_actions: [rollback\n", "not valid YAML");
-    expect(() => loadPolicy("/nonexistent/policy.yaml")).toThrow(expect.objectContaining({ code: "policy.read" }));
+    expect(() => loadPolicy("/nonexistent/policy.yaml")).toThrow(
+      expect.objectContaining({ code: "policy.read" }),
+    );
     const dir = mkdtempSync(join(tmpdir(), "policy-"));
     const file = join(dir, "p.yaml");
     writeFileSync(file, "replicas:\n  min: 0\n");
@@ -83,18 +85,39 @@ describe("protection patterns", () => {
 
   it("isProtected: namespace, workload patterns, labels and StatefulSets", () => {
     expect(isProtected(p, { namespace: "data", kind: "Deployment", name: "etl" }).protected).toBe(true);
-    expect(isProtected(p, { namespace: "shop", kind: "Deployment", name: "prod-db" }).why).toContain("*/prod-db");
-    expect(isProtected(p, { namespace: "kube-system", kind: "Deployment", name: "coredns" }).protected).toBe(true);
+    expect(isProtected(p, { namespace: "shop", kind: "Deployment", name: "prod-db" }).why).toContain(
+      "*/prod-db",
+    );
+    expect(isProtected(p, { namespace: "kube-system", kind: "Deployment", name: "coredns" }).protected).toBe(
+      true,
+    );
     expect(isProtected(p, { namespace: "shop", kind: "StatefulSet", name: "cache" }).protected).toBe(true);
-    expect(isProtected(p, { namespace: "shop", kind: "Deployment", name: "checkout" })).toEqual({ protected: false, why: null });
-    expect(isProtected(p, { namespace: "shop", kind: "Deployment", name: "checkout" }, { "backstop.dev/protected": "true" }).protected).toBe(true);
-    expect(isProtected(p, { namespace: "shop", kind: "Deployment", name: "checkout" }, { "backstop.dev/protected": "false" }).protected).toBe(false);
+    expect(isProtected(p, { namespace: "shop", kind: "Deployment", name: "checkout" })).toEqual({
+      protected: false,
+      why: null,
+    });
+    expect(
+      isProtected(
+        p,
+        { namespace: "shop", kind: "Deployment", name: "checkout" },
+        { "backstop.dev/protected": "true" },
+      ).protected,
+    ).toBe(true);
+    expect(
+      isProtected(
+        p,
+        { namespace: "shop", kind: "Deployment", name: "checkout" },
+        { "backstop.dev/protected": "false" },
+      ).protected,
+    ).toBe(false);
   });
 
   it("isProtected: StatefulSets allowed when the policy says so; Kind-qualified patterns", () => {
     const q = parsePolicy("protect_statefulsets: false\nprotected:\n  workloads: ['shop/Deployment/pay*']\n");
     expect(isProtected(q, { namespace: "shop", kind: "StatefulSet", name: "cache" }).protected).toBe(false);
     expect(isProtected(q, { namespace: "shop", kind: "deployment", name: "payments" }).protected).toBe(true);
-    expect(isProtected(q, { namespace: "shop", kind: "StatefulSet", name: "payments" }).protected).toBe(false);
+    expect(isProtected(q, { namespace: "shop", kind: "StatefulSet", name: "payments" }).protected).toBe(
+      false,
+    );
   });
 });

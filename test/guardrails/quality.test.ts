@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from "vitest";
 import { loadLocalPrompt } from "../../prompts/loader.js";
 import type { RuleResult } from "../../src/contracts/events.js";
 import { checkQualityRules, type JudgeFn, runQualityGate } from "../../src/guardrails/quality.js";
-import { ONSET, makeDiagnosis, makeSignals } from "./gate-fixtures.js";
+import { makeDiagnosis, makeSignals, ONSET } from "./gate-fixtures.js";
 
 const prompt = loadLocalPrompt("judge");
 const ctx = { onset: ONSET };
@@ -29,42 +29,90 @@ describe("checkQualityRules", () => {
 
   it("resource_in_signals: another workload fails; kind is case-insensitive; a pod of it counts", () => {
     const s = makeSignals("crash");
-    expect(byId(checkQualityRules(makeDiagnosis({ suspected_resource: "shop/Deployment/payments" }), s, ctx), "resource_in_signals").passed).toBe(false);
-    expect(byId(checkQualityRules(makeDiagnosis({ suspected_resource: "other/Deployment/checkout" }), s, ctx), "resource_in_signals").passed).toBe(false);
-    expect(byId(checkQualityRules(makeDiagnosis({ suspected_resource: "shop/deployment/checkout" }), s, ctx), "resource_in_signals").passed).toBe(true);
-    expect(byId(checkQualityRules(makeDiagnosis({ suspected_resource: "shop/Pod/checkout-7d9f8-a0" }), s, ctx), "resource_in_signals").passed).toBe(true);
+    expect(
+      byId(
+        checkQualityRules(makeDiagnosis({ suspected_resource: "shop/Deployment/payments" }), s, ctx),
+        "resource_in_signals",
+      ).passed,
+    ).toBe(false);
+    expect(
+      byId(
+        checkQualityRules(makeDiagnosis({ suspected_resource: "other/Deployment/checkout" }), s, ctx),
+        "resource_in_signals",
+      ).passed,
+    ).toBe(false);
+    expect(
+      byId(
+        checkQualityRules(makeDiagnosis({ suspected_resource: "shop/deployment/checkout" }), s, ctx),
+        "resource_in_signals",
+      ).passed,
+    ).toBe(true);
+    expect(
+      byId(
+        checkQualityRules(makeDiagnosis({ suspected_resource: "shop/Pod/checkout-7d9f8-a0" }), s, ctx),
+        "resource_in_signals",
+      ).passed,
+    ).toBe(true);
   });
 
   it("sha_in_history: a hallucinated SHA fails, a 7-char prefix passes, an ambiguous or too-short prefix fails", () => {
     const s = makeSignals("crash");
-    const fake = byId(checkQualityRules(makeDiagnosis({ suspected_deploy_sha: "deadbeef99" }), s, ctx), "sha_in_history");
+    const fake = byId(
+      checkQualityRules(makeDiagnosis({ suspected_deploy_sha: "deadbeef99" }), s, ctx),
+      "sha_in_history",
+    );
     expect(fake.passed).toBe(false);
     expect(fake.detail).toContain("not in the rollout history");
-    expect(byId(checkQualityRules(makeDiagnosis({ suspected_deploy_sha: "3F9C2A1" }), s, ctx), "sha_in_history").passed).toBe(true);
-    expect(byId(checkQualityRules(makeDiagnosis({ suspected_deploy_sha: "3f9c2a" }), s, ctx), "sha_in_history").passed).toBe(false);
+    expect(
+      byId(checkQualityRules(makeDiagnosis({ suspected_deploy_sha: "3F9C2A1" }), s, ctx), "sha_in_history")
+        .passed,
+    ).toBe(true);
+    expect(
+      byId(checkQualityRules(makeDiagnosis({ suspected_deploy_sha: "3f9c2a" }), s, ctx), "sha_in_history")
+        .passed,
+    ).toBe(false);
     const twin = makeSignals("crash");
     twin.rollout_history[0]!.sha = "3f9c2a1ffff";
-    const amb = byId(checkQualityRules(makeDiagnosis({ suspected_deploy_sha: "3f9c2a1" }), twin, ctx), "sha_in_history");
+    const amb = byId(
+      checkQualityRules(makeDiagnosis({ suspected_deploy_sha: "3f9c2a1" }), twin, ctx),
+      "sha_in_history",
+    );
     expect(amb.passed).toBe(false);
     expect(amb.detail).toContain("ambiguous");
   });
 
   it("sha_matches_onset: an older deploy fails, a deploy after onset+grace fails, within grace passes", () => {
     const s = makeSignals("crash");
-    expect(byId(checkQualityRules(makeDiagnosis({ suspected_deploy_sha: "2222222bbbb" }), s, ctx), "sha_matches_onset").passed).toBe(false);
+    expect(
+      byId(
+        checkQualityRules(makeDiagnosis({ suspected_deploy_sha: "2222222bbbb" }), s, ctx),
+        "sha_matches_onset",
+      ).passed,
+    ).toBe(false);
     // Onset 10 minutes before the deploy of revision 3: revision 2 was live then.
     const early = { onset: new Date(ONSET.getTime() - 10 * 60_000) };
     expect(byId(checkQualityRules(makeDiagnosis(), s, early), "sha_matches_onset").passed).toBe(false);
-    expect(byId(checkQualityRules(makeDiagnosis({ suspected_deploy_sha: "2222222bbbb" }), s, early), "sha_matches_onset").passed).toBe(true);
+    expect(
+      byId(
+        checkQualityRules(makeDiagnosis({ suspected_deploy_sha: "2222222bbbb" }), s, early),
+        "sha_matches_onset",
+      ).passed,
+    ).toBe(true);
     // Onset 1 minute before the deploy: inside the default 2-minute grace.
     const justBefore = { onset: new Date(ONSET.getTime() - 6 * 60_000) };
     expect(byId(checkQualityRules(makeDiagnosis(), s, justBefore), "sha_matches_onset").passed).toBe(true);
-    expect(byId(checkQualityRules(makeDiagnosis(), s, justBefore, { onsetGraceMs: 0 }), "sha_matches_onset").passed).toBe(false);
+    expect(
+      byId(checkQualityRules(makeDiagnosis(), s, justBefore, { onsetGraceMs: 0 }), "sha_matches_onset")
+        .passed,
+    ).toBe(false);
   });
 
   it("sha_matches_onset: a null SHA fails a rollback and passes a restart", () => {
     const s = makeSignals("stuck");
-    expect(byId(checkQualityRules(makeDiagnosis({ suspected_deploy_sha: null }), s, ctx), "sha_matches_onset").passed).toBe(false);
+    expect(
+      byId(checkQualityRules(makeDiagnosis({ suspected_deploy_sha: null }), s, ctx), "sha_matches_onset")
+        .passed,
+    ).toBe(false);
     const restart = makeDiagnosis({ suspected_deploy_sha: null }, { type: "restart", to_sha: undefined });
     expect(byId(checkQualityRules(restart, s, ctx), "sha_matches_onset").passed).toBe(true);
     expect(byId(checkQualityRules(restart, s, ctx), "sha_in_history").passed).toBe(true);
@@ -72,15 +120,30 @@ describe("checkQualityRules", () => {
 
   it("confidence: below the threshold fails, the threshold is configurable", () => {
     const s = makeSignals("crash");
-    expect(byId(checkQualityRules(makeDiagnosis({ confidence: 0.69 }), s, ctx), "confidence").passed).toBe(false);
-    expect(byId(checkQualityRules(makeDiagnosis({ confidence: 0.7 }), s, ctx), "confidence").passed).toBe(true);
-    expect(byId(checkQualityRules(makeDiagnosis({ confidence: 0.7 }), s, ctx, { confidenceThreshold: 0.8 }), "confidence").passed).toBe(false);
+    expect(byId(checkQualityRules(makeDiagnosis({ confidence: 0.69 }), s, ctx), "confidence").passed).toBe(
+      false,
+    );
+    expect(byId(checkQualityRules(makeDiagnosis({ confidence: 0.7 }), s, ctx), "confidence").passed).toBe(
+      true,
+    );
+    expect(
+      byId(
+        checkQualityRules(makeDiagnosis({ confidence: 0.7 }), s, ctx, { confidenceThreshold: 0.8 }),
+        "confidence",
+      ).passed,
+    ).toBe(false);
   });
 
   it("evidence_grounded: invented, empty, too short and case-changed quotes fail; whitespace folds; alert text counts", () => {
     const s = makeSignals("crash");
     const check = (evidence: string[], alertText?: string) =>
-      byId(checkQualityRules(makeDiagnosis({ evidence }), s, { onset: ONSET, ...(alertText ? { alertText } : {}) }), "evidence_grounded");
+      byId(
+        checkQualityRules(makeDiagnosis({ evidence }), s, {
+          onset: ONSET,
+          ...(alertText ? { alertText } : {}),
+        }),
+        "evidence_grounded",
+      );
     expect(check(["database connection pool exhausted"]).passed).toBe(false);
     expect(check([]).passed).toBe(false);
     expect(check(["panic"]).passed).toBe(false);
@@ -89,35 +152,63 @@ describe("checkQualityRules", () => {
     expect(check(['"CrashLoopBackOff"']).passed).toBe(true);
     expect(check(["error_ratio: 0.41"]).passed).toBe(true);
     expect(check(["checkout 5xx ratio above 40%"]).passed).toBe(false);
-    expect(check(["checkout 5xx ratio above 40%"], "alert CheckoutErrors: checkout 5xx ratio above 40% for 5m").passed).toBe(true);
+    expect(
+      check(["checkout 5xx ratio above 40%"], "alert CheckoutErrors: checkout 5xx ratio above 40% for 5m")
+        .passed,
+    ).toBe(true);
     // One bad quote among good ones fails the rule.
     expect(check(["Back-off restarting failed container", "made up line here"]).passed).toBe(false);
   });
 
   it("action_fits_failure: rollback needs a failing current deploy", () => {
-    expect(byId(checkQualityRules(makeDiagnosis(), makeSignals("crash"), ctx), "action_fits_failure").passed).toBe(true);
-    expect(byId(checkQualityRules(makeDiagnosis(), makeSignals("stuck"), ctx), "action_fits_failure").passed).toBe(false);
+    expect(
+      byId(checkQualityRules(makeDiagnosis(), makeSignals("crash"), ctx), "action_fits_failure").passed,
+    ).toBe(true);
+    expect(
+      byId(checkQualityRules(makeDiagnosis(), makeSignals("stuck"), ctx), "action_fits_failure").passed,
+    ).toBe(false);
   });
 
   it("action_fits_failure: restart needs unhealthy pods and no bad current deploy", () => {
     const restart = makeDiagnosis({ suspected_deploy_sha: null }, { type: "restart", to_sha: undefined });
-    expect(byId(checkQualityRules(restart, makeSignals("stuck"), ctx), "action_fits_failure").passed).toBe(true);
-    expect(byId(checkQualityRules(restart, makeSignals("crash"), ctx), "action_fits_failure").passed).toBe(false);
-    expect(byId(checkQualityRules(restart, makeSignals("healthy"), ctx), "action_fits_failure").passed).toBe(false);
+    expect(byId(checkQualityRules(restart, makeSignals("stuck"), ctx), "action_fits_failure").passed).toBe(
+      true,
+    );
+    expect(byId(checkQualityRules(restart, makeSignals("crash"), ctx), "action_fits_failure").passed).toBe(
+      false,
+    );
+    expect(byId(checkQualityRules(restart, makeSignals("healthy"), ctx), "action_fits_failure").passed).toBe(
+      false,
+    );
   });
 
   it("action_fits_failure: scale needs ready pods and saturation", () => {
-    const scale = makeDiagnosis({ suspected_deploy_sha: null }, { type: "scale", to_sha: undefined, replicas: 5 });
-    expect(byId(checkQualityRules(scale, makeSignals("saturated"), ctx), "action_fits_failure").passed).toBe(true);
-    expect(byId(checkQualityRules(scale, makeSignals("healthy"), ctx), "action_fits_failure").passed).toBe(false);
-    expect(byId(checkQualityRules(scale, makeSignals("crash"), ctx), "action_fits_failure").passed).toBe(false);
+    const scale = makeDiagnosis(
+      { suspected_deploy_sha: null },
+      { type: "scale", to_sha: undefined, replicas: 5 },
+    );
+    expect(byId(checkQualityRules(scale, makeSignals("saturated"), ctx), "action_fits_failure").passed).toBe(
+      true,
+    );
+    expect(byId(checkQualityRules(scale, makeSignals("healthy"), ctx), "action_fits_failure").passed).toBe(
+      false,
+    );
+    expect(byId(checkQualityRules(scale, makeSignals("crash"), ctx), "action_fits_failure").passed).toBe(
+      false,
+    );
   });
 
   it("action_fits_failure: none only when healthy", () => {
     const none = makeDiagnosis({ suspected_deploy_sha: null }, { type: "none", to_sha: undefined });
-    expect(byId(checkQualityRules(none, makeSignals("healthy"), ctx), "action_fits_failure").passed).toBe(true);
-    expect(byId(checkQualityRules(none, makeSignals("crash"), ctx), "action_fits_failure").passed).toBe(false);
-    expect(byId(checkQualityRules(none, makeSignals("saturated"), ctx), "action_fits_failure").passed).toBe(false);
+    expect(byId(checkQualityRules(none, makeSignals("healthy"), ctx), "action_fits_failure").passed).toBe(
+      true,
+    );
+    expect(byId(checkQualityRules(none, makeSignals("crash"), ctx), "action_fits_failure").passed).toBe(
+      false,
+    );
+    expect(byId(checkQualityRules(none, makeSignals("saturated"), ctx), "action_fits_failure").passed).toBe(
+      false,
+    );
   });
 });
 
@@ -165,7 +256,12 @@ describe("runQualityGate", () => {
 
   it("fails closed when the judge never answers (gate timeout)", async () => {
     const judge: JudgeFn = () => new Promise(() => {});
-    const v = await runQualityGate(makeDiagnosis(), makeSignals("crash"), { ...ctx, judge, prompt }, { judgeTimeoutMs: 20 });
+    const v = await runQualityGate(
+      makeDiagnosis(),
+      makeSignals("crash"),
+      { ...ctx, judge, prompt },
+      { judgeTimeoutMs: 20 },
+    );
     expect(v.passed).toBe(false);
     expect(v.judge?.error).toContain("timed out");
   });
@@ -177,7 +273,12 @@ describe("runQualityGate", () => {
     expect(v.passed).toBe(false);
     expect(v.judge).toBeNull();
     expect(judge).not.toHaveBeenCalled();
-    const v2 = await runQualityGate(bad, makeSignals("crash"), { ...ctx, judge, prompt }, { judgeWhenRulesFail: true });
+    const v2 = await runQualityGate(
+      bad,
+      makeSignals("crash"),
+      { ...ctx, judge, prompt },
+      { judgeWhenRulesFail: true },
+    );
     expect(judge).toHaveBeenCalledOnce();
     expect(v2.passed).toBe(false);
     expect(v2.judge?.grounded).toBe(true);
