@@ -219,9 +219,16 @@ function podSignal(pod: V1Pod, revisionOf: (pod: V1Pod) => string | null, worklo
   };
 }
 
-/** Prometheus duration covering `ms` (whole minutes, at least 1m). */
-function minutesWindow(ms: number): string {
-  return `${Math.max(1, Math.ceil(ms / 60_000))}m`;
+/**
+ * Where and over what to evaluate `maxUnavailableQuery` for a revision live from `from` to `to` (the next
+ * revision's deploy): at `to - 1s`, over a window in whole seconds that ends there and starts 1 s after `from`,
+ * so neither rollout (this one's start, the next one's start) nor the previous revision is inside it.
+ * creationTimestamp has 1 s resolution, hence the margins. Null when the revision was live under 3 s.
+ */
+export function liveRange(from: Date, to: Date): { at: Date; window: string } | null {
+  const at = new Date(to.getTime() - 1000);
+  const seconds = Math.floor((at.getTime() - from.getTime()) / 1000) - 1;
+  return seconds >= 1 ? { at, window: `${seconds}s` } : null;
 }
 
 /**
@@ -296,15 +303,17 @@ export async function collectSignals(
         if (mine.length > 0) health = mine.some(podFailing) ? "failing" : "healthy";
       } else if (ctx.prometheus && r.deployedAt) {
         const next = allRevisions.find((x) => x.revision > r.revision && x.deployedAt);
-        const end = next?.deployedAt ?? now;
-        try {
-          const v = await ctx.prometheus.instant(
-            maxUnavailableQuery(namespace, name, minutesWindow(end.getTime() - r.deployedAt.getTime())),
-            end,
-          );
-          if (v !== null) health = v > 0 ? "failing" : "healthy";
-        } catch (err) {
-          log.warn({ err: errorMessage(err), revision: r.revision }, "revision health query failed");
+        const range = liveRange(r.deployedAt, next?.deployedAt ?? now);
+        if (range) {
+          try {
+            const v = await ctx.prometheus.instant(
+              maxUnavailableQuery(namespace, name, range.window),
+              range.at,
+            );
+            if (v !== null) health = v > 0 ? "failing" : "healthy";
+          } catch (err) {
+            log.warn({ err: errorMessage(err), revision: r.revision }, "revision health query failed");
+          }
         }
       }
       return {
@@ -334,7 +343,7 @@ export async function collectSignals(
 
   const [events, logs, metrics] = await Promise.all([
     collectEvents(ctx, namespace, [name, ...shown.map((r) => r.name), ...pods.map((p) => p.name)], truncated),
-    collectLogs(ctx, namespace, podList.items, pods, truncated),
+    collectLogs(ctx, namespace, podList.items, allPods, truncated),
     collectMetrics(ctx, namespace, name, window),
   ]);
 
