@@ -90,7 +90,7 @@ export interface RunEventDataMap {
     judge: { model: string; grounded: boolean | null; reason: string; error: string | null } | null;
     reroute_to_tier: number | null;
   };
-  "gate.action": { passed: boolean; action: import("./diagnosis.js").RecommendedAction | null; rules: RuleResult[] };
+  "gate.action": { passed: boolean; action: ActionRecord | null; rules: RuleResult[] };
   "breaker.anomaly": { kind: string; cost: number; spent: number; budget: number; detail: string };
   "breaker.tripped": { reason: string; spent: number; budget: number; steps: number; max_steps: number };
   "action.dry_run": { action: ActionRecord; ok: boolean; error: string | null };

@@ -13,7 +13,7 @@ import type { Policy } from "../guardrails/policy.js";
 import { type QualityGateOptions, runQualityGate } from "../guardrails/quality.js";
 import { redactDeep, redactSignals } from "../guardrails/redact.js";
 import { type Receipt, type SigningKey, signReceipt } from "../receipt/index.js";
-import { idempotencyKey } from "../actions/idempotency.js";
+import { idempotencyKey } from "../actions/write-path.js";
 import { RunContext, type RunTotals } from "./context.js";
 import type { ActionRunner, Escalation, SignalsSource, TicketSink } from "./ports.js";
 import type { RunTarget } from "./target.js";
@@ -303,7 +303,7 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
     const canReroute = reroutes < maxReroutes && result.target.tier < deps.router.maxTier();
     const nextTier = result.target.tier + 1;
     // Whatever the verdict, remember the best action a human could approve: one the hard rules allow.
-    rememberCandidate(diagnosis);
+    rememberCandidate(diagnosis, signals, namespaceLabels);
     await ctx.emit("gate.quality", {
       passed: quality.passed,
       model: result.servedModel,
@@ -312,10 +312,10 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
       reroute_to_tier: !quality.passed && canReroute ? nextTier : null,
     });
     if (!quality.passed) {
-      failedRules = [
-        ...quality.rules.filter((r) => !r.passed).map((r) => r.rule),
-        ...(quality.judge && quality.judge.grounded !== true ? ["judge"] : []),
-      ];
+      failedRules = quality.rules.filter((r) => !r.passed).map((r) => r.rule);
+      if (quality.judge && quality.judge.grounded !== true && !failedRules.includes("judge_grounded")) {
+        failedRules.push("judge_grounded");
+      }
       let tripped = await anomaly("gate_failure", `quality gate failed: ${failedRules.join(", ")}`);
       if (!tripped && quality.rules.some((r) => r.rule === "confidence" && !r.passed)) {
         tripped = await anomaly("low_confidence", `confidence ${diagnosis.confidence}`);
@@ -388,13 +388,17 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
     );
   }
 
-  function rememberCandidate(d: Diagnosis): void {
+  function rememberCandidate(d: Diagnosis, s: Signals, labels: Record<string, Record<string, string>>): void {
     const a = d.recommended_action;
     if (a.type === "none") return;
     const record: ActionRecord = { type: a.type, namespace: a.namespace, kind: a.kind, name: a.name };
     if (a.to_sha !== undefined) record.to_sha = a.to_sha;
     if (a.replicas !== undefined) record.replicas = a.replicas;
-    const hard = checkHardRules(a, deps.policy, { namespaceLabels: {} });
+    const hard = checkHardRules(a, deps.policy, {
+      namespaceLabels: labels,
+      currentReplicas: s.workload.replicas.desired,
+      actualKind: s.workload.kind,
+    });
     if (hard.every((r) => r.passed) && a.namespace === namespace && a.name === workload) candidate = record;
   }
 }

@@ -17,14 +17,15 @@ const STATEFULSET_POD = /^(?<name>[a-z0-9]([-a-z0-9]*[a-z0-9])?)-\d+$/;
 
 /**
  * The workload an Alertmanager alert is about, from kubernetes-mixin labels: `deployment`,
- * `statefulset`, `workload` (with `namespace`), or else the `pod` name with its generated suffix removed.
+ * `statefulset`, `workload` (with `namespace`; never `service`, which names the exporter), or else the `pod` name with its generated suffix removed.
  * Returns null when the labels name no workload.
  */
 export function targetFromAlert(alert: AlertmanagerAlert): RunTarget | null {
   const l = alert.labels;
   const namespace = l.namespace ?? l.exported_namespace;
   if (!namespace) return null;
-  const direct = l.deployment ?? l.statefulset ?? l.workload ?? l.service;
+  // Not `service`: kube-state-metrics alerts carry service="kube-state-metrics", which is the exporter, not the workload.
+  const direct = l.deployment ?? l.statefulset ?? l.workload;
   if (direct) return { namespace, workload: direct };
   const pod = l.pod;
   if (pod) {

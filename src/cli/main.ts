@@ -1,0 +1,25 @@
+import { Command } from "commander";
+import { registerEval } from "./eval.js";
+import { registerRun } from "./run.js";
+import { registerSandbox } from "./sandbox.js";
+import { registerVerify } from "./verify.js";
+
+/**
+ * `backstop`: the command line. Subcommands register themselves; each exits non-zero with a clear
+ * message on bad input. Output for humans goes to stdout; logs (pino, JSON) go to stderr.
+ */
+const program = new Command()
+  .name("backstop")
+  .description("An on-call SRE agent that acts only on grounded, scoped, validated diagnoses.")
+  .showHelpAfterError();
+
+registerSandbox(program);
+registerRun(program);
+registerEval(program);
+registerVerify(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  const e = err as { code?: string; message?: string };
+  console.error(`backstop: ${e.message ?? String(err)}${e.code ? ` (${e.code})` : ""}`);
+  process.exit(1);
+});
