@@ -8,8 +8,26 @@ import { type Diagnosis, DiagnosisSchema } from "../contracts/diagnosis.js";
  * text and validates it with zod. It never throws; failures come back as values with a clear reason.
  */
 
-/** Replies longer than this (characters) are cut before scanning, bounding the O(n²) worst case. */
-export const MAX_REPLY_CHARS = 262_144;
+/** Replies longer than this (characters) are cut before scanning. */
+export const MAX_REPLY_CHARS = 65_536;
+
+/**
+ * At most this many `{` (or `[`) positions are tried as a start. With {@link MAX_REPLY_CHARS} this
+ * bounds the O(n²) worst case (a reply of nothing but `{`) to about 6.5e7 character steps.
+ */
+export const MAX_START_ATTEMPTS = 1_000;
+
+/** Positions of `ch` in `text` before `limit`, at most {@link MAX_START_ATTEMPTS} of them. */
+function* starts(text: string, ch: "{" | "[", limit = text.length): Generator<number> {
+  let n = 0;
+  for (
+    let i = text.indexOf(ch);
+    i !== -1 && i < limit && n < MAX_START_ATTEMPTS;
+    i = text.indexOf(ch, i + 1), n++
+  ) {
+    yield i;
+  }
+}
 
 /**
  * The end index (exclusive) of the balanced `{...}` or `[...]` that starts at `start`, or `-1` when the
@@ -54,7 +72,7 @@ function tryParse(json: string): { ok: true; value: unknown } | { ok: false } {
  */
 export function extractFirstJsonObject(text: string): { json: string; value: unknown; start: number } | null {
   const src = text.length > MAX_REPLY_CHARS ? text.slice(0, MAX_REPLY_CHARS) : text;
-  for (let i = src.indexOf("{"); i !== -1; i = src.indexOf("{", i + 1)) {
+  for (const i of starts(src, "{")) {
     const end = balancedEnd(src, i);
     if (end === -1) continue;
     const json = src.slice(i, end);
@@ -66,7 +84,7 @@ export function extractFirstJsonObject(text: string): { json: string; value: unk
 
 /** True when some `{` opens an object (`{` then optional whitespace then `"` or `}`) that never closes. */
 function looksTruncated(text: string): boolean {
-  for (let i = text.indexOf("{"); i !== -1; i = text.indexOf("{", i + 1)) {
+  for (const i of starts(text, "{")) {
     if (/^\{\s*("|$)/.test(text.slice(i, i + 64)) && balancedEnd(text, i) === -1) return true;
   }
   return false;
@@ -74,7 +92,7 @@ function looksTruncated(text: string): boolean {
 
 /** Whether an object that opens before `start` never closes: the found object is a fragment of a cut reply. */
 function truncatedAround(text: string, start: number): boolean {
-  for (let i = text.indexOf("{"); i !== -1 && i < start; i = text.indexOf("{", i + 1)) {
+  for (const i of starts(text, "{", start)) {
     if (/^\{\s*"/.test(text.slice(i, i + 64)) && balancedEnd(text, i) === -1) return true;
   }
   return false;
@@ -82,7 +100,7 @@ function truncatedAround(text: string, start: number): boolean {
 
 /** Whether the object at `start` sits inside a JSON array that parses (a top-level array reply). */
 function insideTopLevelArray(text: string, start: number): boolean {
-  for (let i = text.indexOf("["); i !== -1 && i < start; i = text.indexOf("[", i + 1)) {
+  for (const i of starts(text, "[", start)) {
     const end = balancedEnd(text, i);
     if (end > start && tryParse(text.slice(i, end)).ok) return true;
   }

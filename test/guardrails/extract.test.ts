@@ -203,3 +203,14 @@ describe("parseJsonReply (judge replies)", () => {
     expect(parseJsonReply("yes", Judge)).toEqual({ ok: false, error: "no JSON object in reply" });
   });
 });
+
+describe("pathological replies", () => {
+  it("returns (does not hang) on a reply of nothing but braces or brackets", () => {
+    expect(parseDiagnosis("{".repeat(200_000)).ok).toBe(false);
+    expect(parseDiagnosis(`${"[".repeat(50_000)}${goodJson}`)).toMatchObject({
+      ok: true,
+      extraction: "prose",
+    });
+    expect(parseDiagnosis(`${'{"a":'.repeat(20_000)}`)).toEqual({ ok: false, error: "truncated JSON" });
+  });
+});
