@@ -2,6 +2,7 @@ import { render, type LoadedPrompt } from "../../prompts/loader.js";
 import type { Diagnosis } from "../contracts/diagnosis.js";
 import type { ActionRecord, RunReporter } from "../contracts/events.js";
 import { errorMessage } from "../errors.js";
+import { extractFirstJsonObject } from "../guardrails/extract.js";
 import type { ModelRouter } from "../gateway/router.js";
 import { type SigningKey, signReceipt } from "../receipt/index.js";
 import { RunContext } from "./context.js";
@@ -32,7 +33,7 @@ export interface NaiveDeps {
 
 /**
  * The naive baseline: one model, every tool, no gates, the admin token. It sends the raw signals
- * (no redaction), trusts `JSON.parse` on the reply, and executes the recommended action literally,
+ * (no redaction), takes the first JSON object of the reply at face value (no schema), and executes the recommended action literally,
  * `scope: all` included. It exists only to show in the sandbox what Backstop prevents; the tools
  * refuse any cluster but the sandbox. Outcome: `failed` when the model or an API call fails,
  * `resolved` when the target recovers, else `failed`; the harness marks blast radius as `damaged`.
@@ -98,7 +99,10 @@ export async function runNaive(input: RunInput, deps: NaiveDeps): Promise<RunRes
       ],
       onEvent: (e) => ctx.emit(e.type, e.data as never).then(() => undefined),
     });
-    diagnosis = JSON.parse(reply.text) as Diagnosis;
+    // It finds the JSON in the reply, then trusts it: no schema, no gate.
+    const found = extractFirstJsonObject(reply.text);
+    if (!found) throw new Error("no JSON object in the model's reply");
+    diagnosis = found.value as Diagnosis;
     await ctx.emit("diagnosis.parsed", {
       model: reply.servedModel,
       ok: true,
