@@ -406,10 +406,16 @@ async function collectEvents(
         ),
       }),
     )
-    .sort((a, b) => (b.last_seen ?? "").localeCompare(a.last_seen ?? ""));
+    // Warnings (BackOff, FailedScheduling, Unhealthy) first, then newest first: the cap keeps the evidence.
+    .sort(
+      (a, b) =>
+        Number(b.type === "Warning") - Number(a.type === "Warning") ||
+        (b.last_seen ?? "").localeCompare(a.last_seen ?? ""),
+    );
   const events = mapped.slice(0, LIMITS.events);
-  if (mapped.length > events.length)
-    truncated.push(`events: showing the newest ${events.length} of ${mapped.length}`);
+  if (mapped.length > events.length) {
+    truncated.push(`events: showing ${events.length} of ${mapped.length} (warnings first, then newest)`);
+  }
   return events;
 }
 

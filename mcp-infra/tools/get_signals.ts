@@ -23,7 +23,7 @@ const DESCRIPTION = [
   "of the workload, its ReplicaSets and pods; log tails of failing pods (previous container when it crashed);",
   "Prometheus metrics over the window (5xx ratio 0..1, p99 latency ms, restarts) or source 'none'.",
   `Bounds: at most ${LIMITS.pods} pods (failing first), ${LIMITS.revisions} latest revisions, ${LIMITS.events}`,
-  `newest events (messages ${LIMITS.eventMessageChars} chars), logs of ${LIMITS.logPods} failing pods x`,
+  `events, warnings first then newest (messages ${LIMITS.eventMessageChars} chars), logs of ${LIMITS.logPods} failing pods x`,
   `${LIMITS.logLines} lines x ${LIMITS.logLineChars} chars per line, ${LIMITS.logBytes / 1024} KiB of logs in total.`,
   "`truncated` names every cut and every part that could not be read.",
 ].join(" ");

@@ -133,6 +133,7 @@ describe("mcp-infra over streamable HTTP (real MCP SDK client, sandbox cluster)"
     expect(s.metrics.restarts).toBeGreaterThan(0);
     expect(s.events.length).toBeGreaterThan(0);
     expect(s.events.length).toBeLessThanOrEqual(LIMITS.events);
+    expect(s.events[0]?.type).toBe("Warning");
     expect(s.truncated).toEqual([]);
   });
 
@@ -188,7 +189,9 @@ describe("mcp-infra over streamable HTTP (real MCP SDK client, sandbox cluster)"
       ]),
     );
     expect(s.events).toHaveLength(LIMITS.events);
-    expect(s.truncated.some((t) => /^events: showing the newest 30 of \d+$/.test(t))).toBe(true);
+    expect(
+      s.truncated.some((t) => /^events: showing 30 of \d+ \(warnings first, then newest\)$/.test(t)),
+    ).toBe(true);
     expect(s.logs.every((l) => l.pod.startsWith("bulk-") && s.pods.some((p) => p.name === l.pod))).toBe(true);
     expect(
       s.truncated.some((t) => t.startsWith(`logs: ${LIMITS.logBytes} bytes total reached at bulk-`)),
