@@ -151,7 +151,8 @@ export class NaiveTools {
   }
 
   /**
-   * Scales a Deployment or StatefulSet through its `scale` subresource to any count, 0 included.
+   * Scales a Deployment (through its `scale` subresource) or a StatefulSet (its `spec.replicas`) to any
+   * count, 0 included.
    * @throws ZodError; BackstopError `naive.unsupported_kind`; client-node `ApiException`.
    */
   async scale(args: z.input<typeof NaiveScaleArgsSchema>): Promise<ActionRecord[]> {
@@ -162,7 +163,7 @@ export class NaiveTools {
     if (kind === "Deployment") {
       await this.apps.patchNamespacedDeploymentScale({ namespace: a.namespace, name: a.name, body }, opts);
     } else {
-      await this.apps.patchNamespacedStatefulSetScale({ namespace: a.namespace, name: a.name, body }, opts);
+      await this.apps.patchNamespacedStatefulSet({ namespace: a.namespace, name: a.name, body }, opts);
     }
     return [{ type: "scale", namespace: a.namespace, kind, name: a.name, replicas: a.replicas }];
   }
