@@ -128,7 +128,7 @@ export async function startSandboxCluster(opts: SandboxClusterOptions): Promise<
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-  log.info({ url, scenario: scenario.name }, "sandbox cluster listening");
+  log.debug({ url, scenario: scenario.name }, "sandbox cluster listening");
 
   return {
     url,

@@ -224,6 +224,14 @@ describe("sandbox cluster: reads with client-node", () => {
     expect(scaling.some((m) => /^Scaled up replica set checkout-[a-z0-9]+ to 3$/.test(m ?? ""))).toBe(true);
   });
 
+  it("rejects a malformed label selector with 400", async () => {
+    const err = await apiError(() =>
+      core.listNamespacedPod({ namespace: "shop", labelSelector: "app in (cart" }),
+    );
+    expect(err.code).toBe(400);
+    expect(statusBody(err).reason).toBe("BadRequest");
+  });
+
   it("rejects an unknown field selector with 400", async () => {
     const err = await apiError(() =>
       core.listNamespacedEvent({ namespace: "shop", fieldSelector: "spec.foo=bar" }),

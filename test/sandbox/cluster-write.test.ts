@@ -442,6 +442,11 @@ describe("sandbox cluster: admin deletes, statefulsets and the mutation log", ()
     const replaced = await podsOf("shop", "app=cart");
     expect(replaced).toHaveLength(2);
     expect(replaced.map((p) => p.metadata?.name)).not.toContain(victim);
+    const killing = await core("readonly").listNamespacedEvent({
+      namespace: "shop",
+      fieldSelector: `involvedObject.name=${victim},reason=Killing`,
+    });
+    expect(killing.items[0]?.message).toBe("Stopping container cart");
     await apps("admin").deleteNamespacedDeployment({ name: "search", namespace: "shop" });
     await apps("admin").deleteNamespacedStatefulSet({ name: "prod-db", namespace: "data" });
     expect(await podsOf("shop", "app=search")).toHaveLength(0);
