@@ -35,6 +35,8 @@ export const LIMITS = {
   logLines: 50,
   logLineChars: 300,
   logBytes: 16 * 1024,
+  /** 5xx ratio (0..1) from which the current revision counts as failing although its pods are Ready. */
+  failingErrorRatio: 0.05,
 } as const;
 
 /** The Deployment revision annotation set by the deployment controller on Deployments and their ReplicaSets. */
@@ -233,7 +235,7 @@ export function liveRange(from: Date, to: Date): { at: Date; window: string } | 
 
 /**
  * Gathers the evidence for one workload (see `get_signals`): status, pods, rollout history with health,
- * events, log tails of failing pods and Prometheus metrics, all bounded by {@link LIMITS}.
+ * events, log tails of failing pods (of running pods when none fails) and Prometheus metrics, all bounded by {@link LIMITS}.
  * Workload, ReplicaSets and pods are required (their failure fails the call); events, logs and metrics are
  * best effort: a failure there is named in `truncated` and the rest is returned.
  * @throws BackstopError from {@link readWorkload}, or `k8s.*` when listing ReplicaSets or pods fails.
@@ -347,6 +349,12 @@ export async function collectSignals(
     collectMetrics(ctx, namespace, name, window),
   ]);
 
+  // Pods can be Ready while the service fails its requests: then the current revision is failing by
+  // its metrics (error ratio at or above LIMITS.failingErrorRatio), not by its pods.
+  if (metrics.error_ratio !== null && metrics.error_ratio >= LIMITS.failingErrorRatio) {
+    for (const r of rollout_history) if (r.current) r.health = "failing";
+  }
+
   return {
     namespace,
     window,
@@ -427,10 +435,14 @@ async function collectLogs(
   truncated: string[],
 ): Promise<LogTail[]> {
   const { apis } = ctx;
-  const failing = pods.filter(podFailing);
+  // Failing pods' logs; when no pod is failing (Ready pods serving errors), the running pods' logs.
+  const failingPods = pods.filter(podFailing);
+  const failing = failingPods.length > 0 ? failingPods : pods;
   const chosen = failing.slice(0, LIMITS.logPods);
   if (failing.length > chosen.length)
-    truncated.push(`logs: showing ${chosen.length} of ${failing.length} failing pods`);
+    truncated.push(
+      `logs: showing ${chosen.length} of ${failing.length} ${failingPods.length > 0 ? "failing" : "running"} pods`,
+    );
   const fetched = await Promise.all(
     chosen.map(async (p) => {
       const raw = rawPods.find((x) => x.metadata?.name === p.name);

@@ -20,10 +20,10 @@ const DESCRIPTION = [
   "Everything needed to diagnose one workload, read-only: its status; its pods (restarts, waiting and last",
   "termination reasons, revision); its rollout history from ReplicaSets (revision, deploy SHA, image, deploy",
   "time, current flag, health: current from live pods, earlier from Prometheus while they were live); events",
-  "of the workload, its ReplicaSets and pods; log tails of failing pods (previous container when it crashed);",
+  "of the workload, its ReplicaSets and pods; log tails of failing pods (previous container when it crashed; running pods when none fails);",
   "Prometheus metrics over the window (5xx ratio 0..1, p99 latency ms, restarts) or source 'none'.",
   `Bounds: at most ${LIMITS.pods} pods (failing first), ${LIMITS.revisions} latest revisions, ${LIMITS.events}`,
-  `events, warnings first then newest (messages ${LIMITS.eventMessageChars} chars), logs of ${LIMITS.logPods} failing pods x`,
+  `events, warnings first then newest (messages ${LIMITS.eventMessageChars} chars), logs of ${LIMITS.logPods} pods (failing ones first) x`,
   `${LIMITS.logLines} lines x ${LIMITS.logLineChars} chars per line, ${LIMITS.logBytes / 1024} KiB of logs in total.`,
   "`truncated` names every cut and every part that could not be read.",
 ].join(" ");

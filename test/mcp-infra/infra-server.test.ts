@@ -157,7 +157,9 @@ describe("mcp-infra over streamable HTTP (real MCP SDK client, sandbox cluster)"
     expect(s.workload.kind).toBe("StatefulSet");
     expect(s.pods).toHaveLength(2);
     expect(s.pods.every((p) => p.ready)).toBe(true);
-    expect(s.logs).toEqual([]);
+    // No pod is failing, so the running pods' logs are the ones read (Ready pods may still serve errors).
+    expect(s.logs.map((l) => l.pod).sort()).toEqual(["ledger-0", "ledger-1"]);
+    expect(s.logs.every((l) => !l.previous)).toBe(true);
   });
 
   it("bounds output: many pods, revisions and log lines are cut and named in truncated", async () => {
