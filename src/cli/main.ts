@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { registerEval } from "./eval.js";
+import { registerMcpInfra } from "./mcp-infra.js";
 import { registerRun } from "./run.js";
 import { registerSandbox } from "./sandbox.js";
 import { registerVerify } from "./verify.js";
@@ -17,6 +18,7 @@ registerSandbox(program);
 registerRun(program);
 registerEval(program);
 registerVerify(program);
+registerMcpInfra(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = err as { code?: string; message?: string };
