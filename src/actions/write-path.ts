@@ -239,7 +239,8 @@ export class WritePath {
    *   `action.out_of_bounds` (scale outside 1..2×current), `action.revision_not_found`, `action.paused`
    *   (a paused Deployment cannot be rolled back), or `action.failed` with details `{ status, changed, reason }`
    *   on an API failure (`status` null on timeout or connection failure; `changed` true iff the Deployment,
-   *   re-read, carries this key — i.e. the PATCH applied).
+   *   re-read, carries this key — i.e. the PATCH applied; `uncertain` true after a timeout, when the PATCH
+   *   may still land after the re-read — a retry with the same key then finds it and does not repeat it).
    */
   async execute(
     action: ActionRecord,
@@ -499,6 +500,8 @@ export class WritePath {
           reason: failure.reason,
           kind: failure.kind,
           resource_version_changed: resourceVersionChanged,
+          // A timed-out PATCH may still land after the re-read; the idempotency key keeps a retry from repeating it.
+          uncertain: failure.kind === "timeout" || failure.kind === "unknown",
         },
       },
     );

@@ -293,7 +293,7 @@ describe("failures", () => {
     expect(await wp.dryRun(rollbackToGood)).toEqual({ ok: true, error: null });
     const err = await backstopError(() => wp.execute(rollbackToGood, "k-500"));
     expect(err.code).toBe("action.failed");
-    expect(err.details).toMatchObject({ status: 500, changed: false });
+    expect(err.details).toMatchObject({ status: 500, changed: false, uncertain: false });
     const after = await deployment("shop", "checkout");
     expect(after.metadata?.resourceVersion).toBe(before.metadata?.resourceVersion);
     expect(image(after)).toBe("ghcr.io/acme/checkout:e4f5a6b");
@@ -305,10 +305,15 @@ describe("failures", () => {
     const wp = new WritePath({ kubeConfig: cluster.kubeConfig("writer"), requestTimeoutMs: 200 });
     const err = await backstopError(() => wp.execute(rollbackToGood, "k-hang"));
     expect(err.code).toBe("action.failed");
-    expect(err.details).toMatchObject({ status: null, kind: "timeout" });
+    expect(err.details).toMatchObject({ status: null, kind: "timeout", uncertain: true });
     expect(typeof err.details?.changed).toBe("boolean");
     // drain: let the hung request finish on the server before the next test resets the world
     await new Promise((resolve) => setTimeout(resolve, 900));
+    // the job is retried with the same key: whether or not the hung PATCH landed, exactly one write results
+    const retry = await writePath().execute(rollbackToGood, "k-hang");
+    expect(retry.executed || retry.alreadyApplied).toBe(true);
+    expect(cluster.mutations().filter((m) => m.verb === "patch" && m.user === "writer")).toHaveLength(1);
+    expect(image(await deployment("shop", "checkout"))).toBe("ghcr.io/acme/checkout:a1b2c3d");
   });
 
   it("connection refused → action.failed, changed false", async () => {
