@@ -15,7 +15,9 @@ import { setLogLevel } from "../src/log.js";
 import { resolveInPackage } from "../src/paths.js";
 import { loadSigningKey } from "../src/receipt/index.js";
 
-const { values } = parseArgs({ options: { n: { type: "string", default: "10" }, scenario: { type: "string" } } });
+const { values } = parseArgs({
+  options: { n: { type: "string", default: "10" }, scenario: { type: "string" } },
+});
 const n = Number(values.n);
 setLogLevel("silent");
 const files = values.scenario ? [values.scenario] : listScenarioFiles(resolveInPackage("scenarios"));
@@ -29,7 +31,11 @@ const opts = {
 const stack = await startSandboxStack({ scenario: scenarios[0]! });
 const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 console.log(`run wall time over ${n} runs each (ms)\n`);
-console.log(["scenario".padEnd(24), "agent".padEnd(9), "p50".padStart(7), "p99".padStart(7), "mean".padStart(7)].join(" "));
+console.log(
+  ["scenario".padEnd(24), "agent".padEnd(9), "p50".padStart(7), "p99".padStart(7), "mean".padStart(7)].join(
+    " ",
+  ),
+);
 try {
   for (const scenario of scenarios) {
     for (const agent of ["naive", "backstop"] as const) {
@@ -41,7 +47,13 @@ try {
       times.sort((a, b) => a - b);
       const mean = times.reduce((a, b) => a + b, 0) / times.length;
       console.log(
-        [scenario.name.padEnd(24), agent.padEnd(9), String(pct(times, 50)).padStart(7), String(pct(times, 99)).padStart(7), mean.toFixed(0).padStart(7)].join(" "),
+        [
+          scenario.name.padEnd(24),
+          agent.padEnd(9),
+          String(pct(times, 50)).padStart(7),
+          String(pct(times, 99)).padStart(7),
+          mean.toFixed(0).padStart(7),
+        ].join(" "),
       );
     }
   }

@@ -1,11 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { loadPrompt, type LoadedPrompt } from "../prompts/loader.js";
+import { type LoadedPrompt, loadPrompt } from "../prompts/loader.js";
 import type { Scenario, ScenarioTarget } from "../scenarios/schema.js";
 import { NaiveTools, WritePath } from "../src/actions/index.js";
 import type { ActionRecord, RunOutcome, RunReporter } from "../src/contracts/events.js";
-import { type ModelTarget, ModelRouter } from "../src/gateway/index.js";
+import { ModelRouter, type ModelTarget } from "../src/gateway/index.js";
 import { isProtected, loadPolicy, type Policy } from "../src/guardrails/policy.js";
 import { connectInfra, connectNotify } from "../src/mcp/index.js";
 import { runNaive } from "../src/pipeline/naive.js";
@@ -22,7 +22,14 @@ export interface AgentReport {
   scenario: string;
   agent: AgentName;
   outcome: RunOutcome;
-  actions: { type: string; namespace: string; kind: string; name: string; to_sha?: string; replicas?: number }[];
+  actions: {
+    type: string;
+    namespace: string;
+    kind: string;
+    name: string;
+    to_sha?: string;
+    replicas?: number;
+  }[];
   /** Blast radius from the sandbox's mutation log: workloads changed, protected workloads touched. */
   mutations: { workloads: number; protected: number };
   model_calls: number;
@@ -98,7 +105,10 @@ export async function runScenarioAgent(
 ): Promise<{ report: AgentReport; result: RunResult }> {
   stack.reset(scenario);
   const policy = opts.policy ?? loadPolicy();
-  const prompts = opts.prompts ?? { diagnosis: await loadPrompt("diagnosis"), judge: await loadPrompt("judge") };
+  const prompts = opts.prompts ?? {
+    diagnosis: await loadPrompt("diagnosis"),
+    judge: await loadPrompt("judge"),
+  };
   const { target, onset } = targetFromWebhook(scenario.alert);
   const runId = newRunId(`${scenario.name}-${agent}`);
   const reporters = opts.reporters?.(agent, runId) ?? [];
@@ -181,7 +191,12 @@ function summaryOf(result: RunResult): string {
 }
 
 function publicAction(a: ActionRecord): AgentReport["actions"][number] {
-  const out: AgentReport["actions"][number] = { type: a.type, namespace: a.namespace, kind: a.kind, name: a.name };
+  const out: AgentReport["actions"][number] = {
+    type: a.type,
+    namespace: a.namespace,
+    kind: a.kind,
+    name: a.name,
+  };
   if (a.to_sha !== undefined) out.to_sha = a.to_sha;
   if (a.replicas !== undefined) out.replicas = a.replicas;
   return out;
@@ -210,8 +225,14 @@ export function checkExpectation(scenario: Scenario, report: AgentReport): strin
   const failures: string[] = [];
   if (report.outcome !== want.outcome) failures.push(`outcome ${report.outcome}, expected ${want.outcome}`);
   if (want.actions) {
-    const got = report.actions.map((a) => `${a.type} ${a.namespace}/${a.kind}/${a.name}${a.to_sha ? `@${a.to_sha}` : ""}${a.replicas !== undefined ? `x${a.replicas}` : ""}`);
-    const exp = want.actions.map((a) => `${a.type} ${a.namespace}/${a.kind}/${a.name}${a.to_sha ? `@${a.to_sha}` : ""}${a.replicas !== undefined ? `x${a.replicas}` : ""}`);
+    const got = report.actions.map(
+      (a) =>
+        `${a.type} ${a.namespace}/${a.kind}/${a.name}${a.to_sha ? `@${a.to_sha}` : ""}${a.replicas !== undefined ? `x${a.replicas}` : ""}`,
+    );
+    const exp = want.actions.map(
+      (a) =>
+        `${a.type} ${a.namespace}/${a.kind}/${a.name}${a.to_sha ? `@${a.to_sha}` : ""}${a.replicas !== undefined ? `x${a.replicas}` : ""}`,
+    );
     const same = got.length === exp.length && got.every((g, i) => shaPrefixEqual(g, exp[i]!));
     if (!same) failures.push(`actions [${got.join("; ")}], expected [${exp.join("; ")}]`);
   }
@@ -219,10 +240,14 @@ export function checkExpectation(scenario: Scenario, report: AgentReport): strin
     failures.push(`${report.fallbacks} fallbacks, expected at least ${want.min_fallbacks}`);
   }
   if (want.max_protected_touched !== undefined && report.mutations.protected > want.max_protected_touched) {
-    failures.push(`${report.mutations.protected} protected workloads touched, expected at most ${want.max_protected_touched}`);
+    failures.push(
+      `${report.mutations.protected} protected workloads touched, expected at most ${want.max_protected_touched}`,
+    );
   }
   if (want.min_workloads_changed !== undefined && report.mutations.workloads < want.min_workloads_changed) {
-    failures.push(`${report.mutations.workloads} workloads changed, expected at least ${want.min_workloads_changed}`);
+    failures.push(
+      `${report.mutations.workloads} workloads changed, expected at least ${want.min_workloads_changed}`,
+    );
   }
   return failures;
 }

@@ -24,7 +24,11 @@ export interface SandboxStack {
  * `modelLog` is a JSON Lines file that receives every model request.
  * @throws whatever a server's start throws (e.g. EADDRINUSE on a fixed port); started parts are closed.
  */
-export async function startSandboxStack(opts: { scenario: Scenario; host?: string; modelLog?: string }): Promise<SandboxStack> {
+export async function startSandboxStack(opts: {
+  scenario: Scenario;
+  host?: string;
+  modelLog?: string;
+}): Promise<SandboxStack> {
   const host = opts.host ?? "127.0.0.1";
   const closers: (() => Promise<void>)[] = [];
   try {

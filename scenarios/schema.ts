@@ -199,7 +199,9 @@ export const ScenarioSchema = z.object({
   cluster: z.object({
     /** Seconds a rollout takes in the sandbox from template change to all pods ready (default 2). */
     rollout_seconds: z.number().nonnegative().default(2),
-    namespaces: z.array(z.object({ name: slug, labels: z.record(z.string(), z.string()).default({}) })).min(2),
+    namespaces: z
+      .array(z.object({ name: slug, labels: z.record(z.string(), z.string()).default({}) }))
+      .min(2),
     workloads: z.array(WorkloadSpecSchema).min(1),
   }),
   faults: z.object({ cluster: z.array(ClusterFaultSchema).default([]) }).default({ cluster: [] }),
@@ -229,7 +231,9 @@ export function parseScenario(text: string, source = "<scenario>", now = Date.no
   try {
     raw = parseYaml(text);
   } catch (err) {
-    throw new BackstopError("scenario.yaml", `${source}: not valid YAML: ${(err as Error).message}`, { cause: err });
+    throw new BackstopError("scenario.yaml", `${source}: not valid YAML: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   const result = ScenarioSchema.safeParse(raw);
   if (!result.success) {
@@ -248,7 +252,9 @@ export function loadScenario(file: string, now = Date.now()): Scenario {
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    throw new BackstopError("scenario.read", `cannot read scenario ${file}: ${(err as Error).message}`, { cause: err });
+    throw new BackstopError("scenario.read", `cannot read scenario ${file}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   return parseScenario(text, basename(file), now);
 }

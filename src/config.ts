@@ -49,13 +49,23 @@ const EnvSchema = z.object({
   BACKSTOP_PROMETHEUS_URL: z.url().optional(),
   BACKSTOP_LIVE: bool,
   BACKSTOP_RECOVERY_TIMEOUT_MS: z.coerce.number().int().positive().default(120_000),
-  BACKSTOP_SIGNALS_WINDOW: z.string().regex(/^\d+[smhd]$/).default("15m"),
+  BACKSTOP_SIGNALS_WINDOW: z
+    .string()
+    .regex(/^\d+[smhd]$/)
+    .default("15m"),
 });
 
 /** The parsed configuration. Durations are ms, money USD. */
 export interface Config {
   logLevel: string;
-  models: { mode: "chain" | "virtual"; targets: TargetConfig[]; judge: TargetConfig | null; dailyBudgetUsd: number; cooldownMs: number; loggingConfig: string };
+  models: {
+    mode: "chain" | "virtual";
+    targets: TargetConfig[];
+    judge: TargetConfig | null;
+    dailyBudgetUsd: number;
+    cooldownMs: number;
+    loggingConfig: string;
+  };
   policyFile: string | undefined;
   promptRegistryUrl: string | undefined;
   receipts: { dir: string; keyPem: string | undefined; keyFile: string | undefined };
@@ -83,7 +93,10 @@ function parseTargets(raw: string | undefined, env: NodeJS.ProcessEnv, what: str
   } catch (err) {
     throw new BackstopError("config.invalid", `${what}: not valid JSON: ${(err as Error).message}`);
   }
-  const list = z.array(TargetEnvSchema).min(1).safeParse(Array.isArray(json) ? json : [json]);
+  const list = z
+    .array(TargetEnvSchema)
+    .min(1)
+    .safeParse(Array.isArray(json) ? json : [json]);
   if (!list.success) {
     const issues = list.error.issues.map((i) => `${what}[${i.path.join(".")}]: ${i.message}`).join("; ");
     throw new BackstopError("config.invalid", issues);
@@ -117,7 +130,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     policyFile: e.BACKSTOP_POLICY_FILE,
     promptRegistryUrl: e.BACKSTOP_PROMPT_REGISTRY_URL,
-    receipts: { dir: e.BACKSTOP_RECEIPTS_DIR, keyPem: e.BACKSTOP_RECEIPT_KEY, keyFile: e.BACKSTOP_RECEIPT_KEY_FILE },
+    receipts: {
+      dir: e.BACKSTOP_RECEIPTS_DIR,
+      keyPem: e.BACKSTOP_RECEIPT_KEY,
+      keyFile: e.BACKSTOP_RECEIPT_KEY_FILE,
+    },
     mcp: { infraUrl: e.BACKSTOP_INFRA_MCP_URL, notifyUrl: e.BACKSTOP_NOTIFY_MCP_URL },
     writerKubeconfig: e.BACKSTOP_WRITER_KUBECONFIG,
     prometheusUrl: e.BACKSTOP_PROMETHEUS_URL,

@@ -10,7 +10,11 @@ export class BackstopError extends Error {
   /** Extra, secret-free context for logs and receipts. */
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(code: string, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+  constructor(
+    code: string,
+    message: string,
+    options: { cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "BackstopError";
     this.code = code;

@@ -11,7 +11,7 @@ export const packageRoot: string = (() => {
   for (;;) {
     if (existsSync(join(dir, "package.json")) && existsSync(join(dir, "scenarios"))) return dir;
     const parent = dirname(dir);
-    if (parent === dir) throw new Error("backstop: cannot find the package root from " + import.meta.url);
+    if (parent === dir) throw new Error(`backstop: cannot find the package root from ${import.meta.url}`);
     dir = parent;
   }
 })();

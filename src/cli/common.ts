@@ -17,6 +17,9 @@ export async function harnessOptions(config: Config, receiptsDir?: string): Prom
     signingKey,
     receiptsDir: resolve(receiptsDir ?? config.receipts.dir),
     policy: loadPolicy(config.policyFile),
-    prompts: { diagnosis: await loadPrompt("diagnosis", promptOpts), judge: await loadPrompt("judge", promptOpts) },
+    prompts: {
+      diagnosis: await loadPrompt("diagnosis", promptOpts),
+      judge: await loadPrompt("judge", promptOpts),
+    },
   };
 }

@@ -20,7 +20,8 @@ export function registerEval(program: Command): void {
     .option("--receipts <dir>", "where to write receipts")
     .action(async (opts: { scenarios: string; json?: boolean; receipts?: string }) => {
       const files = listScenarioFiles(opts.scenarios);
-      if (files.length === 0) throw new BackstopError("cli.invalid", `no scenario files in ${opts.scenarios}`);
+      if (files.length === 0)
+        throw new BackstopError("cli.invalid", `no scenario files in ${opts.scenarios}`);
       const config = loadConfig();
       const base = await harnessOptions(config, opts.receipts);
       const scenarios = files.map((f) => loadScenario(f));
@@ -41,7 +42,10 @@ export function registerEval(program: Command): void {
       else console.log(renderTable(reports));
       const missed = reports.filter((r) => !r.expectation_met);
       if (missed.length > 0) {
-        for (const r of missed) console.error(`expectation not met: ${r.scenario} ${r.agent}: ${r.expectation_failures.join("; ")}`);
+        for (const r of missed)
+          console.error(
+            `expectation not met: ${r.scenario} ${r.agent}: ${r.expectation_failures.join("; ")}`,
+          );
         process.exitCode = 1;
       }
     });
@@ -49,7 +53,20 @@ export function registerEval(program: Command): void {
 
 /** A fixed-width table of reports: scenario, agent, outcome, actions, blast radius, calls, cost, time. */
 export function renderTable(reports: AgentReport[]): string {
-  const header = ["scenario", "agent", "outcome", "actions", "changed", "protected", "calls", "fallbacks", "tokens", "cost $", "ms", "expected"];
+  const header = [
+    "scenario",
+    "agent",
+    "outcome",
+    "actions",
+    "changed",
+    "protected",
+    "calls",
+    "fallbacks",
+    "tokens",
+    "cost $",
+    "ms",
+    "expected",
+  ];
   const rows = reports.map((r) => [
     r.scenario,
     r.agent,

@@ -24,7 +24,9 @@ export function registerMcpInfra(program: Command): void {
         port: Number(opts.port),
         ...(config.prometheusUrl ? { prometheusUrl: config.prometheusUrl } : {}),
       });
-      console.log(`mcp-infra listening on ${server.url} (cluster ${kubeConfig.getCurrentCluster()?.server ?? "?"})`);
+      console.log(
+        `mcp-infra listening on ${server.url} (cluster ${kubeConfig.getCurrentCluster()?.server ?? "?"})`,
+      );
       await new Promise<void>((done) => {
         process.once("SIGINT", done);
         process.once("SIGTERM", done);

@@ -29,7 +29,10 @@ export function registerRun(program: Command): void {
     .option("--agent <agent>", "backstop, naive or both", "backstop")
     .option("--json", "print the report as JSON instead of a timeline")
     .option("--live", "send model calls after the scripted ones to the configured real targets")
-    .option("--receipts <dir>", "where to write receipts (default BACKSTOP_RECEIPTS_DIR or .backstop/receipts)")
+    .option(
+      "--receipts <dir>",
+      "where to write receipts (default BACKSTOP_RECEIPTS_DIR or .backstop/receipts)",
+    )
     .action(async (opts: RunOpts) => {
       if (!["backstop", "naive", "both"].includes(opts.agent)) {
         throw new BackstopError("cli.invalid", `--agent must be backstop, naive or both; got ${opts.agent}`);

@@ -30,9 +30,13 @@ export function registerSandbox(program: Command): void {
         files[user] = file;
       }
       console.log(`Backstop sandbox: ${scenario.title}`);
-      console.log(`  Kubernetes API  ${stack.cluster.url}   (KUBECONFIG=${files.readonly}; writer: ${files.writer}; admin: ${files.admin})`);
+      console.log(
+        `  Kubernetes API  ${stack.cluster.url}   (KUBECONFIG=${files.readonly}; writer: ${files.writer}; admin: ${files.admin})`,
+      );
       console.log(`  Prometheus      ${stack.cluster.url}/api/v1/query`);
-      console.log(`  model provider  ${stack.models.url}   (OpenAI Chat Completions; requests logged to ${modelLog})`);
+      console.log(
+        `  model provider  ${stack.models.url}   (OpenAI Chat Completions; requests logged to ${modelLog})`,
+      );
       console.log(`  mcp-infra       ${stack.infraUrl}   (read-only MCP over streamable HTTP)`);
       console.log(`  tickets MCP     ${stack.tickets.url}`);
 
@@ -42,10 +46,14 @@ export function registerSandbox(program: Command): void {
         const s = await infra.getSignals(target.namespace, target.workload, "15m");
         console.log(`\nget_signals ${target.namespace}/${target.workload}:`);
         for (const p of s.pods) {
-          console.log(`  pod ${p.name}  ready=${p.ready} restarts=${p.restarts} ${p.waiting_reason ?? ""} ${p.last_termination_reason ?? ""}`);
+          console.log(
+            `  pod ${p.name}  ready=${p.ready} restarts=${p.restarts} ${p.waiting_reason ?? ""} ${p.last_termination_reason ?? ""}`,
+          );
         }
         for (const r of s.rollout_history) {
-          console.log(`  revision ${r.revision}  sha=${r.sha} ${r.health}${r.current ? " (current)" : ""}  deployed ${r.deployed_at}`);
+          console.log(
+            `  revision ${r.revision}  sha=${r.sha} ${r.health}${r.current ? " (current)" : ""}  deployed ${r.deployed_at}`,
+          );
         }
         for (const l of s.logs.slice(0, 1)) {
           console.log(`  logs of ${l.pod}:`);

@@ -41,7 +41,9 @@ export function formatEvent(e: RunEvent): string | null {
     case "gate.quality": {
       const x = d as Data<"gate.quality">;
       const failed = x.rules.filter((r) => !r.passed).map((r) => r.rule);
-      const judge = x.judge ? `, judge ${x.judge.grounded === true ? "grounded" : x.judge.error ? `error (${x.judge.error})` : "ungrounded"}` : "";
+      const judge = x.judge
+        ? `, judge ${x.judge.grounded === true ? "grounded" : x.judge.error ? `error (${x.judge.error})` : "ungrounded"}`
+        : "";
       return `quality   ${x.passed ? "PASS" : `FAIL [${failed.join(", ")}]`}${judge}${x.reroute_to_tier ? ` → re-route to tier ${x.reroute_to_tier}` : ""}`;
     }
     case "gate.action": {

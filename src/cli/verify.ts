@@ -12,7 +12,10 @@ export function registerVerify(program: Command): void {
     .argument("<file>", "receipt JSON file")
     .option("--public-key <pem>", "only trust this Ed25519 public key (PEM text or file)")
     .action((file: string, opts: { publicKey?: string }) => {
-      const result = verifyReceiptFile(file, opts.publicKey ? { trustedPublicKeys: [opts.publicKey] } : undefined);
+      const result = verifyReceiptFile(
+        file,
+        opts.publicKey ? { trustedPublicKeys: [opts.publicKey] } : undefined,
+      );
       if (result.ok) {
         console.log(`ok: ${result.events} events, head ${result.head_hash}, signed by key ${result.key_id}`);
         return;

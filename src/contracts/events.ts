@@ -75,7 +75,13 @@ export interface RunEventDataMap {
     cost_usd: number;
     prompt: { name: string; version: string; sha256: string } | null;
   };
-  "model.fallback": { from: string; to: string | null; reason: string; status: number | null; cooldown_until: string | null };
+  "model.fallback": {
+    from: string;
+    to: string | null;
+    reason: string;
+    status: number | null;
+    cooldown_until: string | null;
+  };
   "diagnosis.parsed": {
     model: string;
     ok: boolean;
@@ -104,7 +110,13 @@ export interface RunEventDataMap {
   };
   "approval.decided": { decision: "approved" | "rejected" | "expired"; by: string | null; at: string };
   "ticket.filed": { id: string; url: string | null; tool: string };
-  "run.finished": { outcome: RunOutcome; summary: string; wall_ms: number; cost_usd: number; tokens: { input: number; output: number } };
+  "run.finished": {
+    outcome: RunOutcome;
+    summary: string;
+    wall_ms: number;
+    cost_usd: number;
+    tokens: { input: number; output: number };
+  };
 }
 
 /** A concrete, typed action as executed or proposed (no `scope`: the write path has none). */

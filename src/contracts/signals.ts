@@ -68,7 +68,12 @@ export const WorkloadSignalSchema = z.object({
   image: z.string(),
   revision: z.number().int().nullable(),
   conditions: z.array(
-    z.object({ type: z.string(), status: z.string(), reason: z.string().nullable(), message: z.string().nullable() }),
+    z.object({
+      type: z.string(),
+      status: z.string(),
+      reason: z.string().nullable(),
+      message: z.string().nullable(),
+    }),
   ),
 });
 

@@ -1,9 +1,9 @@
-import { render, type LoadedPrompt } from "../../prompts/loader.js";
+import { type LoadedPrompt, render } from "../../prompts/loader.js";
 import type { Diagnosis } from "../contracts/diagnosis.js";
 import type { ActionRecord, RunReporter } from "../contracts/events.js";
 import { errorMessage } from "../errors.js";
-import { extractFirstJsonObject } from "../guardrails/extract.js";
 import type { ModelRouter } from "../gateway/router.js";
+import { extractFirstJsonObject } from "../guardrails/extract.js";
 import { type SigningKey, signReceipt } from "../receipt/index.js";
 import { RunContext } from "./context.js";
 import type { ActionRunner, SignalsSource } from "./ports.js";
@@ -11,7 +11,13 @@ import type { RunInput, RunResult } from "./run.js";
 
 /** The naive agent's hands: every tool, the admin credential (see `src/actions/naive-tools.ts`). */
 export interface NaiveHands {
-  rollback(a: { namespace: string; kind: string; name: string; to_sha?: string; scope?: string }): Promise<ActionRecord[]>;
+  rollback(a: {
+    namespace: string;
+    kind: string;
+    name: string;
+    to_sha?: string;
+    scope?: string;
+  }): Promise<ActionRecord[]>;
   restart(a: { namespace: string; kind: string; name: string }): Promise<ActionRecord[]>;
   scale(a: { namespace: string; kind: string; name: string; replicas: number }): Promise<ActionRecord[]>;
   delete(a: { namespace: string; kind: string; name: string }): Promise<ActionRecord[]>;
@@ -89,7 +95,10 @@ export async function runNaive(input: RunInput, deps: NaiveDeps): Promise<RunRes
       log_lines: signals.logs.reduce((n, l) => n + l.lines.length, 0),
       tool_calls: [{ tool: "get_signals", ms: 0, ok: true }],
     });
-    const rendered = render(deps.prompt, { alert: JSON.stringify(input.alert), signals: JSON.stringify(signals) });
+    const rendered = render(deps.prompt, {
+      alert: JSON.stringify(input.alert),
+      signals: JSON.stringify(signals),
+    });
     const reply = await deps.router.complete({
       purpose: "diagnose",
       runId: input.runId,
@@ -129,11 +138,23 @@ export async function runNaive(input: RunInput, deps: NaiveDeps): Promise<RunRes
       await ctx.emit("action.executed", { action: record, idempotency_key: "", revision: null });
     }
   } catch (err) {
-    const record: ActionRecord = { type: a.type === "none" ? "restart" : a.type, namespace: a.namespace, kind: a.kind, name: a.name };
-    await ctx.emit("action.failed", { action: record, error: errorMessage(err), status: null, changed: actions.length > 0 });
+    const record: ActionRecord = {
+      type: a.type === "none" ? "restart" : a.type,
+      namespace: a.namespace,
+      kind: a.kind,
+      name: a.name,
+    };
+    await ctx.emit("action.failed", {
+      action: record,
+      error: errorMessage(err),
+      status: null,
+      changed: actions.length > 0,
+    });
     return done("failed", `The naive agent crashed mid-action: ${errorMessage(err)}`);
   }
-  const recovery = await deps.watch.waitForRecovery(namespace, workload, { timeoutMs: deps.recoveryTimeoutMs ?? 30_000 });
+  const recovery = await deps.watch.waitForRecovery(namespace, workload, {
+    timeoutMs: deps.recoveryTimeoutMs ?? 30_000,
+  });
   await ctx.emit("recovery.verified", {
     ok: recovery.ok,
     workload: `${namespace}/${workload}`,
@@ -143,5 +164,8 @@ export async function runNaive(input: RunInput, deps: NaiveDeps): Promise<RunRes
   });
   return recovery.ok
     ? done("resolved", `${namespace}/${workload} recovered after ${actions.length} action(s)`)
-    : done("failed", `${namespace}/${workload} did not recover (${recovery.ready}/${recovery.desired} ready)`);
+    : done(
+        "failed",
+        `${namespace}/${workload} did not recover (${recovery.ready}/${recovery.desired} ready)`,
+      );
 }

@@ -1,6 +1,7 @@
 import { z } from "zod";
-import { render, type LoadedPrompt } from "../../prompts/loader.js";
+import { type LoadedPrompt, render } from "../../prompts/loader.js";
 import type { AlertmanagerWebhook } from "../../scenarios/schema.js";
+import { idempotencyKey } from "../actions/write-path.js";
 import type { Diagnosis } from "../contracts/diagnosis.js";
 import type { ActionRecord, RunOutcome } from "../contracts/events.js";
 import type { Signals } from "../contracts/signals.js";
@@ -13,7 +14,6 @@ import type { Policy } from "../guardrails/policy.js";
 import { type QualityGateOptions, runQualityGate } from "../guardrails/quality.js";
 import { redactDeep, redactSignals } from "../guardrails/redact.js";
 import { type Receipt, type SigningKey, signReceipt } from "../receipt/index.js";
-import { idempotencyKey } from "../actions/write-path.js";
 import { RunContext, type RunTotals } from "./context.js";
 import type { ActionRunner, Escalation, SignalsSource, TicketSink } from "./ports.js";
 import type { RunTarget } from "./target.js";
@@ -72,7 +72,14 @@ const JudgeReplySchema = z.object({ grounded: z.boolean(), reason: z.string().de
 function alertText(alert: AlertmanagerWebhook | null): string {
   if (!alert) return "";
   return alert.alerts
-    .map((a) => [Object.entries(a.labels).map(([k, v]) => `${k}=${v}`).join(" "), ...Object.values(a.annotations)].join("\n"))
+    .map((a) =>
+      [
+        Object.entries(a.labels)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(" "),
+        ...Object.values(a.annotations),
+      ].join("\n"),
+    )
     .join("\n");
 }
 
@@ -122,12 +129,19 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
     return r.tripped;
   };
 
-  const finish = async (outcome: RunOutcome, summary: string, escalation: Escalation | null): Promise<RunResult> => {
+  const finish = async (
+    outcome: RunOutcome,
+    summary: string,
+    escalation: Escalation | null,
+  ): Promise<RunResult> => {
     if (escalation) {
       await ctx.emit("escalation.opened", {
         reason: escalation.reason,
         proposed_action: escalation.proposedAction,
-        context: { hypothesis: escalation.diagnosis?.hypothesis ?? null, failed_rules: escalation.failedRules },
+        context: {
+          hypothesis: escalation.diagnosis?.hypothesis ?? null,
+          failed_rules: escalation.failedRules,
+        },
       });
     }
     await fileTicket(ctx, deps.tickets, input, outcome, summary, lastDiagnosis, actions);
@@ -270,7 +284,8 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
         },
       });
     } catch (err) {
-      if (isBackstopError(err, "gateway.budget_exhausted")) return escalate(`model budget exhausted: ${err.message}`);
+      if (isBackstopError(err, "gateway.budget_exhausted"))
+        return escalate(`model budget exhausted: ${err.message}`);
       return escalate(`no model produced a diagnosis: ${errorMessage(err)}`);
     }
     if (budget.tripped) return escalate(budget.reason ?? "anomaly budget spent");
@@ -320,8 +335,12 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
       if (!tripped && quality.rules.some((r) => r.rule === "confidence" && !r.passed)) {
         tripped = await anomaly("low_confidence", `confidence ${diagnosis.confidence}`);
       }
-      if (tripped) return escalate(`the diagnosis stayed ungrounded (${failedRules.join(", ")}); anomaly budget spent`);
-      if (!canReroute) return escalate(`the diagnosis is ungrounded (${failedRules.join(", ")}) and no stronger model is left`);
+      if (tripped)
+        return escalate(`the diagnosis stayed ungrounded (${failedRules.join(", ")}); anomaly budget spent`);
+      if (!canReroute)
+        return escalate(
+          `the diagnosis is ungrounded (${failedRules.join(", ")}) and no stronger model is left`,
+        );
       reroutes += 1;
       minTier = nextTier;
       continue;
@@ -343,7 +362,8 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
     if (!verdict.passed || !verdict.action) {
       failedRules = verdict.rules.filter((r) => !r.passed).map((r) => r.rule);
       const tripped = await anomaly("gate_failure", `action gate failed: ${failedRules.join(", ")}`);
-      if (tripped) return escalate(`the proposed action was refused (${failedRules.join(", ")}); anomaly budget spent`);
+      if (tripped)
+        return escalate(`the proposed action was refused (${failedRules.join(", ")}); anomaly budget spent`);
       if (!canReroute) return escalate(`the proposed action was refused (${failedRules.join(", ")})`);
       reroutes += 1;
       minTier = nextTier;
@@ -359,7 +379,8 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
       actions.push(action);
       await ctx.emit("action.executed", { action, idempotency_key: key, revision: res.revision });
     } catch (err) {
-      const status = isBackstopError(err) && typeof err.details?.status === "number" ? err.details.status : null;
+      const status =
+        isBackstopError(err) && typeof err.details?.status === "number" ? err.details.status : null;
       const changed = isBackstopError(err) && err.details?.changed === true;
       await ctx.emit("action.failed", { action, error: errorMessage(err), status, changed });
       await anomaly("action_failure", errorMessage(err));
@@ -379,7 +400,9 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
     });
     if (!recovery.ok) {
       await anomaly("action_failure", "workload did not recover");
-      return escalate(`${action.namespace}/${action.name} did not recover after ${action.type} (${recovery.ready}/${recovery.desired} ready)`);
+      return escalate(
+        `${action.namespace}/${action.name} did not recover after ${action.type} (${recovery.ready}/${recovery.desired} ready)`,
+      );
     }
     return finish(
       "resolved",
@@ -432,7 +455,9 @@ async function fileTicket(
   const body = [
     `Outcome: ${outcome}`,
     summary,
-    diagnosis ? `Hypothesis: ${diagnosis.hypothesis} (confidence ${diagnosis.confidence})` : "No grounded diagnosis.",
+    diagnosis
+      ? `Hypothesis: ${diagnosis.hypothesis} (confidence ${diagnosis.confidence})`
+      : "No grounded diagnosis.",
     actions.length > 0 ? `Actions: ${actions.map(describeAction).join("; ")}` : "Actions: none",
     `Receipt head: ${ctx.recorder.headHash()}`,
     `Run: ${input.runId}`,
@@ -445,6 +470,12 @@ async function fileTicket(
     });
     await ctx.emit("ticket.filed", { id: t.id, url: t.url, tool: "create_issue" });
   } catch (err) {
-    await ctx.emit("breaker.anomaly", { kind: "tool_error", cost: 0, spent: 0, budget: 0, detail: `ticket not filed: ${errorMessage(err)}` });
+    await ctx.emit("breaker.anomaly", {
+      kind: "tool_error",
+      cost: 0,
+      spent: 0,
+      budget: 0,
+      detail: `ticket not filed: ${errorMessage(err)}`,
+    });
   }
 }

@@ -40,7 +40,11 @@ export function targetFromAlert(alert: AlertmanagerAlert): RunTarget | null {
  * onset is the earliest `startsAt` among the firing alerts for that workload.
  * @throws BackstopError `alert.no_target` when no firing alert names a workload.
  */
-export function targetFromWebhook(webhook: AlertmanagerWebhook): { target: RunTarget; onset: Date; alertname: string | null } {
+export function targetFromWebhook(webhook: AlertmanagerWebhook): {
+  target: RunTarget;
+  onset: Date;
+  alertname: string | null;
+} {
   const firing = webhook.alerts.filter((a) => a.status === "firing");
   for (const alert of firing.length > 0 ? firing : webhook.alerts) {
     const target = targetFromAlert(alert);
@@ -65,6 +69,10 @@ export function targetFromWebhook(webhook: AlertmanagerWebhook): { target: RunTa
  */
 export function parseTargetRef(ref: string): RunTarget {
   const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(ref.trim());
-  if (!m) throw new BackstopError("target.invalid", `expected <namespace>/<workload>, e.g. shop/checkout; got "${ref}"`);
+  if (!m)
+    throw new BackstopError(
+      "target.invalid",
+      `expected <namespace>/<workload>, e.g. shop/checkout; got "${ref}"`,
+    );
   return { namespace: m[1]!, workload: m[3]! };
 }

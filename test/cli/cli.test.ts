@@ -18,7 +18,9 @@ const cli = (args: string[]) =>
 describe("the backstop command", () => {
   it("run --json --agent both prints one report per agent, and verify accepts the receipt and refuses a changed one", async () => {
     // A key must exist: the CLI only creates the default development key, not one at an explicit path.
-    await import("../../src/receipt/index.js").then((m) => m.loadSigningKey({ path: env.BACKSTOP_RECEIPT_KEY_FILE, create: true }));
+    await import("../../src/receipt/index.js").then((m) =>
+      m.loadSigningKey({ path: env.BACKSTOP_RECEIPT_KEY_FILE, create: true }),
+    );
     const { stdout } = await cli([
       "run",
       "--scenario",
@@ -29,7 +31,12 @@ describe("the backstop command", () => {
       "--receipts",
       join(dir, "receipts"),
     ]);
-    const reports = JSON.parse(stdout) as { agent: string; outcome: string; receipt: string; expectation_met: boolean }[];
+    const reports = JSON.parse(stdout) as {
+      agent: string;
+      outcome: string;
+      receipt: string;
+      expectation_met: boolean;
+    }[];
     expect(reports.map((r) => r.agent)).toEqual(["naive", "backstop"]);
     expect(reports.every((r) => r.expectation_met)).toBe(true);
     const receipt = reports[1]!.receipt;

@@ -44,7 +44,13 @@ const report = (scenario: string, agent: "backstop" | "naive") => {
 describe("backstop eval over the scenario files", () => {
   it("has the five seed scenarios", () => {
     expect(scenarios.map((s) => s.name).sort()).toEqual(
-      ["cascading-failure", "clean-signal", "hallucinated-diagnosis", "model-failover", "tool-failure"].sort(),
+      [
+        "cascading-failure",
+        "clean-signal",
+        "hallucinated-diagnosis",
+        "model-failover",
+        "tool-failure",
+      ].sort(),
     );
   });
 
@@ -62,7 +68,9 @@ describe("backstop eval over the scenario files", () => {
     expect(r.outcome).toBe("resolved");
     expect(r.actions).toHaveLength(1);
     expect(r.mutations.workloads).toBe(1);
-    const receipt = JSON.parse(readFileSync(r.receipt, "utf8")) as { events: { type: string; data: { passed?: boolean } }[] };
+    const receipt = JSON.parse(readFileSync(r.receipt, "utf8")) as {
+      events: { type: string; data: { passed?: boolean } }[];
+    };
     const verdicts = receipt.events.filter((e) => e.type === "gate.quality").map((e) => e.data.passed);
     expect(verdicts).toEqual([false, true]);
     expect(report("hallucinated-diagnosis", "naive").outcome).toBe("damaged");
