@@ -22,8 +22,23 @@ export class RunContext {
   readonly totals: RunTotals = { modelCalls: 0, fallbacks: 0, tokens: { input: 0, output: 0 }, costUsd: 0 };
   private readonly reporters: readonly RunReporter[];
 
-  constructor(runId: string, reporters: readonly RunReporter[], clock?: () => Date) {
-    this.recorder = new ReceiptRecorder(clock ? { runId, clock } : { runId });
+  /**
+   * A fresh chain, or with `prior` the continuation of one (a run resumed after a human decision).
+   * @throws BackstopError `receipt.chain` when `prior.events` does not verify.
+   */
+  constructor(
+    runId: string,
+    reporters: readonly RunReporter[],
+    clock?: () => Date,
+    prior?: { events: readonly RunEvent[]; totals: RunTotals },
+  ) {
+    const base = clock ? { runId, clock } : { runId };
+    this.recorder = prior
+      ? ReceiptRecorder.resume({ ...base, events: prior.events })
+      : new ReceiptRecorder(base);
+    if (prior) {
+      this.totals = structuredClone(prior.totals);
+    }
     this.reporters = reporters;
   }
 

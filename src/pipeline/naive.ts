@@ -79,6 +79,7 @@ export async function runNaive(input: RunInput, deps: NaiveDeps): Promise<RunRes
       diagnosis,
       receipt: signReceipt(input.runId, ctx.recorder.events(), deps.signingKey),
       wallMs,
+      pending: null,
       ...ctx.totals,
     };
   };

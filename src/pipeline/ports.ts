@@ -1,5 +1,5 @@
 import type { Diagnosis } from "../contracts/diagnosis.js";
-import type { ActionRecord } from "../contracts/events.js";
+import type { ActionRecord, RunEvent } from "../contracts/events.js";
 import type { Signals } from "../contracts/signals.js";
 
 /**
@@ -42,4 +42,25 @@ export interface Escalation {
   proposedAction: ActionRecord | null;
   diagnosis: Diagnosis | null;
   failedRules: string[];
+}
+
+/**
+ * An escalated run waiting for a human: what was proposed, and the receipt so far (ending with
+ * `escalation.opened`), so `resumeAfterDecision` can continue the same hash chain. JSON-serialisable
+ * (the bot keeps it in Redis). Times are ISO-8601; money USD.
+ */
+export interface PendingApproval {
+  runId: string;
+  target: { namespace: string; workload: string };
+  reason: string;
+  proposedAction: ActionRecord;
+  hypothesis: string | null;
+  events: RunEvent[];
+  totals: {
+    modelCalls: number;
+    fallbacks: number;
+    tokens: { input: number; output: number };
+    costUsd: number;
+  };
+  startedAt: string;
 }

@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { type LoadedPrompt, render } from "../../prompts/loader.js";
 import type { AlertmanagerWebhook } from "../../scenarios/schema.js";
-import { idempotencyKey } from "../actions/write-path.js";
 import type { Diagnosis } from "../contracts/diagnosis.js";
 import type { ActionRecord, RunOutcome } from "../contracts/events.js";
 import type { Signals } from "../contracts/signals.js";
@@ -14,8 +13,9 @@ import type { Policy } from "../guardrails/policy.js";
 import { type QualityGateOptions, runQualityGate } from "../guardrails/quality.js";
 import { redactDeep, redactSignals } from "../guardrails/redact.js";
 import { type Receipt, type SigningKey, signReceipt } from "../receipt/index.js";
+import { actAndVerify } from "./act.js";
 import { RunContext, type RunTotals } from "./context.js";
-import type { ActionRunner, Escalation, SignalsSource, TicketSink } from "./ports.js";
+import type { ActionRunner, Escalation, PendingApproval, SignalsSource, TicketSink } from "./ports.js";
 import type { RunTarget } from "./target.js";
 
 /** Tunables of one run. Durations in ms. */
@@ -27,6 +27,12 @@ export interface PipelineOptions {
   /** How long to watch a workload recover after acting (default 120000 ms). */
   recoveryTimeoutMs?: number;
   quality?: QualityGateOptions;
+  /**
+   * When true (the Slack bot), an escalation that proposes an action leaves the run open for a human:
+   * no ticket, no `run.finished`; the result carries `pending` for `resumeAfterDecision`. When false
+   * (the CLI, eval), the run finishes as `escalated`.
+   */
+  awaitApproval?: boolean;
 }
 
 /** Everything the run needs, injected; the pipeline knows nothing of Slack, BullMQ or the CLI. */
@@ -64,6 +70,8 @@ export interface RunResult extends RunTotals {
   diagnosis: Diagnosis | null;
   receipt: Receipt;
   wallMs: number;
+  /** Set when the run waits for an Approve/Reject decision (see `PipelineOptions.awaitApproval`). */
+  pending: PendingApproval | null;
 }
 
 const JudgeReplySchema = z.object({ grounded: z.boolean(), reason: z.string().default("") });
@@ -163,6 +171,7 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
       diagnosis: lastDiagnosis,
       receipt,
       wallMs,
+      pending: null,
       ...ctx.totals,
     };
   };
@@ -373,40 +382,21 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
     // 4. Act through the narrow write path, then verify recovery.
     const action = verdict.action;
     candidate = action;
-    const key = idempotencyKey(input.runId, action);
-    try {
-      const res = await deps.actions.execute(action, key);
-      actions.push(action);
-      await ctx.emit("action.executed", { action, idempotency_key: key, revision: res.revision });
-    } catch (err) {
-      const status =
-        isBackstopError(err) && typeof err.details?.status === "number" ? err.details.status : null;
-      const changed = isBackstopError(err) && err.details?.changed === true;
-      await ctx.emit("action.failed", { action, error: errorMessage(err), status, changed });
-      await anomaly("action_failure", errorMessage(err));
-      return escalate(
-        `${action.type} of ${action.namespace}/${action.name} failed (${errorMessage(err)}); ${changed ? "the workload changed" : "nothing was changed"}`,
-      );
-    }
-    const recovery = await deps.actions.waitForRecovery(action.namespace, action.name, {
-      timeoutMs: opts.recoveryTimeoutMs ?? 120_000,
-    });
-    await ctx.emit("recovery.verified", {
-      ok: recovery.ok,
-      workload: `${action.namespace}/${action.kind}/${action.name}`,
-      ready: recovery.ready,
-      desired: recovery.desired,
-      waited_ms: recovery.waited_ms,
-    });
-    if (!recovery.ok) {
-      await anomaly("action_failure", "workload did not recover");
-      return escalate(
-        `${action.namespace}/${action.name} did not recover after ${action.type} (${recovery.ready}/${recovery.desired} ready)`,
-      );
+    const acted = await actAndVerify(
+      ctx,
+      deps.actions,
+      input.runId,
+      action,
+      opts.recoveryTimeoutMs ?? 120_000,
+    );
+    if (acted.ok || acted.stage !== "execute") actions.push(action);
+    if (!acted.ok) {
+      await anomaly("action_failure", acted.reason);
+      return escalate(acted.reason);
     }
     return finish(
       "resolved",
-      `${describeAction(action)}; ${recovery.ready}/${recovery.desired} ready. ${diagnosis.hypothesis}`,
+      `${describeAction(action)}; ${acted.ready}/${acted.desired} ready. ${diagnosis.hypothesis}`,
       null,
     );
   }
@@ -442,7 +432,7 @@ function round6(n: number): number {
   return Math.round(n * 1e6) / 1e6;
 }
 
-async function fileTicket(
+export async function fileTicket(
   ctx: RunContext,
   tickets: TicketSink | undefined,
   input: RunInput,

@@ -106,6 +106,30 @@ export class ReceiptRecorder {
     return event;
   }
 
+  /**
+   * Continues an existing chain (e.g. a run that waited for a human decision): checks every event's
+   * `seq`, `prev_hash` link and `hash`, then appends after the last one.
+   * @throws BackstopError `receipt.chain` naming the first event that does not verify.
+   */
+  static resume(opts: { runId: string; events: readonly RunEvent[]; clock?: () => Date }): ReceiptRecorder {
+    const recorder = new ReceiptRecorder(
+      opts.clock ? { runId: opts.runId, clock: opts.clock } : { runId: opts.runId },
+    );
+    let prev = GENESIS_HASH;
+    for (const [i, e] of opts.events.entries()) {
+      const body = { seq: e.seq, at: e.at, type: e.type, data: e.data, prev_hash: e.prev_hash };
+      if (e.seq !== i || e.prev_hash !== prev || hashEvent(body) !== e.hash) {
+        throw new BackstopError(
+          "receipt.chain",
+          `cannot resume run ${opts.runId}: event ${i} does not verify`,
+        );
+      }
+      recorder.chain.push(deepFreeze(JSON.parse(JSON.stringify(e)) as RunEvent));
+      prev = e.hash;
+    }
+    return recorder;
+  }
+
   /** The events so far, in order (a copy of the list; the events themselves are frozen). */
   events(): readonly RunEvent[] {
     return [...this.chain];

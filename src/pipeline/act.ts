@@ -1,0 +1,57 @@
+import { idempotencyKey } from "../actions/write-path.js";
+import type { ActionRecord } from "../contracts/events.js";
+import { errorMessage, isBackstopError } from "../errors.js";
+import type { RunContext } from "./context.js";
+import type { ActionRunner } from "./ports.js";
+
+/** How an act-then-verify step ended. `reason` is a sentence for the escalation. */
+export type ActOutcome =
+  | { ok: true; ready: number; desired: number }
+  | { ok: false; stage: "execute" | "recovery"; reason: string };
+
+/**
+ * Stage 4: executes one validated action through the narrow write path with the run's idempotency
+ * key (so a retried job never acts twice), then watches the workload recover for `recoveryTimeoutMs`.
+ * Emits `action.executed` or `action.failed`, then `recovery.verified`. Never throws for API failures.
+ */
+export async function actAndVerify(
+  ctx: RunContext,
+  runner: ActionRunner,
+  runId: string,
+  action: ActionRecord,
+  recoveryTimeoutMs: number,
+): Promise<ActOutcome> {
+  const key = idempotencyKey(runId, action);
+  try {
+    const res = await runner.execute(action, key);
+    await ctx.emit("action.executed", { action, idempotency_key: key, revision: res.revision });
+  } catch (err) {
+    const status =
+      isBackstopError(err) && typeof err.details?.status === "number" ? err.details.status : null;
+    const changed = isBackstopError(err) && err.details?.changed === true;
+    await ctx.emit("action.failed", { action, error: errorMessage(err), status, changed });
+    return {
+      ok: false,
+      stage: "execute",
+      reason: `${action.type} of ${action.namespace}/${action.name} failed (${errorMessage(err)}); ${changed ? "the workload changed" : "nothing was changed"}`,
+    };
+  }
+  const recovery = await runner.waitForRecovery(action.namespace, action.name, {
+    timeoutMs: recoveryTimeoutMs,
+  });
+  await ctx.emit("recovery.verified", {
+    ok: recovery.ok,
+    workload: `${action.namespace}/${action.kind}/${action.name}`,
+    ready: recovery.ready,
+    desired: recovery.desired,
+    waited_ms: recovery.waited_ms,
+  });
+  if (!recovery.ok) {
+    return {
+      ok: false,
+      stage: "recovery",
+      reason: `${action.namespace}/${action.name} did not recover after ${action.type} (${recovery.ready}/${recovery.desired} ready)`,
+    };
+  }
+  return { ok: true, ready: recovery.ready, desired: recovery.desired };
+}

@@ -1,0 +1,141 @@
+import type { RunOutcome } from "../contracts/events.js";
+import { errorMessage } from "../errors.js";
+import { checkHardRules } from "../guardrails/action-gate.js";
+import { signReceipt } from "../receipt/index.js";
+import { actAndVerify } from "./act.js";
+import { RunContext } from "./context.js";
+import type { PendingApproval } from "./ports.js";
+import { describeAction, fileTicket, type PipelineDeps, type RunResult } from "./run.js";
+
+/** A human's answer to an escalation. `expired` is the timeout's answer (treated as a rejection). */
+export interface Decision {
+  decision: "approved" | "rejected" | "expired";
+  /** Slack user id of the approver, or null for `expired`. */
+  by: string | null;
+  at: Date;
+}
+
+/**
+ * Continues an escalated run after a decision, on the same hash chain: `approval.decided`, then for an
+ * approval the action gate's hard rules again on fresh signals (protected, blast radius, scope,
+ * replica bounds — an approval never overrides them), a server-side dry-run, the action through the
+ * narrow write path with the run's idempotency key (so the action runs at most once however often this
+ * is called), recovery, the ticket and `run.finished`. Rejected or expired: nothing is changed.
+ * Never throws for incident-level failures; they end the run as `escalated`.
+ */
+export async function resumeAfterDecision(
+  pending: PendingApproval,
+  decision: Decision,
+  deps: PipelineDeps,
+): Promise<RunResult> {
+  const started = Date.parse(pending.startedAt);
+  const ctx = new RunContext(pending.runId, deps.reporters, deps.clock, {
+    events: pending.events,
+    totals: pending.totals,
+  });
+  const action = pending.proposedAction;
+  const input = {
+    runId: pending.runId,
+    trigger: "alert" as const,
+    target: pending.target,
+    onset: new Date(started),
+    alert: null,
+  };
+  const actions: (typeof action)[] = [];
+  await ctx.emit("approval.decided", {
+    decision: decision.decision,
+    by: decision.by,
+    at: decision.at.toISOString(),
+  });
+
+  const finish = async (outcome: RunOutcome, summary: string): Promise<RunResult> => {
+    await fileTicket(ctx, deps.tickets, input, outcome, summary, null, actions);
+    const wallMs = Date.now() - started;
+    await ctx.emit("run.finished", {
+      outcome,
+      summary,
+      wall_ms: wallMs,
+      cost_usd: Math.round(ctx.totals.costUsd * 1e6) / 1e6,
+      tokens: { ...ctx.totals.tokens },
+    });
+    return {
+      runId: pending.runId,
+      agent: "backstop",
+      outcome,
+      actions,
+      escalation: null,
+      diagnosis: null,
+      receipt: signReceipt(pending.runId, ctx.recorder.events(), deps.signingKey),
+      wallMs,
+      pending: null,
+      ...ctx.totals,
+    };
+  };
+
+  if (decision.decision !== "approved") {
+    const why =
+      decision.decision === "expired"
+        ? "no decision before the approval timeout"
+        : `rejected by ${decision.by}`;
+    return finish(
+      "escalated",
+      `Escalated, ${why}: nothing was changed (${describeAction(action)} was proposed).`,
+    );
+  }
+
+  // An approval still passes the hard rules, on what the cluster looks like now.
+  let rules: ReturnType<typeof checkHardRules>;
+  try {
+    const [signals, namespaces] = await Promise.all([
+      deps.signals.getSignals(action.namespace, action.name, deps.options?.window ?? "15m"),
+      deps.signals.namespaces(),
+    ]);
+    rules = checkHardRules(action, deps.policy, {
+      namespaceLabels: Object.fromEntries(namespaces.map((n) => [n.name, n.labels])),
+      currentReplicas: signals.workload.replicas.desired,
+      actualKind: signals.workload.kind,
+    });
+  } catch (err) {
+    await ctx.emit("gate.action", {
+      passed: false,
+      action,
+      rules: [{ rule: "signals_available", passed: false, detail: errorMessage(err) }],
+    });
+    return finish(
+      "escalated",
+      `Approved, but the workload could not be read (${errorMessage(err)}); nothing was changed.`,
+    );
+  }
+  const dry = rules.every((r) => r.passed) ? await deps.actions.dryRun(action) : null;
+  if (dry) {
+    await ctx.emit("action.dry_run", { action, ok: dry.ok, error: dry.error });
+    rules.push({
+      rule: "server_dry_run",
+      passed: dry.ok,
+      detail: dry.ok ? "dry-run accepted" : (dry.error ?? "refused"),
+    });
+  }
+  const passed = rules.every((r) => r.passed);
+  await ctx.emit("gate.action", { passed, action, rules });
+  if (!passed) {
+    const failed = rules.filter((r) => !r.passed).map((r) => r.rule);
+    return finish(
+      "escalated",
+      `Approved, but the action gate refused it (${failed.join(", ")}); nothing was changed.`,
+    );
+  }
+
+  const acted = await actAndVerify(
+    ctx,
+    deps.actions,
+    pending.runId,
+    action,
+    deps.options?.recoveryTimeoutMs ?? 120_000,
+  );
+  if (acted.ok || acted.stage !== "execute") actions.push(action);
+  if (!acted.ok) return finish("escalated", `Approved by ${decision.by}, but ${acted.reason}.`);
+  return finish(
+    "resolved",
+    `Approved by ${decision.by}: ${describeAction(action)}; ${acted.ready}/${acted.desired} ready.`,
+  );
+}
