@@ -9,7 +9,8 @@ import { ModelRouter, type ModelTarget } from "../src/gateway/index.js";
 import { isProtected, loadPolicy, type Policy } from "../src/guardrails/policy.js";
 import { connectInfra, connectNotify } from "../src/mcp/index.js";
 import { runNaive } from "../src/pipeline/naive.js";
-import { type RunResult, runBackstop } from "../src/pipeline/run.js";
+import type { SignalsSource, TicketSink } from "../src/pipeline/ports.js";
+import { type PipelineDeps, type RunResult, runBackstop } from "../src/pipeline/run.js";
 import { targetFromWebhook } from "../src/pipeline/target.js";
 import { type SigningKey, writeReceiptFile } from "../src/receipt/index.js";
 import type { SandboxStack } from "./stack.js";
@@ -56,6 +57,36 @@ export interface HarnessOptions {
   reporters?: (agent: AgentName, runId: string) => RunReporter[];
   /** Recovery watch timeout, ms (default 30 000 in the sandbox). */
   recoveryTimeoutMs?: number;
+  /** Leave an escalation with a proposed action open for a decision (the bot's behaviour). */
+  awaitApproval?: boolean;
+}
+
+/**
+ * Backstop's pipeline dependencies over a sandbox stack: the scenario's model chain on the sandbox
+ * provider, the write path with the writer token, the given MCP clients, policy, prompts and key.
+ */
+export function backstopDeps(
+  stack: SandboxStack,
+  scenario: Scenario,
+  d: {
+    infra: SignalsSource;
+    notify: TicketSink | undefined;
+    policy: Policy;
+    prompts: { diagnosis: LoadedPrompt; judge: LoadedPrompt };
+    reporters: RunReporter[];
+    opts: Pick<HarnessOptions, "signingKey">;
+  },
+): Omit<PipelineDeps, "options"> {
+  return {
+    signals: d.infra,
+    router: scenarioRouter(scenario, stack.models.url),
+    actions: new WritePath({ kubeConfig: stack.cluster.kubeConfig("writer"), pollIntervalMs: 100 }),
+    tickets: d.notify,
+    policy: d.policy,
+    prompts: d.prompts,
+    reporters: d.reporters,
+    signingKey: d.opts.signingKey,
+  };
 }
 
 const SANDBOX_KEY = "sandbox-key";
@@ -129,15 +160,8 @@ export async function runScenarioAgent(
       const notify = await connectNotify(stack.tickets.url);
       try {
         result = await runBackstop(input, {
-          signals: infra,
-          router: scenarioRouter(scenario, stack.models.url),
-          actions: new WritePath({ kubeConfig: stack.cluster.kubeConfig("writer"), pollIntervalMs: 100 }),
-          tickets: notify,
-          policy,
-          prompts,
-          reporters,
-          signingKey: opts.signingKey,
-          options: { recoveryTimeoutMs },
+          ...backstopDeps(stack, scenario, { infra, notify, policy, prompts, reporters, opts }),
+          options: { recoveryTimeoutMs, awaitApproval: opts.awaitApproval ?? false },
         });
       } finally {
         await notify.close();

@@ -151,6 +151,30 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
           failed_rules: escalation.failedRules,
         },
       });
+      if (opts.awaitApproval && escalation.proposedAction) {
+        const pending: PendingApproval = {
+          runId: input.runId,
+          target: input.target,
+          reason: escalation.reason,
+          proposedAction: escalation.proposedAction,
+          hypothesis: escalation.diagnosis?.hypothesis ?? null,
+          events: [...ctx.recorder.events()],
+          totals: structuredClone(ctx.totals),
+          startedAt: new Date(started).toISOString(),
+        };
+        return {
+          runId: input.runId,
+          agent: "backstop",
+          outcome,
+          actions,
+          escalation,
+          diagnosis: lastDiagnosis,
+          receipt: signReceipt(input.runId, ctx.recorder.events(), deps.signingKey),
+          wallMs: Date.now() - started,
+          pending,
+          ...ctx.totals,
+        };
+      }
     }
     await fileTicket(ctx, deps.tickets, input, outcome, summary, lastDiagnosis, actions);
     const wallMs = Date.now() - started;
