@@ -53,6 +53,29 @@ const EnvSchema = z.object({
     .string()
     .regex(/^\d+[smhd]$/)
     .default("15m"),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, "expected redis://host:port")
+    .default("redis://127.0.0.1:6379"),
+  BACKSTOP_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  BACKSTOP_APPROVAL_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(30 * 60_000),
+  BACKSTOP_APPROVERS: z.string().default(""),
+  BACKSTOP_APPROVER_GROUP: z.string().optional(),
+  BACKSTOP_ALERT_TOKEN: z.string().min(16, "use a long random token").optional(),
+  SLACK_MODE: z.enum(["http", "socket"]).default("http"),
+  SLACK_BOT_TOKEN: z.string().optional(),
+  SLACK_SIGNING_SECRET: z.string().optional(),
+  SLACK_APP_TOKEN: z.string().optional(),
+  SLACK_BOT_USER_ID: z.string().optional(),
+  SLACK_BOT_ID: z.string().optional(),
+  SLACK_API_URL: z.url().optional(),
+  SLACK_ALERT_CHANNEL: z.string().optional(),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default("0.0.0.0"),
 });
 
 /** The parsed configuration. Durations are ms, money USD. */
@@ -75,6 +98,23 @@ export interface Config {
   live: boolean;
   recoveryTimeoutMs: number;
   signalsWindow: string;
+  redisUrl: string;
+  worker: { concurrency: number };
+  approvals: { users: string[]; usergroup: string | undefined; timeoutMs: number };
+  /** Slack settings; `null` fields are checked by {@link requireSlack} when the bot starts. */
+  slack: {
+    mode: "http" | "socket";
+    botToken: string | undefined;
+    signingSecret: string | undefined;
+    appToken: string | undefined;
+    botUserId: string | undefined;
+    botId: string | undefined;
+    apiUrl: string | undefined;
+    alertChannel: string | undefined;
+    alertToken: string | undefined;
+    port: number;
+    host: string;
+  };
 }
 
 function parseTargets(raw: string | undefined, env: NodeJS.ProcessEnv, what: string): TargetConfig[] {
@@ -141,5 +181,67 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     live: e.BACKSTOP_LIVE,
     recoveryTimeoutMs: e.BACKSTOP_RECOVERY_TIMEOUT_MS,
     signalsWindow: e.BACKSTOP_SIGNALS_WINDOW,
+    redisUrl: e.REDIS_URL,
+    worker: { concurrency: e.BACKSTOP_WORKER_CONCURRENCY },
+    approvals: {
+      users: e.BACKSTOP_APPROVERS.split(",")
+        .map((u) => u.trim())
+        .filter(Boolean),
+      usergroup: e.BACKSTOP_APPROVER_GROUP,
+      timeoutMs: e.BACKSTOP_APPROVAL_TIMEOUT_MS,
+    },
+    slack: {
+      mode: e.SLACK_MODE,
+      botToken: e.SLACK_BOT_TOKEN,
+      signingSecret: e.SLACK_SIGNING_SECRET,
+      appToken: e.SLACK_APP_TOKEN,
+      botUserId: e.SLACK_BOT_USER_ID,
+      botId: e.SLACK_BOT_ID,
+      apiUrl: e.SLACK_API_URL,
+      alertChannel: e.SLACK_ALERT_CHANNEL,
+      alertToken: e.BACKSTOP_ALERT_TOKEN,
+      port: e.PORT,
+      host: e.HOST,
+    },
+  };
+}
+
+/**
+ * The Slack settings the bot cannot start without, or a BackstopError `config.invalid` naming every
+ * missing variable (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_BOT_USER_ID, SLACK_BOT_ID,
+ * SLACK_ALERT_CHANNEL, BACKSTOP_ALERT_TOKEN; SLACK_APP_TOKEN in socket mode; approvers).
+ */
+export function requireSlack(config: Config): {
+  botToken: string;
+  signingSecret: string;
+  appToken: string | undefined;
+  botUserId: string;
+  botId: string;
+  alertChannel: string;
+  alertToken: string;
+} {
+  const s = config.slack;
+  const missing: string[] = [];
+  if (!s.botToken) missing.push("SLACK_BOT_TOKEN");
+  if (!s.signingSecret) missing.push("SLACK_SIGNING_SECRET");
+  if (!s.botUserId) missing.push("SLACK_BOT_USER_ID");
+  if (!s.botId) missing.push("SLACK_BOT_ID");
+  if (!s.alertChannel) missing.push("SLACK_ALERT_CHANNEL");
+  if (!s.alertToken) missing.push("BACKSTOP_ALERT_TOKEN");
+  if (s.mode === "socket" && !s.appToken) missing.push("SLACK_APP_TOKEN (socket mode)");
+  if (config.approvals.users.length === 0 && !config.approvals.usergroup) {
+    missing.push("BACKSTOP_APPROVERS or BACKSTOP_APPROVER_GROUP");
+  }
+  if (missing.length > 0) {
+    throw new BackstopError("config.invalid", `the Slack bot needs: ${missing.join(", ")}`);
+  }
+  return {
+    botToken: s.botToken!,
+    signingSecret: s.signingSecret!,
+    appToken: s.appToken,
+    botUserId: s.botUserId!,
+    botId: s.botId!,
+    alertChannel: s.alertChannel!,
+    alertToken: s.alertToken!,
   };
 }
