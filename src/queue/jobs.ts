@@ -1,0 +1,100 @@
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import {
+  type AlertmanagerAlert,
+  type AlertmanagerWebhook,
+  AlertmanagerWebhookSchema,
+} from "../../scenarios/schema.js";
+
+/**
+ * The BullMQ job formats of Backstop's `runs` queue. One queue carries three job names:
+ * - `triage` ({@link RunJobData}): start a run for an alert or a slash command;
+ * - `decision` ({@link DecisionJobData}): a human (or the timeout) answered an escalation;
+ * - `expire` ({@link ExpiryJobData}): a delayed job that rejects a pending approval after its timeout.
+ *
+ * Job data holds no secret: no tokens, no raw log lines (an alert's labels and annotations are fine).
+ * Job ids never contain `:` (BullMQ uses `:` as its key separator), see
+ * https://docs.bullmq.io/guide/jobs/job-ids.
+ */
+
+/** The name of the BullMQ queue that carries runs, decisions and expiries. */
+export const RUNS_QUEUE = "runs";
+
+/** The job names on {@link RUNS_QUEUE}. */
+export const JOB_NAMES = { triage: "triage", decision: "decision", expire: "expire" } as const;
+
+/** A job name on {@link RUNS_QUEUE}. */
+export type RunJobName = (typeof JOB_NAMES)[keyof typeof JOB_NAMES];
+
+/**
+ * A `triage` job: one run for one incident. `incidentKey` is also the BullMQ job id; `runId` is
+ * derived from it ({@link runIdFor}). `onset` is ISO-8601. `alert` is the Alertmanager webhook (v4)
+ * that started it, or null for a slash command; `requestedBy` the Slack user id of a command's caller.
+ * `slack.channel` is where the incident's thread lives; `slack.responseUrl` a slash command's
+ * `response_url` (valid 30 minutes, no secret by itself) or null.
+ */
+export const RunJobDataSchema = z.object({
+  runId: z.string().min(1),
+  trigger: z.enum(["alert", "command"]),
+  incidentKey: z.string().min(1),
+  target: z.object({ namespace: z.string().min(1), workload: z.string().min(1) }),
+  onset: z.string().min(1),
+  alert: AlertmanagerWebhookSchema.nullable(),
+  note: z.string().nullable(),
+  requestedBy: z.string().nullable(),
+  slack: z.object({ channel: z.string().min(1), responseUrl: z.string().nullable() }),
+});
+/** See {@link RunJobDataSchema}. */
+export type RunJobData = z.infer<typeof RunJobDataSchema>;
+
+/**
+ * A `decision` job: the answer to a run's escalation. `by` is the Slack user id of the approver, or
+ * null for `expired`; `at` is ISO-8601. Job id `decision-<runId>`, so a run is decided once.
+ */
+export const DecisionJobDataSchema = z.object({
+  runId: z.string().min(1),
+  decision: z.enum(["approved", "rejected", "expired"]),
+  by: z.string().nullable(),
+  at: z.string().min(1),
+});
+/** See {@link DecisionJobDataSchema}. */
+export type DecisionJobData = z.infer<typeof DecisionJobDataSchema>;
+
+/** An `expire` job: the approval timeout of `runId` has passed. Job id `expire-<runId>`. */
+export const ExpiryJobDataSchema = z.object({ runId: z.string().min(1) });
+/** See {@link ExpiryJobDataSchema}. */
+export type ExpiryJobData = z.infer<typeof ExpiryJobDataSchema>;
+
+/**
+ * The incident key of one alert in an Alertmanager notification: `am-` followed by the first 32 hex
+ * digits of sha256(`groupKey` + "\n" + `fingerprint`). Alertmanager re-sends a group on every
+ * `group_interval` and repeats it on `repeat_interval` with the same `groupKey` and the same alert
+ * `fingerprint` (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config), so all
+ * of them map to one key, hence one job, hence one run. Contains no `:`. Never throws.
+ */
+export function incidentKeyForAlert(webhook: AlertmanagerWebhook, alert: AlertmanagerAlert): string {
+  const digest = createHash("sha256").update(`${webhook.groupKey}\n${alert.fingerprint}`).digest("hex");
+  return `am-${digest.slice(0, 32)}`;
+}
+
+/** Keeps `[A-Za-z0-9._-]` and turns anything else (notably `:` and `/`) into `-`. */
+function keyPart(s: string): string {
+  return s.replace(/[^A-Za-z0-9._-]/g, "-");
+}
+
+/**
+ * The incident key of a `/backstop triage <namespace>/<workload>` command: `cmd-<ns>-<workload>-<nonce>`
+ * (the nonce, e.g. the command's trigger id, makes each command its own run). Characters outside
+ * `[A-Za-z0-9._-]` become `-`, so the key never contains `:`. Never throws.
+ */
+export function incidentKeyForCommand(namespace: string, workload: string, nonce: string): string {
+  return `cmd-${keyPart(namespace)}-${keyPart(workload)}-${keyPart(nonce)}`;
+}
+
+/**
+ * The run id of an incident: `run-<incidentKey>`. Stable, so a retried or recovered job keeps its run
+ * id, and with it the write path's idempotency keys (an action runs at most once). Never throws.
+ */
+export function runIdFor(incidentKey: string): string {
+  return `run-${keyPart(incidentKey)}`;
+}
