@@ -229,8 +229,9 @@ function parseArgs<T extends z.ZodType>(schema: T, args: Record<string, unknown>
   const field = String(issue?.path[0] ?? "");
   if (field === "blocks") throw apiError("invalid_blocks");
   if (field === "channel" && args.channel === undefined) throw apiError("channel_not_found");
+  const why = args[field] === undefined ? `missing required field: ${field}` : (issue?.message ?? "invalid");
   throw apiError("invalid_arguments", {
-    response_metadata: { messages: [`[ERROR] ${issue?.message ?? "invalid"} [json-pointer:/${field}]`] },
+    response_metadata: { messages: [`[ERROR] ${why} [json-pointer:/${field}]`] },
   });
 }
 
