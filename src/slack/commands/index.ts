@@ -1,0 +1,269 @@
+import type { AckFn, App, RespondArguments, RespondFn, SlashCommand } from "@slack/bolt";
+import type { KnownBlock } from "@slack/types";
+import type { WebClient } from "@slack/web-api";
+import { z } from "zod";
+import {
+  errorMessage as errorReply,
+  helpMessage,
+  INCIDENT_STATUSES,
+  type IncidentStatus,
+  type IncidentView,
+  USAGE as SUBCOMMAND_USAGE,
+  statusMessage,
+} from "../../../blocks/index.js";
+import { errorMessage, isBackstopError } from "../../errors.js";
+import { parseTargetRef } from "../../pipeline/target.js";
+import { incidentKeyForCommand, type RunJobData, runIdFor } from "../../queue/jobs.js";
+import type { IncidentRecord } from "../../queue/store.js";
+import type { Receipt } from "../../receipt/index.js";
+import { ReceiptSchema } from "../../receipt/index.js";
+import type { ListenerContext } from "../app.js";
+import { uploadReceipt } from "../receipt-upload.js";
+
+/**
+ * The `/backstop` slash command (https://api.slack.com/interactivity/slash-commands). Every branch acks
+ * within Slack's 3 seconds: the pure ones (help, errors, triage) answer in the ack body as an ephemeral
+ * message; the ones that read Redis (status, receipt) ack empty first, then answer through `respond`
+ * (the command's `response_url`). No branch runs the agent: triage enqueues a `triage` job.
+ */
+
+/** The slash command's name, as in `manifest.yml`. */
+export const COMMAND = "/backstop";
+
+/** The usage line shown with every error and in help (the subcommands of `blocks/help.ts`). */
+export const USAGE = Object.values(SUBCOMMAND_USAGE).join(" | ");
+
+/** Longest note kept from `/backstop triage ns/name <note>` (characters). */
+export const MAX_NOTE_CHARS = 500;
+
+/** How many incidents `/backstop status` lists. */
+export const STATUS_LIMIT = 10;
+
+/** A run id as `runIdFor` makes it: `run-` and `[A-Za-z0-9._-]`, at most 200 characters. */
+export const RunIdSchema = z
+  .string()
+  .regex(/^run-[A-Za-z0-9._-]{1,196}$/, "expected a run id such as run-am-0123abcd… (see /backstop status)");
+
+/** A parsed `/backstop` invocation. */
+export type BackstopCommand =
+  | { sub: "help" }
+  | { sub: "triage"; ref: string; note: string | null }
+  | { sub: "status"; runId: string | null }
+  | { sub: "receipt"; runId: string }
+  | { sub: "invalid"; error: string; usage: string }
+  | { sub: "unknown"; word: string };
+
+/**
+ * Splits the command text (`SlashCommand.text`) into a subcommand and its arguments. Pure; never
+ * throws. An empty text is `help`; a subcommand word is case-insensitive; a run id is checked with
+ * {@link RunIdSchema}; a note is cut to {@link MAX_NOTE_CHARS}.
+ */
+export function parseCommandText(text: string): BackstopCommand {
+  const words = text.trim().split(/\s+/).filter(Boolean);
+  const sub = (words[0] ?? "help").toLowerCase();
+  const args = words.slice(1);
+  switch (sub) {
+    case "help":
+      return { sub: "help" };
+    case "triage": {
+      const ref = args[0];
+      if (!ref)
+        return {
+          sub: "invalid",
+          error: "triage needs a workload",
+          usage: SUBCOMMAND_USAGE.triage,
+        };
+      const note = args.slice(1).join(" ").slice(0, MAX_NOTE_CHARS);
+      return { sub: "triage", ref, note: note.length > 0 ? note : null };
+    }
+    case "status":
+    case "receipt": {
+      const run = args[0];
+      const usage = sub === "status" ? SUBCOMMAND_USAGE.status : SUBCOMMAND_USAGE.receipt;
+      if (!run)
+        return sub === "status"
+          ? { sub, runId: null }
+          : { sub: "invalid", error: "receipt needs a run id", usage };
+      const parsed = RunIdSchema.safeParse(run);
+      if (!parsed.success)
+        return {
+          sub: "invalid",
+          error: `"${run}" is not a run id: ${parsed.error.issues[0]?.message}`,
+          usage,
+        };
+      return { sub, runId: parsed.data };
+    }
+    default:
+      return { sub: "unknown", word: sub };
+  }
+}
+
+/** An `IncidentRecord` (Redis) as the `IncidentView` the Block Kit builders render. */
+export function incidentView(r: IncidentRecord): IncidentView {
+  const status = (INCIDENT_STATUSES as readonly string[]).includes(r.status)
+    ? (r.status as IncidentStatus)
+    : "queued";
+  return {
+    runId: r.runId,
+    alertname: r.alertname,
+    severity: r.severity,
+    namespace: r.namespace,
+    workload: r.workload,
+    trigger: r.trigger,
+    requestedBy: r.requestedBy,
+    status,
+    stage: r.stage,
+    summary: r.summary,
+    startedAt: r.startedAt,
+    resolvedByAlertmanager: r.resolvedAt !== null,
+  };
+}
+
+/** An ephemeral message (only the caller sees it) for an ack body or `respond`. */
+function ephemeral(m: { text: string; blocks?: KnownBlock[] }): RespondArguments {
+  return m.blocks
+    ? { response_type: "ephemeral", text: m.text, blocks: m.blocks }
+    : { response_type: "ephemeral", text: m.text };
+}
+
+/**
+ * Parses a stored receipt (the exact bytes of `serializeReceipt`) back into a `Receipt`. Re-serializing
+ * it yields the same bytes (RFC 8785 canonical JSON), so the upload verifies.
+ * @throws Error when the stored text is not a receipt.
+ */
+export function parseStoredReceipt(text: string): Receipt {
+  return ReceiptSchema.parse(JSON.parse(text)) as Receipt;
+}
+
+/**
+ * Uploads run `runId`'s stored receipt into its incident's thread (or `fallbackChannel` when the
+ * incident has no thread yet). Returns what happened as a user-facing line.
+ */
+export async function uploadStoredReceipt(
+  ctx: Pick<ListenerContext, "store">,
+  client: WebClient,
+  runId: string,
+  where: { channel: string; threadTs: string | null },
+): Promise<{ ok: boolean; text: string }> {
+  const text = await ctx.store.getReceipt(runId);
+  if (!text) return { ok: false, text: `No receipt is stored for run ${runId} (it may still be running).` };
+  const incident = await ctx.store.getIncidentByRun(runId);
+  const thread = incident ? await ctx.store.getThread(incident.key) : null;
+  const channel = thread?.channel ?? where.channel;
+  const threadTs = thread?.ts ?? where.threadTs;
+  await uploadReceipt(client, { channel, threadTs, receipt: parseStoredReceipt(text) });
+  return { ok: true, text: `Uploaded the signed receipt of ${runId} into its thread.` };
+}
+
+async function triage(
+  ctx: ListenerContext,
+  command: SlashCommand,
+  cmd: { ref: string; note: string | null },
+  ack: AckFn<string | RespondArguments>,
+  respond: RespondFn,
+): Promise<void> {
+  let target: { namespace: string; workload: string };
+  try {
+    target = parseTargetRef(cmd.ref);
+  } catch (err) {
+    const why = isBackstopError(err) ? err.message : errorMessage(err);
+    await ack(ephemeral(errorReply(why, SUBCOMMAND_USAGE.triage)));
+    return;
+  }
+  const incidentKey = incidentKeyForCommand(target.namespace, target.workload, ctx.newNonce());
+  const runId = runIdFor(incidentKey);
+  await ack({
+    response_type: "ephemeral",
+    text: `Queued triage of ${target.namespace}/${target.workload} (run ${runId}). Updates follow in a thread here.`,
+  });
+  const data: RunJobData = {
+    runId,
+    trigger: "command",
+    incidentKey,
+    target,
+    onset: ctx.clock().toISOString(),
+    alert: null,
+    note: cmd.note,
+    requestedBy: command.user_id,
+    slack: { channel: command.channel_id, responseUrl: command.response_url || null },
+  };
+  try {
+    await ctx.producer.enqueueRun(data);
+    ctx.log.info({ runId, incidentKey, user: command.user_id }, "triage queued from /backstop");
+  } catch (err) {
+    ctx.log.error({ runId, err: errorMessage(err) }, "cannot queue a triage");
+    await respond(
+      ephemeral(errorReply(`Could not queue the triage of ${cmd.ref}: ${errorMessage(err)}. Try again.`)),
+    );
+  }
+}
+
+async function status(ctx: ListenerContext, runId: string | null, respond: RespondFn): Promise<void> {
+  if (runId) {
+    const incident = await ctx.store.getIncidentByRun(runId);
+    await respond(
+      ephemeral(
+        incident
+          ? statusMessage([incidentView(incident)])
+          : errorReply(`No run ${runId} is known.`, SUBCOMMAND_USAGE.status),
+      ),
+    );
+    return;
+  }
+  const recent = await ctx.store.recentIncidents(STATUS_LIMIT);
+  await respond(ephemeral(statusMessage(recent.map(incidentView))));
+}
+
+/**
+ * Registers `/backstop` on `app` (bolt-ts-starter-template: `listeners/commands/index.ts`).
+ * Subcommands: `triage <namespace>/<workload> [note]`, `status [run]`, `receipt <run>`, `help`;
+ * anything else gets the help with "unknown subcommand".
+ */
+export function register(app: App, ctx: ListenerContext): void {
+  app.command(COMMAND, async ({ command, ack, respond, client }) => {
+    const cmd = parseCommandText(command.text ?? "");
+    switch (cmd.sub) {
+      case "help":
+        await ack(ephemeral(helpMessage()));
+        return;
+      case "unknown": {
+        const help = helpMessage();
+        await ack(
+          ephemeral({
+            text: `Unknown subcommand "${cmd.word}". ${help.text}`,
+            blocks: [...errorReply(`Unknown subcommand "${cmd.word}".`, USAGE).blocks, ...help.blocks],
+          }),
+        );
+        return;
+      }
+      case "invalid":
+        await ack(ephemeral(errorReply(cmd.error, cmd.usage)));
+        return;
+      case "triage":
+        await triage(ctx, command, cmd, ack, respond);
+        return;
+      case "status":
+        await ack();
+        try {
+          await status(ctx, cmd.runId, respond);
+        } catch (err) {
+          ctx.log.error({ err: errorMessage(err) }, "/backstop status failed");
+          await respond(ephemeral(errorReply(`Could not read the incidents: ${errorMessage(err)}`)));
+        }
+        return;
+      case "receipt":
+        await ack();
+        try {
+          const r = await uploadStoredReceipt(ctx, client, cmd.runId, {
+            channel: command.channel_id,
+            threadTs: null,
+          });
+          await respond(ephemeral(r.ok ? { text: r.text } : errorReply(r.text, SUBCOMMAND_USAGE.receipt)));
+        } catch (err) {
+          ctx.log.error({ runId: cmd.runId, err: errorMessage(err) }, "/backstop receipt failed");
+          await respond(ephemeral(errorReply(`Could not upload the receipt: ${errorMessage(err)}`)));
+        }
+        return;
+    }
+  });
+}
