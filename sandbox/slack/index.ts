@@ -13,6 +13,7 @@ export {
   type SendOptions,
   type SendResult,
   sendBlockAction,
+  sendEvent,
   sendSlashCommand,
   signSlackRequest,
 } from "./signing.js";

@@ -113,6 +113,7 @@ export interface SandboxSlack {
   thread(channel: string, ts: string): RecordedMessage[];
   /** Ephemeral messages, for one user or all. */
   ephemerals(user?: string): RecordedMessage[];
+  /** Completed uploads (after `files.completeUploadExternal`), oldest first, with their bytes. */
   files(): SandboxFile[];
   /** A fresh `response_url` (`${url}response/<id>`), usable 5 times as Slack allows. */
   newResponseUrl(context?: ResponseUrlContext): string;

@@ -204,3 +204,61 @@ export function sendBlockAction(
   const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
   return sendSigned(target, signingSecret, body, "application/x-www-form-urlencoded", opts);
 }
+
+/**
+ * Sends an Events API event to the bot as Slack does: `POST target` with an `application/json`
+ * `event_callback` envelope (`token, team_id, api_app_id, event, type, event_id, event_time, authorizations,
+ * is_ext_shared_channel, event_context`; https://docs.slack.dev/apis/events-api/#callback-field), signed with
+ * `signingSecret`. `retryNum`/`retryReason` add Slack's `X-Slack-Retry-Num` / `X-Slack-Retry-Reason` headers
+ * (Slack retries an event up to 3 times when the app does not answer 2xx within 3 s). `event` is the inner
+ * event, e.g. `{ type: "app_mention", user, text, ts, channel }`; `event_time` is Unix seconds.
+ * @throws the `fetch` error when the bot cannot be reached.
+ */
+export async function sendEvent(
+  target: string,
+  signingSecret: string,
+  event: { type: string } & Record<string, unknown>,
+  opts: SendOptions & {
+    team_id?: string;
+    bot_user_id?: string;
+    event_id?: string;
+    retryNum?: number;
+    retryReason?: string;
+  } = {},
+): Promise<SendResult> {
+  const teamId = opts.team_id ?? "T0SANDBOX";
+  const eventTime = Math.floor(Date.now() / 1000);
+  const body = JSON.stringify({
+    token: "sandbox-verification-token",
+    team_id: teamId,
+    context_team_id: teamId,
+    api_app_id: "A0BACKSTOP",
+    event: { event_ts: actionTs(), ...event },
+    type: "event_callback",
+    event_id: opts.event_id ?? `Ev${randomBytes(5).toString("hex").toUpperCase()}`,
+    event_time: eventTime,
+    authorizations: [
+      {
+        enterprise_id: null,
+        team_id: teamId,
+        user_id: opts.bot_user_id ?? "U0BACKSTOP",
+        is_bot: true,
+        is_enterprise_install: false,
+      },
+    ],
+    is_ext_shared_channel: false,
+    event_context: `4-${randomBytes(8).toString("hex")}`,
+  });
+  const secret = opts.forgeSignature ? `${signingSecret}-forged` : signingSecret;
+  const headers: Record<string, string> = {
+    "Content-Type": "application/json",
+    "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+    ...signSlackRequest(secret, body, opts.timestampSec),
+  };
+  if (opts.retryNum !== undefined) {
+    headers["X-Slack-Retry-Num"] = String(opts.retryNum);
+    headers["X-Slack-Retry-Reason"] = opts.retryReason ?? "http_timeout";
+  }
+  const res = await fetch(target, { method: "POST", headers, body });
+  return { status: res.status, body: await res.text() };
+}

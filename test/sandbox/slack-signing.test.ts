@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type SandboxSlack,
   sendBlockAction,
+  sendEvent,
   sendSlashCommand,
   signSlackRequest,
   startSandboxSlack,
@@ -168,6 +169,7 @@ describe("a real Bolt app against the sandbox Slack", () => {
   let app: App;
   let target = "";
   const clicks: { user: string; value: string }[] = [];
+  const mentions: { text: string; retry: number | undefined }[] = [];
 
   beforeAll(async () => {
     slack = await startSandboxSlack({ botToken: TOKEN, users: [{ id: "U0ALICE", name: "alice" }] });
@@ -211,6 +213,9 @@ describe("a real Bolt app against the sandbox Slack", () => {
         text: `Approved by <@${body.user.id}>`,
         blocks: [],
       });
+    });
+    app.event("app_mention", async ({ event, context }) => {
+      mentions.push({ text: event.text, retry: context.retryNum });
     });
     const server = (await app.start(0)) as Server;
     target = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`;
@@ -269,5 +274,23 @@ describe("a real Bolt app against the sandbox Slack", () => {
     expect(clicks).toEqual([{ user: "U0ALICE", value: "r1" }]);
     await expect.poll(() => slack.messages(CH)[0]?.text).toBe("Approved by <@U0ALICE>");
     expect(slack.messages(CH)[0]?.edited).toBe(true);
+  });
+
+  it("a signed Events API callback reaches app.event; a forged one is refused", async () => {
+    const event = {
+      type: "app_mention",
+      user: "U0ALICE",
+      text: "<@U0BACKSTOP> status",
+      ts: "1763731200.000300",
+      channel: CH,
+    };
+    expect((await sendEvent(target, SECRET, event)).status).toBe(200);
+    expect((await sendEvent(target, SECRET, event, { retryNum: 1 })).status).toBe(200);
+    expect((await sendEvent(target, SECRET, event, { forgeSignature: true })).status).toBe(401);
+    await expect.poll(() => mentions.length).toBe(2);
+    expect(mentions).toEqual([
+      { text: "<@U0BACKSTOP> status", retry: undefined },
+      { text: "<@U0BACKSTOP> status", retry: 1 },
+    ]);
   });
 });
