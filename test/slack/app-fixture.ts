@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { type SandboxSlack, startSandboxSlack } from "../../sandbox/slack/index.js";
@@ -7,6 +7,7 @@ import { setLogLevel } from "../../src/log.js";
 import { type DecisionJobData, RUNS_QUEUE, type RunJobData } from "../../src/queue/jobs.js";
 import { type QueueConnection, RunsProducer } from "../../src/queue/runs.js";
 import { type IncidentRecord, RunStore } from "../../src/queue/store.js";
+import { loadSigningKey, ReceiptRecorder, serializeReceipt, signReceipt } from "../../src/receipt/index.js";
 import { type BackstopApp, createBackstopApp, type SlackProducer } from "../../src/slack/app.js";
 import type { SlackSettings } from "../../src/slack/config.js";
 
@@ -156,3 +157,29 @@ export const PROPOSED: ActionRecord = {
   name: "checkout",
   to_sha: "a1b2c3d",
 } as ActionRecord;
+
+/** A small real signed receipt for `runId`: the exact text `serializeReceipt` writes. */
+export function signedReceiptText(runId: string): string {
+  const { privateKey } = generateKeyPairSync("ed25519");
+  const key = loadSigningKey({ pem: privateKey.export({ type: "pkcs8", format: "pem" }).toString() });
+  const clock = () => new Date("2026-11-21T12:00:00.000Z");
+  const rec = new ReceiptRecorder({ runId, clock });
+  rec.append("run.started", {
+    run_id: runId,
+    agent: "backstop",
+    trigger: "alert",
+    namespace: "shop",
+    workload: "checkout",
+    alertname: "KubePodCrashLooping",
+    scenario: null,
+    note: null,
+  });
+  rec.append("run.finished", {
+    outcome: "resolved",
+    summary: "rolled back checkout",
+    wall_ms: 4200,
+    cost_usd: 0.004,
+    tokens: { input: 1000, output: 200 },
+  });
+  return serializeReceipt(signReceipt(runId, rec.events(), key, { clock }));
+}

@@ -16,6 +16,7 @@ import {
   PROPOSED,
   SIGNING_SECRET,
   STRANGER,
+  signedReceiptText,
   startBot,
 } from "./app-fixture.js";
 
@@ -157,6 +158,19 @@ describe("approvals", () => {
     expect(bot.decisionCalls.filter((d) => d.runId === "run-am-nothing")).toHaveLength(0);
   });
 
+  it("Download receipt uploads the stored receipt into the thread it was clicked in", async () => {
+    const runId = "run-am-download";
+    const e = await escalate(bot, runId);
+    const text = signedReceiptText(runId);
+    await bot.store.saveReceipt(runId, text);
+    await click(STRANGER, e, runId, "backstop_receipt");
+    await vi.waitFor(() => expect(bot.slack.files().filter((f) => f.name.includes(runId))).toHaveLength(1));
+    const file = bot.slack.files().find((f) => f.name.includes(runId))!;
+    expect(file.channel).toBe(ALERT_CHANNEL);
+    expect(file.thread_ts).toBe(e.rootTs);
+    expect(file.bytes.toString("utf8")).toBe(text);
+  });
+
   it("Download receipt for a run without a receipt tells the user", async () => {
     const runId = "run-am-noreceipt";
     const e = await escalate(bot, runId);
@@ -166,7 +180,7 @@ describe("approvals", () => {
         bot.slack.ephemerals(STRANGER).some((m) => m.text.includes(`No receipt is stored for run ${runId}`)),
       ).toBe(true),
     );
-    expect(bot.slack.files()).toHaveLength(0);
+    expect(bot.slack.files().filter((f) => f.name.includes(runId))).toHaveLength(0);
   });
 });
 
@@ -200,6 +214,12 @@ describe("createBackstopApp settings", () => {
     }
     expect(isBackstopError(err, "slack.config")).toBe(true);
     expect((err as Error).message).toContain("appToken");
+  });
+
+  it("socket mode with an app token builds a Socket Mode app without connecting", async () => {
+    const built = createBackstopApp({ ...base, mode: "socket", appToken: "xapp-1-test" }, deps);
+    expect(built.app).toBeDefined();
+    await built.stop(); // never started: a no-op
   });
 
   it("a short alert token is refused", () => {

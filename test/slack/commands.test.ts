@@ -1,7 +1,18 @@
+import { WebClient } from "@slack/web-api";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { sendSlashCommand, signSlackRequest } from "../../sandbox/slack/index.js";
+import { verifyReceiptText } from "../../src/receipt/index.js";
 import { parseCommandText } from "../../src/slack/commands/index.js";
-import { type Bot, incident, SIGNING_SECRET, STRANGER, startBot } from "./app-fixture.js";
+import {
+  ALERT_CHANNEL,
+  BOT_TOKEN,
+  type Bot,
+  incident,
+  SIGNING_SECRET,
+  STRANGER,
+  signedReceiptText,
+  startBot,
+} from "./app-fixture.js";
 
 const CHANNEL = "C0ONCALL";
 
@@ -168,6 +179,26 @@ describe("/backstop over signed HTTP", () => {
       "No receipt is stored for run run-missing",
     );
     expect(bot.slack.files()).toHaveLength(0);
+  });
+
+  it("receipt <run> uploads the stored receipt, byte for byte, into the incident's thread", async () => {
+    const runId = "run-am-withreceipt";
+    const text = signedReceiptText(runId);
+    const client = new WebClient(BOT_TOKEN, { slackApiUrl: bot.slack.apiUrl, retryConfig: { retries: 0 } });
+    const root = await client.chat.postMessage({ channel: ALERT_CHANNEL, text: "incident root" });
+    await bot.store.saveIncident(incident("am-withreceipt", runId));
+    await bot.store.claimThread("am-withreceipt", { channel: ALERT_CHANNEL, ts: root.ts! });
+    await bot.store.saveReceipt(runId, text);
+    const count = bot.slack.responses().length;
+    await send(`receipt ${runId}`);
+    await vi.waitFor(() => expect(bot.slack.files()).toHaveLength(1));
+    const file = bot.slack.files()[0]!;
+    expect(file.channel).toBe(ALERT_CHANNEL);
+    expect(file.thread_ts).toBe(root.ts);
+    expect(file.bytes.toString("utf8")).toBe(text);
+    expect(verifyReceiptText(file.bytes.toString("utf8")).ok).toBe(true);
+    await vi.waitFor(() => expect(bot.slack.responses().length).toBe(count + 1));
+    expect(JSON.stringify(bot.slack.responses().at(-1)?.body)).toContain("Uploaded the signed receipt");
   });
 
   it("app_mention gets the help in its thread", async () => {
