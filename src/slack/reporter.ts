@@ -1,0 +1,374 @@
+import { ErrorCode, type WebClient } from "@slack/web-api";
+import {
+  decisionMessage,
+  escalationMessage,
+  eventReply,
+  type IncidentStatus,
+  type IncidentView,
+  incidentRoot,
+  receiptMessage,
+  type SlackMessage,
+  stageOf,
+  statusOf,
+} from "../../blocks/index.js";
+import { context, escapeText, message } from "../../blocks/text.js";
+import type { ActionRecord, RunEvent, RunEventDataMap, RunReporter } from "../contracts/events.js";
+import { errorMessage } from "../errors.js";
+import { childLogger } from "../log.js";
+
+/** A Slack thread: the channel id and the root message's `ts` (`"1763731200.000100"`). */
+export interface SlackThread {
+  channel: string;
+  ts: string;
+}
+
+/**
+ * Where an incident's thread is remembered, shared by every worker (the Redis run store in production).
+ * `claimThread` sets the thread only if none is set yet (`SET NX`) and returns false when another
+ * reporter claimed it first.
+ */
+export interface IncidentThreadStore {
+  getThread(incidentKey: string): Promise<SlackThread | null>;
+  claimThread(incidentKey: string, thread: SlackThread): Promise<boolean>;
+}
+
+/**
+ * Options for {@link SlackThreadReporter}. `channel` is the channel id for a new root; `incidentKey` the
+ * incident (one thread per incident, shared by its runs); `view` the root's fixed fields; `approvers` user
+ * ids (`U…`) or user group ids (`S…`) shown on an escalation; `approvalTimeoutMs` (ms) how long an
+ * escalation waits (shown as its expiry: the event's `at` plus this). `keyId` is the receipt signing key's
+ * id (16 hex) for the receipt line, when known. `maxBacklog` caps the messages kept while Slack is
+ * unreachable (default 200; the oldest are dropped first).
+ */
+export interface SlackThreadReporterOptions {
+  client: WebClient;
+  channel: string;
+  incidentKey: string;
+  threads: IncidentThreadStore;
+  view: Omit<IncidentView, "status" | "stage" | "summary">;
+  approvers: string[];
+  approvalTimeoutMs: number;
+  keyId?: string;
+  maxBacklog?: number;
+}
+
+type Outgoing =
+  | { op: "post"; what: string; msg: SlackMessage; escalation?: EscalationMemo }
+  | { op: "update"; what: string; ts: string; msg: SlackMessage };
+
+interface EscalationMemo {
+  proposedAction: ActionRecord | null;
+}
+
+/** Slack `error` codes of `ok: false` answers that are worth retrying (transient on Slack's side). */
+const TRANSIENT_PLATFORM_ERRORS = new Set([
+  "ratelimited",
+  "internal_error",
+  "fatal_error",
+  "service_unavailable",
+  "request_timeout",
+]);
+
+/**
+ * True when a Web API failure may succeed later: no answer or a non-200 HTTP answer (`WebAPIRequestError`,
+ * `WebAPIHTTPError`), HTTP 429 (`WebAPIRateLimitedError`), or a transient `ok: false` error. A permanent
+ * `ok: false` (`invalid_blocks`, `channel_not_found`, `not_in_channel`, …) would fail the same way again.
+ * Error codes: https://docs.slack.dev/tools/node-slack-sdk/web-api#handle-errors.
+ */
+export function isTransientSlackError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (
+    code === ErrorCode.RequestError ||
+    code === ErrorCode.HTTPError ||
+    code === ErrorCode.RateLimitedError
+  ) {
+    return true;
+  }
+  if (code === ErrorCode.PlatformError) {
+    const e = (err as { data?: { error?: unknown } }).data?.error;
+    return typeof e === "string" && TRANSIENT_PLATFORM_ERRORS.has(e);
+  }
+  return false;
+}
+
+/**
+ * Posts one run's events into its incident's Slack thread (a {@link RunReporter}; the pipeline stays
+ * Slack-free). On the first event it reuses the incident's root message (`getThread`) or posts one
+ * (`chat.postMessage` with `incidentRoot`) and claims it (`claimThread`); when another worker claimed
+ * first, it uses the winner's thread and turns its own root into a one-line pointer (nothing is deleted).
+ * Then, per event: the root is updated in place (`chat.update`) when its status or stage changes, and
+ * `eventReply(event)` (when not null) is posted as a thread reply; `escalation.opened` posts
+ * `escalationMessage` with Approve/Reject; `approval.decided` also replaces that escalation's buttons with
+ * `decisionMessage` when this reporter posted it; `run.finished` also posts `receiptMessage` (head hash =
+ * the `run.finished` event's hash, which is the receipt's head).
+ *
+ * Slack failures never leave {@link emit}: they are logged. Messages that failed for a transient reason
+ * (network, HTTP 5xx, 429) stay in an in-order backlog and are retried on the next `emit` (or
+ * {@link flush}); permanent `ok: false` errors drop that one message. Emits are serialised.
+ */
+export class SlackThreadReporter implements RunReporter {
+  private readonly opts: SlackThreadReporterOptions;
+  private readonly log;
+  private threadRef: SlackThread | null = null;
+  private status: IncidentStatus = "queued";
+  private stage: string | null = null;
+  private summary: string | null = null;
+  private rootDirty = false;
+  private backlog: Outgoing[] = [];
+  private escalationTs: string | null = null;
+  private escalation: EscalationMemo | null = null;
+  private chain: Promise<void> = Promise.resolve();
+
+  /** See {@link SlackThreadReporterOptions}. Throws nothing; no Slack call happens before the first emit. */
+  constructor(opts: SlackThreadReporterOptions) {
+    this.opts = opts;
+    this.log = childLogger("slack-reporter", { incidentKey: opts.incidentKey, runId: opts.view.runId });
+  }
+
+  /** The incident's thread once known (after the first successful emit), else null. */
+  thread(): SlackThread | null {
+    return this.threadRef ? { ...this.threadRef } : null;
+  }
+
+  /** Messages waiting for Slack to come back (0 when everything was posted or dropped). */
+  pending(): number {
+    return this.backlog.length + (this.rootDirty ? 1 : 0);
+  }
+
+  /** The root's current view (status, stage and summary as the events so far set them). */
+  view(): IncidentView {
+    return { ...this.opts.view, status: this.status, stage: this.stage, summary: this.summary };
+  }
+
+  /**
+   * Renders one event into the thread. Never throws (a Slack outage must not stop a run); failures are
+   * logged and what could not be posted is retried on the next call.
+   */
+  emit(event: RunEvent): Promise<void> {
+    const next = this.chain.then(() => this.handle(event));
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Retries the backlog now (e.g. at the end of a job). Resolves true when nothing is left. Never throws. */
+  flush(): Promise<boolean> {
+    const next = this.chain.then(() => this.tryFlush());
+    this.chain = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    return next;
+  }
+
+  private async handle(event: RunEvent): Promise<void> {
+    try {
+      this.apply(event);
+      this.enqueue(event);
+    } catch (err) {
+      this.log.error({ err: errorMessage(err), type: event.type }, "could not render a run event for Slack");
+    }
+    await this.tryFlush();
+  }
+
+  private apply(event: RunEvent): void {
+    const status = statusOf(event, this.status);
+    const stage = stageOf(event) ?? this.stage;
+    if (event.type === "run.finished") {
+      this.summary = (event.data as RunEventDataMap["run.finished"]).summary;
+      this.rootDirty = true;
+    }
+    if (status !== this.status || stage !== this.stage) this.rootDirty = true;
+    this.status = status;
+    this.stage = stage;
+  }
+
+  private enqueue(event: RunEvent): void {
+    if (event.type === "escalation.opened") {
+      const d = event.data as RunEventDataMap["escalation.opened"];
+      const at = Date.parse(event.at);
+      const expiresAt = new Date((Number.isFinite(at) ? at : Date.now()) + this.opts.approvalTimeoutMs);
+      this.push({
+        op: "post",
+        what: event.type,
+        msg: escalationMessage({
+          runId: this.opts.view.runId,
+          reason: d.reason,
+          proposedAction: d.proposed_action,
+          hypothesis: d.context.hypothesis,
+          failedRules: d.context.failed_rules,
+          approvers: this.opts.approvers,
+          expiresAt: expiresAt.toISOString(),
+        }),
+        escalation: { proposedAction: d.proposed_action },
+      });
+      return;
+    }
+    const reply = eventReply(event);
+    if (reply) this.push({ op: "post", what: event.type, msg: reply });
+    if (event.type === "approval.decided" && this.escalationTs && this.escalation) {
+      const d = event.data as RunEventDataMap["approval.decided"];
+      this.push({
+        op: "update",
+        what: "escalation.decided",
+        ts: this.escalationTs,
+        msg: decisionMessage({
+          runId: this.opts.view.runId,
+          decision: d.decision,
+          by: d.by,
+          at: d.at,
+          proposedAction: this.escalation.proposedAction,
+        }),
+      });
+    }
+    if (event.type === "run.finished") {
+      this.push({
+        op: "post",
+        what: "receipt",
+        msg: receiptMessage({
+          runId: this.opts.view.runId,
+          headHash: event.hash,
+          events: event.seq + 1,
+          keyId: this.opts.keyId ?? "",
+        }),
+      });
+    }
+  }
+
+  private push(o: Outgoing): void {
+    this.backlog.push(o);
+    const max = this.opts.maxBacklog ?? 200;
+    while (this.backlog.length > max) {
+      const dropped = this.backlog.shift();
+      this.log.warn(
+        { what: dropped?.what },
+        "Slack unreachable for too long; dropped the oldest thread update",
+      );
+    }
+  }
+
+  /** One pass: open the thread, update the root, post the backlog in order. Stops at a transient error. */
+  private async tryFlush(): Promise<boolean> {
+    try {
+      if (!this.threadRef && !(await this.openThread())) return false;
+      const thread = this.threadRef!;
+      if (this.rootDirty) {
+        const ok = await this.send("root", () =>
+          this.opts.client.chat.update({
+            channel: thread.channel,
+            ts: thread.ts,
+            ...incidentRoot(this.view()),
+          }),
+        );
+        if (ok === "retry") return false;
+        this.rootDirty = false;
+      }
+      while (this.backlog.length > 0) {
+        const o = this.backlog[0]!;
+        const ok = await this.send(o.what, async () => {
+          if (o.op === "update") {
+            return this.opts.client.chat.update({ channel: thread.channel, ts: o.ts, ...o.msg });
+          }
+          const res = await this.opts.client.chat.postMessage({
+            channel: thread.channel,
+            thread_ts: thread.ts,
+            ...o.msg,
+          });
+          if (o.escalation && typeof res.ts === "string") {
+            this.escalationTs = res.ts;
+            this.escalation = o.escalation;
+          }
+          return res;
+        });
+        if (ok === "retry") return false;
+        this.backlog.shift();
+      }
+      return true;
+    } catch (err) {
+      this.log.warn(
+        { err: errorMessage(err) },
+        "could not reach the incident thread; will retry on the next event",
+      );
+      return false;
+    }
+  }
+
+  /** Runs one Slack call: "ok", "dropped" (permanent error, logged) or "retry" (transient, logged). */
+  private async send(what: string, call: () => Promise<unknown>): Promise<"ok" | "dropped" | "retry"> {
+    try {
+      await call();
+      return "ok";
+    } catch (err) {
+      const transient = isTransientSlackError(err);
+      this.log.warn(
+        { err: errorMessage(err), what, transient },
+        transient
+          ? "Slack call failed; will retry on the next event"
+          : "Slack refused a thread update; dropped it",
+      );
+      return transient ? "retry" : "dropped";
+    }
+  }
+
+  /**
+   * Finds or creates the incident's root. Returns false when Slack or the store could not be reached
+   * (logged; the next emit tries again). Throws nothing.
+   */
+  private async openThread(): Promise<boolean> {
+    const { client, threads, incidentKey } = this.opts;
+    let existing: SlackThread | null;
+    try {
+      existing = await threads.getThread(incidentKey);
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, "could not read the incident's thread; will retry");
+      return false;
+    }
+    if (existing) {
+      this.threadRef = existing;
+      this.rootDirty = true;
+      return true;
+    }
+    let mine: SlackThread;
+    try {
+      const res = await client.chat.postMessage({ channel: this.opts.channel, ...incidentRoot(this.view()) });
+      if (typeof res.ts !== "string") throw new Error("chat.postMessage answered without a ts");
+      mine = { channel: typeof res.channel === "string" ? res.channel : this.opts.channel, ts: res.ts };
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, "could not post the incident's root message; will retry");
+      return false;
+    }
+    this.rootDirty = false;
+    let won = true;
+    try {
+      won = await threads.claimThread(incidentKey, mine);
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, "could not record the incident's thread; using this root");
+    }
+    if (won) {
+      this.threadRef = mine;
+      return true;
+    }
+    let winner: SlackThread | null = null;
+    try {
+      winner = await threads.getThread(incidentKey);
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, "lost the thread claim and could not read the winner's");
+    }
+    if (!winner || (winner.channel === mine.channel && winner.ts === mine.ts)) {
+      this.threadRef = mine;
+      return true;
+    }
+    this.threadRef = winner;
+    this.rootDirty = true;
+    await this.send("orphan-root", () =>
+      client.chat.update({
+        channel: mine.channel,
+        ts: mine.ts,
+        ...message(
+          `${escapeText(`${this.opts.view.namespace}/${this.opts.view.workload}`)}: followed in the incident's thread`,
+          [context(":thread: This incident is followed in its existing thread in this channel.")],
+        ),
+      }),
+    );
+    return true;
+  }
+}
