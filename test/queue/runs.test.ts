@@ -9,6 +9,7 @@ import {
   runIdFor,
 } from "../../src/queue/jobs.js";
 import {
+  closeOnSignals,
   connectionFromUrl,
   type RunProcessors,
   RunsProducer,
@@ -357,5 +358,42 @@ describe("approval expiry", () => {
     });
     expect(job.data.decision).toBe("approved");
     expect(decisions).toEqual(["approved:U1"]);
+  });
+});
+
+describe("shutdown", () => {
+  it("closes the worker (waiting for its running job) when the signal arrives, once", async () => {
+    const { prefix, producer } = setup();
+    let finish!: () => void;
+    let started!: () => void;
+    const startedP = new Promise<void>((r) => {
+      started = r;
+    });
+    const w = worker(prefix, {
+      triage: () => {
+        started();
+        return new Promise((r) => {
+          finish = () => r("finished");
+        });
+      },
+    });
+    await producer.enqueueRun(triageData("cmd-shutdown"));
+    await startedP;
+    const closed = new Promise<void>((resolve) => {
+      const off = closeOnSignals([w], {
+        signals: ["SIGUSR2"],
+        onClosed: () => {
+          off();
+          resolve();
+        },
+      });
+    });
+    process.emit("SIGUSR2", "SIGUSR2");
+    process.emit("SIGUSR2", "SIGUSR2");
+    setTimeout(() => finish(), 100);
+    await closed;
+    expect(w.closing).toBeTruthy();
+    expect(await producer.bullQueue.getJobState("cmd-shutdown")).toBe("completed");
+    expect(process.listenerCount("SIGUSR2")).toBe(0);
   });
 });
