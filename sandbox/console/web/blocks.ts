@@ -18,7 +18,7 @@ export interface TextObject {
 /** A Block Kit `confirm` composition object: the dialog shown before a button's action is sent. */
 export interface ConfirmObject {
   title: string;
-  text: string;
+  text: TextObject | null;
   confirm: string;
   deny: string;
   style: "primary" | "danger" | null;
@@ -75,7 +75,7 @@ export function buttonElement(v: unknown): ButtonElement | null {
   const confirm: ConfirmObject | null = isObj(c)
     ? {
         title: plain(c.title) || "Are you sure?",
-        text: plain(c.text),
+        text: textObject(c.text),
         confirm: plain(c.confirm) || "Yes",
         deny: plain(c.deny) || "Cancel",
         style: styleOf(c.style),

@@ -11,7 +11,7 @@ import { useCallback, useEffect, useMemo, useState } from "preact/hooks";
 import type { RunEvent } from "../../../src/contracts/events.js";
 import type { VerifyResult } from "../../../src/receipt/index.js";
 import type { AgentView, ClusterView, ConsoleMessage, ConsoleUser, ScenarioInfo } from "../backend.js";
-import { type BlockContext, type ButtonElement, renderBlocks } from "./blocks.js";
+import { type BlockContext, type ButtonElement, renderBlocks, renderText } from "./blocks.js";
 import { describeEvent } from "./timeline.js";
 
 type AgentName = "naive" | "backstop";
@@ -36,12 +36,17 @@ interface PendingConfirm {
   message: ConsoleMessage;
 }
 
-function ConfirmModal(props: { pending: PendingConfirm; onConfirm: () => void; onDeny: () => void }): VNode {
+function ConfirmModal(props: {
+  pending: PendingConfirm;
+  ctx: BlockContext;
+  onConfirm: () => void;
+  onDeny: () => void;
+}): VNode {
   const c = props.pending.button.confirm!;
   return html`<div class="modal-backdrop" data-testid="confirm-modal">
     <div class="modal" role="dialog" aria-modal="true" aria-labelledby="confirm-title">
       <h2 id="confirm-title" class="modal-title">${c.title}</h2>
-      <p data-testid="confirm-text">${c.text}</p>
+      <p data-testid="confirm-text">${renderText(c.text, props.ctx)}</p>
       <div class="modal-buttons">
         <button type="button" class="btn" data-testid="confirm-deny" onClick=${props.onDeny}>${c.deny}</button>
         <button
@@ -73,7 +78,7 @@ function Message(props: {
     ${renderBlocks(m.blocks, m.text, props.ctx)}
     ${m.files.map(
       (f) => html`<div class="file" key=${f.id}>
-        📎 <a href=${`/api/files/${encodeURIComponent(f.id)}`} data-testid=${`file-${f.id}`}>${f.title || f.name}</a>
+        <span class="file-label">File</span> <a href=${`/api/files/${encodeURIComponent(f.id)}`} data-testid=${`file-${f.id}`}>${f.title || f.name}</a>
         <span class="file-name">${f.name}</span>
       </div>`,
     )}
@@ -87,7 +92,7 @@ function ClusterPanel(props: { cluster: ClusterView | null }): VNode {
     <div class="namespaces">
       ${c.namespaces.map(
         (n) => html`<span class=${`ns${n.protected ? " protected" : ""}`} key=${n.name}
-          >${n.name}${n.protected ? " 🔒" : ""}</span
+          >${n.name}${n.protected ? html` <span class="tag-protected">protected</span>` : null}</span
         >`,
       )}
     </div>
@@ -96,9 +101,9 @@ function ClusterPanel(props: { cluster: ClusterView | null }): VNode {
       <tbody>
         ${c.workloads.map(
           (w) => html`<tr key=${`${w.namespace}/${w.kind}/${w.name}`} class=${w.protected ? "protected" : ""}>
-            <td title=${w.image}>${w.namespace}/${w.name}${w.protected ? " 🔒" : ""} <span class="kind">${w.kind}</span></td>
+            <td title=${w.image}>${w.namespace}/${w.name}${w.protected ? html` <span class="tag-protected">protected</span>` : null} <span class="kind">${w.kind}</span></td>
             <td>${w.revision ?? "–"}</td>
-            <td><code>${w.sha === null ? "–" : w.sha.slice(0, 7)}</code></td>
+            <td>${w.sha === null ? "–" : html`<code title=${w.sha}>${w.sha.slice(0, 7)}</code>`}</td>
             <td>${w.replicas.ready}/${w.replicas.desired}</td>
             <td><span class=${`health health-${w.health}`}>${w.health}</span></td>
           </tr>`,
@@ -421,6 +426,7 @@ function App(): VNode {
         ? null
         : html`<${ConfirmModal}
             pending=${pending}
+            ctx=${contextFor(pending.message)}
             onDeny=${() => setPending(null)}
             onConfirm=${() => {
               const p = pending;
