@@ -3,7 +3,9 @@ import { registerEval } from "./eval.js";
 import { registerMcpInfra } from "./mcp-infra.js";
 import { registerRun } from "./run.js";
 import { registerSandbox } from "./sandbox.js";
+import { registerServe } from "./serve.js";
 import { registerVerify } from "./verify.js";
+import { registerWorker } from "./worker.js";
 
 /**
  * `backstop`: the command line. Subcommands register themselves; each exits non-zero with a clear
@@ -19,6 +21,8 @@ registerRun(program);
 registerEval(program);
 registerVerify(program);
 registerMcpInfra(program);
+registerServe(program);
+registerWorker(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = err as { code?: string; message?: string };

@@ -1,0 +1,46 @@
+import { WebClient } from "@slack/web-api";
+import type { Command } from "commander";
+import { loadConfig, requireSlack } from "../config.js";
+import { RedisBudgetStore } from "../gateway/redis-store.js";
+import { createProcessors } from "../queue/processors.js";
+import { closeOnSignals, connectionFromUrl, RunsProducer, startRunsWorker } from "../queue/runs.js";
+import { RunStore } from "../queue/store.js";
+import { productionWorld } from "../queue/world.js";
+
+/**
+ * `backstop worker`: processes the BullMQ `runs` queue (triage, decisions, approval timeouts) against
+ * the configured cluster, gateway and MCP servers, posting each run's thread to Slack. Scale it by
+ * running more; SIGTERM lets running jobs finish (`await worker.close()`).
+ */
+export function registerWorker(program: Command): void {
+  program
+    .command("worker")
+    .description("process triage runs and approval decisions from the runs queue")
+    .action(async () => {
+      const config = loadConfig();
+      const slack = requireSlack(config);
+      const connection = connectionFromUrl(config.redisUrl);
+      const budget = new RedisBudgetStore({ connection });
+      const world = await productionWorld(config, budget);
+      const store = new RunStore({ connection });
+      const producer = new RunsProducer({ connection });
+      const client = new WebClient(slack.botToken, {
+        ...(config.slack.apiUrl ? { slackApiUrl: config.slack.apiUrl } : {}),
+        retryConfig: { retries: 2 },
+      });
+      const worker = startRunsWorker({
+        connection,
+        concurrency: config.worker.concurrency,
+        processors: createProcessors({
+          world,
+          slack: client,
+          store,
+          producer,
+          approvers: config.approvals.users,
+          approvalTimeoutMs: config.approvals.timeoutMs,
+        }),
+      });
+      console.log(`backstop worker: ${config.worker.concurrency} concurrent runs from Redis at ${new URL(config.redisUrl).host}`);
+      closeOnSignals([worker, producer, store, budget], { onClosed: () => process.exit(0) });
+    });
+}

@@ -1,0 +1,194 @@
+import type { WebClient } from "@slack/web-api";
+import type { IncidentStatus } from "../../blocks/index.js";
+import type { RunEvent, RunReporter } from "../contracts/events.js";
+import { errorMessage } from "../errors.js";
+import { childLogger } from "../log.js";
+import { resumeAfterDecision } from "../pipeline/decide.js";
+import { type RunResult, runBackstop } from "../pipeline/run.js";
+import { serializeReceipt } from "../receipt/index.js";
+import { SlackThreadReporter } from "../slack/reporter.js";
+import type { DecisionJobData, ExpiryJobData, RunJobData } from "./jobs.js";
+import type { RunProcessors, RunsProducer } from "./runs.js";
+import type { IncidentRecord, RunStore } from "./store.js";
+import type { RunWorld } from "./world.js";
+
+const log = childLogger("worker");
+
+/** What the processors need besides the world: Slack, the stores, the producer, approval settings. */
+export interface ProcessorDeps {
+  world: RunWorld;
+  slack: WebClient;
+  store: RunStore;
+  producer: Pick<RunsProducer, "enqueueDecision" | "scheduleExpiry" | "cancelExpiry">;
+  approvers: string[];
+  /** How long an escalation waits for a decision before it counts as rejected (ms). */
+  approvalTimeoutMs: number;
+  clock?: () => Date;
+}
+
+/** Keeps the incident record and the job's progress in step with the run's stage. */
+class StageReporter implements RunReporter {
+  constructor(
+    private readonly store: RunStore,
+    private readonly key: string,
+    private readonly setStage: ((stage: string) => Promise<void>) | null,
+  ) {}
+
+  async emit(event: RunEvent): Promise<void> {
+    const stage = event.type.split(".")[0]!;
+    const patch: Partial<IncidentRecord> = { stage: event.type };
+    if (event.type === "escalation.opened") patch.status = "awaiting_approval";
+    if (event.type === "run.finished") {
+      const d = event.data as { outcome: string; summary: string };
+      patch.status = d.outcome;
+      patch.summary = d.summary;
+      patch.stage = null;
+    }
+    await this.store.updateIncident(this.key, patch);
+    if (this.setStage) await this.setStage(stage);
+  }
+}
+
+/**
+ * The worker's job processors: `triage` runs the guarded pipeline for an incident and posts its
+ * thread; a run that escalates with a proposed action is saved as a pending decision with a timeout;
+ * `decision` continues it after Approve/Reject (the store's atomic `decide` already picked one
+ * winner); `expire` turns an undecided escalation into a rejection. Receipts are stored in Redis as
+ * the exact signed bytes, for download from the thread.
+ */
+export function createProcessors(d: ProcessorDeps): RunProcessors {
+  const now = d.clock ?? (() => new Date());
+
+  const reportersFor = (
+    incident: IncidentRecord,
+    setStage: ((s: string) => Promise<void>) | null,
+  ): RunReporter[] => [
+    new StageReporter(d.store, incident.key, setStage),
+    new SlackThreadReporter({
+      client: d.slack,
+      channel: incident.channel,
+      incidentKey: incident.key,
+      threads: d.store,
+      view: {
+        runId: incident.runId,
+        alertname: incident.alertname,
+        severity: incident.severity,
+        namespace: incident.namespace,
+        workload: incident.workload,
+        trigger: incident.trigger,
+        requestedBy: incident.requestedBy,
+        startedAt: incident.startedAt,
+      },
+      approvers: d.approvers,
+      approvalTimeoutMs: d.approvalTimeoutMs,
+    }),
+  ];
+
+  const saveResult = async (incident: IncidentRecord, result: RunResult): Promise<void> => {
+    await d.store.saveReceipt(result.runId, serializeReceipt(result.receipt));
+    if (result.pending) {
+      const thread = await d.store.getThread(incident.key);
+      const expiresAt = new Date(now().getTime() + d.approvalTimeoutMs).toISOString();
+      await d.store.savePending({
+        runId: result.runId,
+        incidentKey: incident.key,
+        pending: result.pending,
+        status: "pending",
+        expiresAt,
+        channel: incident.channel,
+        threadTs: thread?.ts ?? "",
+      });
+      await d.producer.scheduleExpiry(result.runId, d.approvalTimeoutMs);
+    }
+  };
+
+  return {
+    async triage(data: RunJobData, job) {
+      let incident = await d.store.getIncident(data.incidentKey);
+      if (!incident) {
+        incident = {
+          key: data.incidentKey,
+          runId: data.runId,
+          namespace: data.target.namespace,
+          workload: data.target.workload,
+          alertname: data.alert?.commonLabels.alertname ?? data.alert?.alerts[0]?.labels.alertname ?? null,
+          severity: data.alert?.commonLabels.severity ?? data.alert?.alerts[0]?.labels.severity ?? null,
+          trigger: data.trigger,
+          requestedBy: data.requestedBy,
+          channel: data.slack.channel,
+          status: "triaging" satisfies IncidentStatus,
+          stage: null,
+          summary: null,
+          startedAt: now().toISOString(),
+          resolvedAt: null,
+        };
+        await d.store.saveIncident(incident);
+      }
+      if (job.attemptsMade > 0)
+        log.warn({ runId: data.runId, attempt: job.attemptsMade + 1 }, "retrying a run");
+      const opened = await d.world.open({ runId: data.runId, incidentKey: data.incidentKey });
+      try {
+        const result = await runBackstop(
+          {
+            runId: data.runId,
+            trigger: data.trigger,
+            target: data.target,
+            onset: new Date(data.onset),
+            alert: data.alert,
+            note: data.note,
+          },
+          {
+            ...opened.deps,
+            reporters: [...reportersFor(incident, (s) => job.setStage(s)), ...opened.reporters],
+            options: {
+              awaitApproval: true,
+              recoveryTimeoutMs: d.world.recoveryTimeoutMs,
+              window: d.world.signalsWindow,
+            },
+          },
+        );
+        await saveResult(incident, result);
+        return { outcome: result.outcome, pending: result.pending !== null };
+      } finally {
+        await opened.close();
+      }
+    },
+
+    async decision(data: DecisionJobData) {
+      const record = await d.store.getPending(data.runId);
+      if (!record) {
+        log.warn({ runId: data.runId }, "a decision for a run with no pending approval; ignored");
+        return { ignored: true };
+      }
+      if (data.decision !== "expired") await d.producer.cancelExpiry(data.runId);
+      const incident = await d.store.getIncident(record.incidentKey);
+      if (!incident) throw new Error(`incident ${record.incidentKey} of run ${data.runId} is missing`);
+      const opened = await d.world.open({ runId: data.runId, incidentKey: record.incidentKey });
+      try {
+        const result = await resumeAfterDecision(
+          record.pending,
+          { decision: data.decision, by: data.by, at: new Date(data.at) },
+          {
+            ...opened.deps,
+            reporters: [...reportersFor(incident, null), ...opened.reporters],
+            options: { recoveryTimeoutMs: d.world.recoveryTimeoutMs, window: d.world.signalsWindow },
+          },
+        );
+        await saveResult(incident, result);
+        return { outcome: result.outcome };
+      } catch (err) {
+        log.error({ runId: data.runId, err: errorMessage(err) }, "decision failed");
+        throw err;
+      } finally {
+        await opened.close();
+      }
+    },
+
+    async expire(data: ExpiryJobData) {
+      const at = now().toISOString();
+      const r = await d.store.decide(data.runId, "expired", null, at);
+      if (r.won) await d.producer.enqueueDecision({ runId: data.runId, decision: "expired", by: null, at });
+      return { expired: r.won };
+    },
+  };
+}

@@ -1,0 +1,99 @@
+import { KubeConfig } from "@kubernetes/client-node";
+import { loadPrompt } from "../../prompts/loader.js";
+import { WritePath } from "../actions/index.js";
+import type { Config, TargetConfig } from "../config.js";
+import { BackstopError } from "../errors.js";
+import { ModelRouter, type ModelTarget } from "../gateway/index.js";
+import type { BudgetStore } from "../gateway/store.js";
+import { loadPolicy } from "../guardrails/policy.js";
+import { connectInfra, connectNotify } from "../mcp/index.js";
+import type { PipelineDeps } from "../pipeline/run.js";
+import { loadSigningKey } from "../receipt/index.js";
+
+/** The dependencies one job runs over, opened for the job and closed after it. */
+export interface OpenedWorld {
+  deps: Omit<PipelineDeps, "reporters" | "options">;
+  /** Extra reporters for this run (e.g. the demo console's), besides the Slack thread. */
+  reporters: PipelineDeps["reporters"];
+  close(): Promise<void>;
+}
+
+/**
+ * Where a worker's runs happen: production (the configured cluster, gateway and MCP servers) or the
+ * sandbox (the demo). `open` connects what a run needs; `close` releases it.
+ */
+export interface RunWorld {
+  open(run: { runId: string; incidentKey: string }): Promise<OpenedWorld>;
+  /** Recovery watch timeout (ms) for actions in this world. */
+  recoveryTimeoutMs: number;
+  signalsWindow: string;
+}
+
+function toTarget(t: TargetConfig): ModelTarget {
+  return {
+    name: t.name,
+    baseURL: t.base_url,
+    model: t.model,
+    apiKey: t.apiKey,
+    tier: t.tier,
+    inputUsdPerMTok: t.input_usd_per_mtok,
+    outputUsdPerMTok: t.output_usd_per_mtok,
+    timeoutMs: t.timeout_ms,
+    ...(t.rpm !== undefined ? { rpm: t.rpm } : {}),
+  };
+}
+
+/**
+ * The production world from the configuration: the model router over `BACKSTOP_TARGETS` with the
+ * shared budget store, mcp-infra at `BACKSTOP_INFRA_MCP_URL`, the notify MCP server when configured,
+ * the write path with `BACKSTOP_WRITER_KUBECONFIG`, the policy, prompts and signing key.
+ * @throws BackstopError `config.invalid` naming what is missing.
+ */
+export async function productionWorld(config: Config, budgetStore: BudgetStore): Promise<RunWorld> {
+  const missing: string[] = [];
+  if (config.models.targets.length === 0) missing.push("BACKSTOP_TARGETS");
+  if (!config.mcp.infraUrl) missing.push("BACKSTOP_INFRA_MCP_URL");
+  if (!config.writerKubeconfig) missing.push("BACKSTOP_WRITER_KUBECONFIG");
+  if (missing.length > 0)
+    throw new BackstopError("config.invalid", `the worker needs: ${missing.join(", ")}`);
+  const targets = config.models.targets.map(toTarget);
+  const router = new ModelRouter({
+    mode: config.models.mode,
+    targets,
+    judge: config.models.judge ? toTarget(config.models.judge) : targets[0]!,
+    dailyBudgetUsd: config.models.dailyBudgetUsd,
+    cooldownMs: config.models.cooldownMs,
+    loggingConfig: config.models.loggingConfig,
+    store: budgetStore,
+  });
+  const writer = new KubeConfig();
+  writer.loadFromFile(config.writerKubeconfig!);
+  const actions = new WritePath({ kubeConfig: writer, recoveryTimeoutMs: config.recoveryTimeoutMs });
+  const promptOpts = config.promptRegistryUrl ? { registryUrl: config.promptRegistryUrl } : {};
+  const policy = loadPolicy(config.policyFile);
+  const signingKey = loadSigningKey({
+    ...(config.receipts.keyPem ? { pem: config.receipts.keyPem } : {}),
+    ...(config.receipts.keyFile ? { path: config.receipts.keyFile } : {}),
+    create: !config.receipts.keyPem && !config.receipts.keyFile,
+  });
+  return {
+    recoveryTimeoutMs: config.recoveryTimeoutMs,
+    signalsWindow: config.signalsWindow,
+    async open() {
+      const infra = await connectInfra(config.mcp.infraUrl!);
+      const notify = config.mcp.notifyUrl ? await connectNotify(config.mcp.notifyUrl) : undefined;
+      // Prompts are fetched per run so a registry change takes effect without a restart.
+      const prompts = {
+        diagnosis: await loadPrompt("diagnosis", promptOpts),
+        judge: await loadPrompt("judge", promptOpts),
+      };
+      return {
+        deps: { signals: infra, router, actions, tickets: notify, policy, prompts, signingKey },
+        reporters: [],
+        async close() {
+          await Promise.all([infra.close(), notify?.close()]);
+        },
+      };
+    },
+  };
+}
