@@ -53,6 +53,13 @@ describe("parseMrkdwn", () => {
     expect(unescapeSlack("&lt;tag&gt; &amp;amp;")).toBe("<tag> &amp;");
   });
 
+  it("turns known emoji shortcodes into characters, not inside code", () => {
+    expect(parseMrkdwn(":white_check_mark: done :not_an_emoji: `:x:`")).toEqual([
+      { t: "text", v: "✅ done :not_an_emoji: " },
+      { t: "code", v: ":x:" },
+    ]);
+  });
+
   it("leaves unterminated syntax as literal text", () => {
     expect(parseMrkdwn("*open `tick <angle")).toEqual([{ t: "text", v: "*open `tick <angle" }]);
     expect(parseMrkdwn("")).toEqual([]);

@@ -22,6 +22,29 @@ export function unescapeSlack(text: string): string {
   return text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
 }
 
+/** The few emoji shortcodes Backstop's messages use; any other `:name:` stays as written. */
+const EMOJI: Record<string, string> = {
+  white_check_mark: "✅",
+  heavy_check_mark: "✔️",
+  x: "❌",
+  warning: "⚠️",
+  rotating_light: "🚨",
+  hourglass: "⏳",
+  hourglass_flowing_sand: "⏳",
+  lock: "🔒",
+  receipt: "🧾",
+  no_entry: "⛔",
+  arrows_counterclockwise: "🔄",
+  ticket: "🎫",
+  robot_face: "🤖",
+  mag: "🔍",
+};
+
+/** Replaces known `:shortcode:` emoji with their characters. */
+export function emojify(text: string): string {
+  return text.replace(/:([a-z0-9_+-]+):/g, (whole, name: string) => EMOJI[name] ?? whole);
+}
+
 const EMPHASIS: Record<string, "b" | "i" | "s"> = { "*": "b", _: "i", "~": "s" };
 const WORD = /[\p{L}\p{N}]/u;
 
@@ -62,7 +85,7 @@ function parseInline(text: string): MrkdwnNode[] {
   const out: MrkdwnNode[] = [];
   let buf = "";
   const flush = (): void => {
-    if (buf.length > 0) out.push({ t: "text", v: unescapeSlack(buf) });
+    if (buf.length > 0) out.push({ t: "text", v: emojify(unescapeSlack(buf)) });
     buf = "";
   };
   let i = 0;
