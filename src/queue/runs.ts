@@ -79,6 +79,11 @@ const jobDefaults = {
   removeOnFail: { age: KEEP_JOBS_S },
 } as const;
 
+/** BullMQ separates its keys with `:`; a job id with one would break them. */
+function noColon(id: string): void {
+  if (id.includes(":")) throw new BackstopError("input.invalid_job", `a job id must not contain ':' (${id})`);
+}
+
 function unavailable(err: unknown): BackstopError {
   if (isBackstopError(err, "queue.unavailable")) return err;
   return new BackstopError("queue.unavailable", `the runs queue is unavailable: ${errorMessage(err)}`, {
@@ -145,7 +150,7 @@ export class RunsProducer {
       });
     }
     const jobId = parsed.data.incidentKey;
-    if (jobId.includes(":")) throw new BackstopError("input.invalid_job", "a job id must not contain ':'");
+    noColon(jobId);
     return this.failFast(async () => {
       if (await this.queue.getJob(jobId)) return { jobId, deduplicated: true };
       const timestamp = Date.now();
@@ -167,6 +172,7 @@ export class RunsProducer {
         cause: parsed.error,
       });
     }
+    noColon(parsed.data.runId);
     await this.failFast(() =>
       this.queue.add(JOB_NAMES.decision, parsed.data, { jobId: `decision-${parsed.data.runId}` }),
     );
@@ -181,6 +187,7 @@ export class RunsProducer {
     if (!Number.isFinite(delayMs) || delayMs < 0) {
       throw new BackstopError("input.invalid_job", `the expiry delay must be >= 0 ms, not ${delayMs}`);
     }
+    noColon(runId);
     const data: ExpiryJobData = ExpiryJobDataSchema.parse({ runId });
     await this.failFast(() =>
       this.queue.add(JOB_NAMES.expire, data, { jobId: `expire-${runId}`, delay: Math.round(delayMs) }),

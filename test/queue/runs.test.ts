@@ -160,6 +160,9 @@ describe("RunsProducer", () => {
     await expect(producer.enqueueRun(triageData("am:bad"))).rejects.toSatisfy((e) =>
       isBackstopError(e, "input.invalid_job"),
     );
+    await expect(producer.scheduleExpiry("run:x", 100)).rejects.toSatisfy((e) =>
+      isBackstopError(e, "input.invalid_job"),
+    );
     await expect(producer.scheduleExpiry("run-x", -1)).rejects.toSatisfy((e) =>
       isBackstopError(e, "input.invalid_job"),
     );
