@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { AppsV1Api, KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, parseDocument } from "yaml";
-import { loadConfig } from "../../src/config.js";
+import { loadConfig, requireSlack } from "../../src/config.js";
 import { parsePolicy } from "../../src/guardrails/policy.js";
 import { resolveInPackage } from "../../src/paths.js";
 import {
@@ -290,6 +290,58 @@ describe("workloads (deploy/kubernetes)", () => {
     const paths = ing.spec.rules.flatMap((r) => r.http.paths);
     expect(paths.map((p) => p.path)).toEqual(["/slack/events"]);
     expect(paths[0]?.backend.service.name).toBe("backstop-bot");
+  });
+
+  /** The environment a container gets: envFrom ConfigMaps, then env (value, ConfigMap and Secret refs). */
+  function containerEnv(deploymentName: string): Record<string, string> {
+    type Ref = { name: string; key: string; optional?: boolean };
+    const c = (podSpec(deploymentName).containers ?? [])[0] as unknown as {
+      envFrom?: { configMapRef: { name: string } }[];
+      env?: { name: string; value?: string; valueFrom?: { configMapKeyRef?: Ref; secretKeyRef?: Ref } }[];
+    };
+    const data = (kind: string, name: string): Record<string, string> => {
+      const o = find(kind, name) as K8sObject & {
+        data?: Record<string, string>;
+        stringData?: Record<string, string>;
+      };
+      return o.data ?? o.stringData ?? {};
+    };
+    const env: Record<string, string> = {};
+    for (const f of c.envFrom ?? []) Object.assign(env, data("ConfigMap", f.configMapRef.name));
+    for (const e of c.env ?? []) {
+      const cm = e.valueFrom?.configMapKeyRef;
+      const sec = e.valueFrom?.secretKeyRef;
+      const ref = cm ?? sec;
+      const value = e.value ?? (ref ? data(cm ? "ConfigMap" : "Secret", ref.name)[ref.key] : undefined);
+      if (value === undefined && !ref?.optional)
+        throw new Error(`${deploymentName}: ${e.name} resolves to nothing`);
+      if (value !== undefined) env[e.name] = value;
+    }
+    return env;
+  }
+
+  it("the bot and the worker get every setting they check at start", () => {
+    for (const name of ["backstop-bot", "backstop-worker"]) {
+      const config = loadConfig(containerEnv(name));
+      expect(() => requireSlack(config), name).not.toThrow();
+      expect(config.redisUrl).toMatch(/^redis:\/\//);
+    }
+    const worker = loadConfig(containerEnv("backstop-worker"));
+    expect(worker.models.targets.length).toBeGreaterThan(0);
+    expect(worker.mcp.infraUrl).toBe("http://backstop-mcp-infra.backstop.svc:8790/mcp");
+    expect(worker.writerKubeconfig).toBe("/etc/backstop/writer/kubeconfig");
+    expect(worker.policyFile).toBe("/etc/backstop/policy/policy.yaml");
+    expect(worker.receipts.keyFile).toBe("/etc/backstop/keys/receipt-ed25519.pem");
+    // The bot holds neither the writer credential nor the signing key nor a model key.
+    const bot = containerEnv("backstop-bot");
+    for (const k of ["BACKSTOP_WRITER_KUBECONFIG", "BACKSTOP_RECEIPT_KEY_FILE", "OPENAI_API_KEY"]) {
+      expect(bot[k], k).toBeUndefined();
+    }
+    // mcp-infra holds no Slack or model secret at all.
+    expect(Object.keys(containerEnv("backstop-mcp-infra")).sort()).toEqual([
+      "BACKSTOP_PROMETHEUS_URL",
+      "LOG_LEVEL",
+    ]);
   });
 
   it("the Secret example holds placeholders, not values", () => {
