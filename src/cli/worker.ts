@@ -40,7 +40,9 @@ export function registerWorker(program: Command): void {
           approvalTimeoutMs: config.approvals.timeoutMs,
         }),
       });
-      console.log(`backstop worker: ${config.worker.concurrency} concurrent runs from Redis at ${new URL(config.redisUrl).host}`);
+      console.log(
+        `backstop worker: ${config.worker.concurrency} concurrent runs from Redis at ${new URL(config.redisUrl).host}`,
+      );
       closeOnSignals([worker, producer, store, budget], { onClosed: () => process.exit(0) });
     });
 }

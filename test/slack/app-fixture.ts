@@ -46,7 +46,13 @@ export interface Bot {
 
 /** Starts a bot; `overrides` change settings, `producer` replaces the real producer (e.g. one to a dead Redis). */
 export async function startBot(
-  opts: { overrides?: Partial<SlackSettings>; producer?: SlackProducer; nonces?: string[] } = {},
+  opts: {
+    overrides?: Partial<SlackSettings>;
+    producer?: SlackProducer;
+    nonces?: string[];
+    /** The app's clock (default a fixed 2026-11-21T12:00:00Z); runs that really execute need the real one. */
+    clock?: () => Date;
+  } = {},
 ): Promise<Bot> {
   setLogLevel(process.env.LOG_LEVEL ?? "silent");
   const prefix = `bstest-${randomUUID().slice(0, 8)}`;
@@ -93,7 +99,7 @@ export async function startBot(
     producer: counted,
     store,
     newNonce: () => nonces.shift() ?? `n${++n}`,
-    clock: () => new Date("2026-11-21T12:00:00.000Z"),
+    clock: opts.clock ?? (() => new Date("2026-11-21T12:00:00.000Z")),
   });
   const { url } = await app.start();
   if (!url) throw new Error("the app did not report its URL");

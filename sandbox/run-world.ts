@@ -1,0 +1,54 @@
+import { type LoadedPrompt, loadPrompt } from "../prompts/loader.js";
+import type { RunReporter } from "../src/contracts/events.js";
+import { loadPolicy, type Policy } from "../src/guardrails/policy.js";
+import { connectInfra, connectNotify } from "../src/mcp/index.js";
+import type { RunWorld } from "../src/queue/world.js";
+import type { SigningKey } from "../src/receipt/index.js";
+import { backstopDeps } from "./harness.js";
+import type { SandboxStack } from "./stack.js";
+
+/**
+ * The worker's world over a sandbox stack (tests and `backstop demo`): each run uses the stack's current
+ * scenario — its model chain on the sandbox provider (a fresh router per run, so one scenario's
+ * cooldowns do not leak into the next), mcp-infra, the tickets MCP server and the writer token.
+ * `reporters(runId)` adds per-run reporters, e.g. the demo console's timeline.
+ */
+export function sandboxRunWorld(
+  stack: SandboxStack,
+  opts: {
+    signingKey: SigningKey;
+    policy?: Policy;
+    prompts?: { diagnosis: LoadedPrompt; judge: LoadedPrompt };
+    reporters?: (runId: string) => RunReporter[];
+    recoveryTimeoutMs?: number;
+  },
+): RunWorld {
+  const policy = opts.policy ?? loadPolicy();
+  return {
+    recoveryTimeoutMs: opts.recoveryTimeoutMs ?? 30_000,
+    signalsWindow: "15m",
+    async open(run) {
+      const prompts = opts.prompts ?? {
+        diagnosis: await loadPrompt("diagnosis"),
+        judge: await loadPrompt("judge"),
+      };
+      const infra = await connectInfra(stack.infraUrl);
+      const notify = await connectNotify(stack.tickets.url);
+      const reporters = opts.reporters?.(run.runId) ?? [];
+      return {
+        deps: backstopDeps(stack, stack.scenario, {
+          infra,
+          notify,
+          policy,
+          prompts,
+          reporters,
+          opts: { signingKey: opts.signingKey },
+        }),
+        reporters,
+        async close() {
+          await Promise.all([infra.close(), notify.close()]);
+        },
+      };
+    },
+  };
+}

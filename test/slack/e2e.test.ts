@@ -1,0 +1,285 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { WebClient } from "@slack/web-api";
+import type { Worker } from "bullmq";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ACTION_APPROVE, ACTION_RECEIPT, ACTION_REJECT } from "../../blocks/index.js";
+import { sandboxRunWorld } from "../../sandbox/run-world.js";
+import { sendBlockAction, sendSlashCommand } from "../../sandbox/slack/index.js";
+import { type SandboxStack, startSandboxStack } from "../../sandbox/stack.js";
+import { loadScenario, type Scenario } from "../../scenarios/schema.js";
+import type { RunEvent, RunReporter } from "../../src/contracts/events.js";
+import { resolveInPackage } from "../../src/paths.js";
+import { createProcessors } from "../../src/queue/processors.js";
+import { startRunsWorker } from "../../src/queue/runs.js";
+import type { IncidentRecord } from "../../src/queue/store.js";
+import { loadSigningKey, type SigningKey, verifyReceiptText } from "../../src/receipt/index.js";
+import {
+  ALERT_CHANNEL,
+  ALERT_TOKEN,
+  APPROVER,
+  BOT_TOKEN,
+  type Bot,
+  REDIS,
+  SIGNING_SECRET,
+  STRANGER,
+  startBot,
+} from "./app-fixture.js";
+
+// The whole bot against real Redis: the Bolt app (signed requests, sandbox Slack Web API), the BullMQ
+// worker with the real processors, and the sandbox cluster/model/MCP world.
+const scenario = (name: string): Scenario => loadScenario(resolveInPackage("scenarios", `${name}.yaml`));
+let stack: SandboxStack;
+let bot: Bot;
+let key: SigningKey;
+const workers: Worker[] = [];
+
+function startWorker(
+  opts: { reporters?: (runId: string) => RunReporter[]; lockDurationMs?: number } = {},
+): Worker {
+  const worker = startRunsWorker({
+    connection: REDIS,
+    prefix: bot.prefix,
+    concurrency: 2,
+    lockDurationMs: opts.lockDurationMs ?? 30_000,
+    stalledIntervalMs: 500,
+    processors: createProcessors({
+      world: sandboxRunWorld(stack, {
+        signingKey: key,
+        recoveryTimeoutMs: 20_000,
+        ...(opts.reporters ? { reporters: opts.reporters } : {}),
+      }),
+      slack: new WebClient(BOT_TOKEN, { slackApiUrl: bot.slack.apiUrl, retryConfig: { retries: 0 } }),
+      store: bot.store,
+      producer: bot.producer,
+      approvers: bot.settings.approvers.users,
+      approvalTimeoutMs: 30 * 60_000,
+    }),
+  });
+  workers.push(worker);
+  return worker;
+}
+
+/** Polls until `pick` returns a value (a wait with a deadline, not a timing assertion). */
+async function until<T>(
+  what: string,
+  pick: () => Promise<T | null | undefined | false>,
+  ms = 45_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await pick();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const incidentWithStatus = (statuses: string[]) => async (): Promise<IncidentRecord | null> => {
+  const all = await bot.store.recentIncidents(20);
+  return all.find((i) => statuses.includes(i.status)) ?? null;
+};
+
+async function fireAlert(s: Scenario, fingerprint: string): Promise<void> {
+  const webhook = structuredClone(s.alert);
+  for (const a of webhook.alerts) a.fingerprint = fingerprint;
+  const res = await fetch(bot.alertsUrl, {
+    method: "POST",
+    headers: { authorization: `Bearer ${ALERT_TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify(webhook),
+  });
+  expect(res.status).toBe(202);
+}
+
+async function reset(name: string): Promise<Scenario> {
+  const s = scenario(name);
+  stack.reset(s);
+  bot.slack.reset();
+  for (const i of await bot.store.recentIncidents(50))
+    await bot.store.updateIncident(i.key, { status: "archived" });
+  return s;
+}
+
+const threadOf = (incident: IncidentRecord) => {
+  const root = bot.slack.messages(ALERT_CHANNEL).find((m) => m.thread_ts === null);
+  if (!root) throw new Error(`no root message for ${incident.key}`);
+  return { root, replies: bot.slack.thread(ALERT_CHANNEL, root.ts).slice(1) };
+};
+
+beforeAll(async () => {
+  key = loadSigningKey({
+    path: join(mkdtempSync(join(tmpdir(), "backstop-slack-e2e-")), "key.pem"),
+    create: true,
+  });
+  stack = await startSandboxStack({ scenario: scenario("hallucinated-diagnosis") });
+  bot = await startBot({ clock: () => new Date() });
+});
+
+afterAll(async () => {
+  for (const w of workers) await w.close(true).catch(() => undefined);
+  await bot?.close();
+  await stack?.close();
+});
+
+describe("Backstop in Slack, end to end", () => {
+  it("a signed /backstop triage makes a thread with every stage and resolves hallucinated-diagnosis", async () => {
+    startWorker();
+    await reset("hallucinated-diagnosis");
+    const res = await sendSlashCommand(bot.eventsUrl, SIGNING_SECRET, {
+      text: "triage shop/checkout paged by checkout errors",
+      user_id: APPROVER,
+      channel_id: ALERT_CHANNEL,
+      response_url: bot.slack.newResponseUrl({ channel: ALERT_CHANNEL, user: APPROVER }),
+    });
+    expect(res.status).toBe(200);
+    const incident = await until("resolved", incidentWithStatus(["resolved"]));
+    const { root, replies } = threadOf(incident);
+    expect(root.edited).toBe(true);
+    const text = replies.map((r) => r.text).join("\n");
+    for (const stage of [
+      /signals/i,
+      /redact/i,
+      /diagnos/i,
+      /quality gate/i,
+      /action gate/i,
+      /rollback/i,
+      /recover/i,
+      /ticket|BKS-/i,
+      /receipt/i,
+    ]) {
+      expect(text).toMatch(stage);
+    }
+    // The wrong diagnosis was caught first, then the re-routed one passed.
+    expect(text).toMatch(/re-rout/i);
+    expect(stack.cluster.mutations().map((m) => m.name)).toEqual(["checkout"]);
+  });
+
+  it("the receipt button uploads the signed receipt into the thread, and it verifies", async () => {
+    const incident = await until("resolved", incidentWithStatus(["resolved"]));
+    const { root } = threadOf(incident);
+    const res = await sendBlockAction(bot.eventsUrl, SIGNING_SECRET, {
+      user_id: STRANGER,
+      channel_id: ALERT_CHANNEL,
+      message_ts: root.ts,
+      thread_ts: root.ts,
+      action_id: ACTION_RECEIPT,
+      value: incident.runId,
+      response_url: bot.slack.newResponseUrl(),
+    });
+    expect(res.status).toBe(200);
+    const file = await until("the uploaded receipt", async () =>
+      bot.slack.files().find((f) => f.name.includes(incident.runId)),
+    );
+    expect(file.thread_ts).toBe(root.ts);
+    expect(verifyReceiptText(file.bytes.toString("utf8"))).toMatchObject({ ok: true });
+  });
+
+  it("cascading-failure escalates; a stranger's click changes nothing; an approver's double click acts once", async () => {
+    const s = await reset("cascading-failure");
+    await fireAlert(s, "c0ffee0000000001");
+    const incident = await until("awaiting approval", incidentWithStatus(["awaiting_approval"]));
+    const escalation = await until("the escalation message", async () =>
+      bot.slack.messages(ALERT_CHANNEL).find((m) => JSON.stringify(m.blocks).includes(ACTION_APPROVE)),
+    );
+    const click = (user: string, action = ACTION_APPROVE) =>
+      sendBlockAction(bot.eventsUrl, SIGNING_SECRET, {
+        user_id: user,
+        channel_id: ALERT_CHANNEL,
+        message_ts: escalation.ts,
+        thread_ts: escalation.thread_ts ?? escalation.ts,
+        action_id: action,
+        value: incident.runId,
+        response_url: bot.slack.newResponseUrl(),
+        message: { text: escalation.text, blocks: escalation.blocks },
+      });
+    const before = bot.decisionCalls.length;
+    expect((await click(STRANGER)).status).toBe(200);
+    await until("the refusal", async () => bot.slack.ephemerals(STRANGER).length > 0);
+    expect(bot.decisionCalls.length).toBe(before);
+    expect((await bot.store.getPending(incident.runId))?.status).toBe("pending");
+
+    const [a, b] = await Promise.all([click(APPROVER), click(APPROVER)]);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    const done = await until("resolved after approval", async () => {
+      const i = await bot.store.getIncident(incident.key);
+      return i?.status === "resolved" ? i : null;
+    });
+    expect(done.status).toBe("resolved");
+    expect(bot.decisionCalls.length).toBe(before + 1);
+    expect(stack.cluster.mutations().filter((m) => m.name === "orders")).toHaveLength(1);
+    expect(stack.cluster.mutations().some((m) => m.namespace === "data")).toBe(false);
+  });
+
+  it("Reject executes nothing", async () => {
+    const s = await reset("cascading-failure");
+    await fireAlert(s, "c0ffee0000000002");
+    const incident = await until("awaiting approval", incidentWithStatus(["awaiting_approval"]));
+    const escalation = await until("the escalation message", async () =>
+      bot.slack.messages(ALERT_CHANNEL).find((m) => JSON.stringify(m.blocks).includes(ACTION_REJECT)),
+    );
+    await sendBlockAction(bot.eventsUrl, SIGNING_SECRET, {
+      user_id: APPROVER,
+      channel_id: ALERT_CHANNEL,
+      message_ts: escalation.ts,
+      thread_ts: escalation.thread_ts ?? escalation.ts,
+      action_id: ACTION_REJECT,
+      value: incident.runId,
+      response_url: bot.slack.newResponseUrl(),
+    });
+    const done = await until("finished after the rejection", async () => {
+      const i = await bot.store.getIncident(incident.key);
+      return i && i.status !== "awaiting_approval" ? i : null;
+    });
+    expect(done.status).toBe("escalated");
+    expect(stack.cluster.mutations()).toHaveLength(0);
+  });
+
+  it("a worker killed in the middle of a run: the job is retried and the action runs at most once", async () => {
+    for (const w of workers.splice(0)) await w.close();
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let killedAt: RunEvent | null = null;
+    // The first worker "dies" right after acting: its run hangs there and its lock is never renewed.
+    const doomed = startWorker({
+      lockDurationMs: 1_000,
+      reporters: () => [
+        {
+          async emit(e: RunEvent) {
+            if (e.type === "action.executed" && !killedAt) {
+              killedAt = e;
+              await held;
+            }
+          },
+        },
+      ],
+    });
+    const s = await reset("hallucinated-diagnosis");
+    await fireAlert(s, "deadbeef00000001");
+    await until("the first attempt to act", async () => killedAt);
+    await doomed.close(true);
+    let retried = 0;
+    startWorker({
+      reporters: () => [
+        {
+          emit: (e: RunEvent) => {
+            if (e.type === "run.started") retried += 1;
+          },
+        },
+      ],
+    });
+    // The retried attempt starts over on a cluster its first attempt already changed: it must not act
+    // again. (It re-diagnoses the rolled-back workload, so it may end resolved or hand over to a human.)
+    const done = await until(
+      "the retried job to finish",
+      incidentWithStatus(["resolved", "awaiting_approval", "escalated"]),
+    );
+    release();
+    expect(retried).toBe(1);
+    expect(["resolved", "awaiting_approval", "escalated"]).toContain(done.status);
+    expect(stack.cluster.mutations().filter((m) => m.name === "checkout")).toHaveLength(1);
+    expect(stack.cluster.mutations()).toHaveLength(1);
+  });
+});
