@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { App, type Logger as BoltLogger, HTTPReceiver, LogLevel } from "@slack/bolt";
-import { retryPolicies, WebClient, type WebClientOptions } from "@slack/web-api";
+import slackWebApi, { WebClient, type WebClientOptions } from "@slack/web-api";
 import type { Logger } from "pino";
 import { BackstopError, errorMessage } from "../errors.js";
 import { childLogger } from "../log.js";
@@ -91,7 +91,8 @@ export function boltLogger(log: Logger): BoltLogger {
 export function slackClientOptions(settings: Pick<SlackSettings, "slackApiUrl">): WebClientOptions {
   return settings.slackApiUrl
     ? { slackApiUrl: settings.slackApiUrl, retryConfig: { retries: 0 } }
-    : { retryConfig: retryPolicies.fiveRetriesInFiveMinutes };
+    : // A CommonJS export Node's ESM loader cannot name statically: read it off the default export.
+      { retryConfig: slackWebApi.retryPolicies.fiveRetriesInFiveMinutes };
 }
 
 /**
