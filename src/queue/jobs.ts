@@ -5,6 +5,7 @@ import {
   type AlertmanagerWebhook,
   AlertmanagerWebhookSchema,
 } from "../../scenarios/schema.js";
+import { targetFromAlert } from "../pipeline/target.js";
 
 /**
  * The BullMQ job formats of Backstop's `runs` queue. One queue carries three job names:
@@ -67,13 +68,20 @@ export type ExpiryJobData = z.infer<typeof ExpiryJobDataSchema>;
 
 /**
  * The incident key of one alert in an Alertmanager notification: `am-` followed by the first 32 hex
- * digits of sha256(`groupKey` + "\n" + `fingerprint`). Alertmanager re-sends a group on every
- * `group_interval` and repeats it on `repeat_interval` with the same `groupKey` and the same alert
- * `fingerprint` (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config), so all
- * of them map to one key, hence one job, hence one run. Contains no `:`. Never throws.
+ * digits of sha256(`groupKey` + "\n" + what the alert is about). Alertmanager re-sends a group on
+ * every `group_interval` and repeats it on `repeat_interval` with the same `groupKey` and the same
+ * alert `fingerprint` (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config), so
+ * all of them map to one key, hence one job, hence one run. "What the alert is about" is its workload
+ * (`namespace/workload` from its labels, `targetFromAlert`) when it names one — so the per-pod alerts of
+ * one crash-looping Deployment (one fingerprint each) make one incident, not one per pod — and its
+ * fingerprint otherwise. Contains no `:`. Never throws.
  */
 export function incidentKeyForAlert(webhook: AlertmanagerWebhook, alert: AlertmanagerAlert): string {
-  const digest = createHash("sha256").update(`${webhook.groupKey}\n${alert.fingerprint}`).digest("hex");
+  const target = targetFromAlert(alert);
+  const subject = target
+    ? `workload=${target.namespace}/${target.workload}`
+    : `fingerprint=${alert.fingerprint}`;
+  const digest = createHash("sha256").update(`${webhook.groupKey}\n${subject}`).digest("hex");
   return `am-${digest.slice(0, 32)}`;
 }
 

@@ -152,8 +152,8 @@ function parseWebhook(body: Buffer): AlertmanagerWebhook {
 
 /**
  * Queues one run per firing alert that names a workload (`targetFromAlert`). The incident key comes
- * from the group key and the alert's fingerprint (`incidentKeyForAlert`), so re-sends and
- * `repeat_interval` repeats are deduplicated by the producer. The job carries the notification with
+ * from the group key and the alert's workload (`incidentKeyForAlert`), so re-sends, `repeat_interval`
+ * repeats and the per-pod alerts of one workload are deduplicated by the producer. The job carries the notification with
  * only that alert in `alerts`. Resolved alerts are returned for {@link noteResolved}.
  * @throws the producer's error (e.g. BackstopError `queue.unavailable`) on the first failed enqueue;
  *   runs queued before it stay queued, and a retry of the notification deduplicates them.

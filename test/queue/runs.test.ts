@@ -53,7 +53,7 @@ function worker(
   return w;
 }
 
-function webhook(fingerprint: string): AlertmanagerWebhook {
+function webhook(fingerprint: string, deployment = "checkout"): AlertmanagerWebhook {
   return {
     version: "4",
     groupKey: '{}/{severity="critical"}:{alertname="KubeDeploymentReplicasMismatch"}',
@@ -67,7 +67,7 @@ function webhook(fingerprint: string): AlertmanagerWebhook {
     alerts: [
       {
         status: "firing",
-        labels: { alertname: "KubeDeploymentReplicasMismatch", namespace: "shop", deployment: "checkout" },
+        labels: { alertname: "KubeDeploymentReplicasMismatch", namespace: "shop", deployment },
         annotations: { summary: "checkout is not ready" },
         startsAt: "2030-01-01T00:00:00Z",
         endsAt: "0001-01-01T00:00:00Z",
@@ -93,13 +93,22 @@ function triageData(incidentKey: string, wh: AlertmanagerWebhook | null = null):
 }
 
 describe("job keys", () => {
-  it("gives one alert the same ':'-free key on every re-send, and another fingerprint another key", () => {
+  it("gives one alert the same ':'-free key on every re-send, another workload another key", () => {
     const a = webhook("5f1c2a");
     const key = incidentKeyForAlert(a, a.alerts[0]!);
     expect(key).toMatch(/^am-[0-9a-f]{32}$/);
     expect(incidentKeyForAlert(webhook("5f1c2a"), webhook("5f1c2a").alerts[0]!)).toBe(key);
-    const b = webhook("77aa00");
+    // Another pod's alert about the same workload (another fingerprint) is the same incident.
+    const samePodGroup = webhook("77aa00");
+    expect(incidentKeyForAlert(samePodGroup, samePodGroup.alerts[0]!)).toBe(key);
+    const b = webhook("77aa00", "cart");
     expect(incidentKeyForAlert(b, b.alerts[0]!)).not.toBe(key);
+    // An alert that names no workload is keyed by its fingerprint.
+    const bare = webhook("99bb11");
+    bare.alerts[0]!.labels = { alertname: "Watchdog" };
+    const bare2 = webhook("99bb12");
+    bare2.alerts[0]!.labels = { alertname: "Watchdog" };
+    expect(incidentKeyForAlert(bare, bare.alerts[0]!)).not.toBe(incidentKeyForAlert(bare2, bare2.alerts[0]!));
     expect(runIdFor(key)).toBe(runIdFor(key));
   });
 
@@ -130,13 +139,13 @@ describe("job keys", () => {
 });
 
 describe("RunsProducer", () => {
-  it("queues one job for re-sends of the same alert, and two for different fingerprints", async () => {
+  it("queues one job for re-sends of the same alert, and two for different workloads", async () => {
     const { producer } = setup();
     const wh = webhook("fp-one");
     const key = incidentKeyForAlert(wh, wh.alerts[0]!);
     expect(await producer.enqueueRun(triageData(key, wh))).toEqual({ jobId: key, deduplicated: false });
     expect(await producer.enqueueRun(triageData(key, wh))).toEqual({ jobId: key, deduplicated: true });
-    const other = webhook("fp-two");
+    const other = webhook("fp-two", "cart");
     const key2 = incidentKeyForAlert(other, other.alerts[0]!);
     expect((await producer.enqueueRun(triageData(key2, other))).deduplicated).toBe(false);
     const counts = await producer.bullQueue.getJobCounts(

@@ -82,7 +82,9 @@ const incidentWithStatus = (statuses: string[]) => async (): Promise<IncidentRec
 };
 
 async function fireAlert(s: Scenario, fingerprint: string): Promise<void> {
+  // A new incident each time: another group (as a new Alertmanager group would be), another fingerprint.
   const webhook = structuredClone(s.alert);
+  webhook.groupKey = `${webhook.groupKey}/${fingerprint}`;
   for (const a of webhook.alerts) a.fingerprint = fingerprint;
   const res = await fetch(bot.alertsUrl, {
     method: "POST",
