@@ -99,6 +99,8 @@ export interface Config {
   recoveryTimeoutMs: number;
   signalsWindow: string;
   redisUrl: string;
+  /** REDIS_URL as given, or undefined when unset (the demo then looks for or starts a Redis). */
+  redisUrlFromEnv: string | undefined;
   worker: { concurrency: number };
   approvals: { users: string[]; usergroup: string | undefined; timeoutMs: number };
   /** Slack settings; `null` fields are checked by {@link requireSlack} when the bot starts. */
@@ -182,6 +184,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     recoveryTimeoutMs: e.BACKSTOP_RECOVERY_TIMEOUT_MS,
     signalsWindow: e.BACKSTOP_SIGNALS_WINDOW,
     redisUrl: e.REDIS_URL,
+    redisUrlFromEnv: env.REDIS_URL ? e.REDIS_URL : undefined,
     worker: { concurrency: e.BACKSTOP_WORKER_CONCURRENCY },
     approvals: {
       users: e.BACKSTOP_APPROVERS.split(",")

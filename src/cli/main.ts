@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { registerDemo } from "./demo.js";
 import { registerEval } from "./eval.js";
 import { registerMcpInfra } from "./mcp-infra.js";
 import { registerRun } from "./run.js";
@@ -23,6 +24,7 @@ registerVerify(program);
 registerMcpInfra(program);
 registerServe(program);
 registerWorker(program);
+registerDemo(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = err as { code?: string; message?: string };

@@ -1,0 +1,57 @@
+import type { Command } from "commander";
+import { startDemo } from "../../sandbox/demo.js";
+import { loadConfig } from "../config.js";
+import { loadPolicy } from "../guardrails/policy.js";
+import { resolveInPackage } from "../paths.js";
+import { loadSigningKey } from "../receipt/index.js";
+
+/**
+ * `backstop demo` (also `npm run demo`): the whole product on loopback against the sandbox — cluster,
+ * model provider, Slack, tickets, mcp-infra, the bot, the worker and Redis — and the web console.
+ * Prints the console URL; Ctrl-C stops everything it started.
+ */
+export function registerDemo(program: Command): void {
+  program
+    .command("demo")
+    .description("start the whole product against the sandbox and open the web console")
+    .option("--port <port>", "console port", "8787")
+    .option("--host <host>", "listen address (loopback by default)", "127.0.0.1")
+    .option("--scenarios <dir>", "folder of scenario YAML files", resolveInPackage("scenarios"))
+    .action(async (opts: { port: string; host: string; scenarios: string }) => {
+      const config = loadConfig();
+      const signingKey = loadSigningKey({
+        ...(config.receipts.keyPem ? { pem: config.receipts.keyPem } : {}),
+        ...(config.receipts.keyFile ? { path: config.receipts.keyFile } : {}),
+        create: !config.receipts.keyPem && !config.receipts.keyFile,
+      });
+      console.log("Starting Backstop's sandbox demo…");
+      const demo = await startDemo({
+        host: opts.host,
+        consolePort: Number(opts.port),
+        redisUrl: config.redisUrlFromEnv,
+        scenariosDir: opts.scenarios,
+        signingKey,
+        policy: loadPolicy(config.policyFile),
+        approvalTimeoutMs: config.approvals.timeoutMs,
+      });
+      const redisNote = {
+        env: "REDIS_URL",
+        local: "the local Redis on 127.0.0.1:6379",
+        child: "a redis-server it started",
+      };
+      console.log(`\n  Console  ${demo.consoleUrl}`);
+      console.log(`  Bot      ${demo.botUrl}  (Slack events and /alerts/alertmanager)`);
+      console.log(`  Redis    ${redisNote[demo.redis.source]}`);
+      console.log(
+        "\nClick a scenario in the console: the naive agent and Backstop face the same alert side by side.",
+      );
+      console.log("Ctrl-C stops everything.\n");
+      await new Promise<void>((done) => {
+        process.once("SIGINT", done);
+        process.once("SIGTERM", done);
+      });
+      console.log("stopping…");
+      await demo.close();
+      process.exit(0);
+    });
+}

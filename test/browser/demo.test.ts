@@ -1,0 +1,117 @@
+/**
+ * The one-command demo in a real browser: `startDemo` (the whole product on loopback: two sandbox
+ * worlds, the sandbox Slack, Redis, the Bolt app, the BullMQ worker and the console) driven by
+ * playwright-core in Debian's chromium. It runs hallucinated-diagnosis (Backstop resolves while the naive
+ * side shows damage), then cascading-failure and clicks Approve in the thread. Screenshots go to
+ * test-results/; the README shows copies from docs/. Skipped with a message where chromium is missing.
+ */
+import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { build } from "vite";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Demo, startDemo } from "../../sandbox/demo.js";
+import { setLogLevel } from "../../src/log.js";
+import { resolveInPackage } from "../../src/paths.js";
+import { loadSigningKey } from "../../src/receipt/index.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium)
+  console.warn(`test/browser: skipped — ${CHROMIUM} is missing (apt-get install -y chromium)`);
+const SHOTS = resolveInPackage("test-results");
+
+describe.skipIf(!hasChromium)("npm run demo, in chromium", () => {
+  let demo: Demo;
+  let context: BrowserContext;
+  let page: Page;
+
+  beforeAll(async () => {
+    setLogLevel(process.env.LOG_LEVEL ?? "warn");
+    const staticDir = mkdtempSync(join(tmpdir(), "backstop-demo-build-"));
+    await build({
+      configFile: resolveInPackage("sandbox", "console", "vite.config.ts"),
+      logLevel: "silent",
+      build: { outDir: staticDir, emptyOutDir: true, sourcemap: false },
+    });
+    demo = await startDemo({
+      scenariosDir: resolveInPackage("scenarios"),
+      signingKey: loadSigningKey({
+        path: join(mkdtempSync(join(tmpdir(), "backstop-demo-key-")), "k.pem"),
+        create: true,
+      }),
+      staticDir,
+    });
+    context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "backstop-chromium-")), {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1600, height: 1100 },
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    mkdirSync(SHOTS, { recursive: true });
+  }, 90_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await demo?.close();
+  });
+
+  it("hallucinated-diagnosis: Backstop resolves while the naive agent damages the cluster", async () => {
+    await page.goto(demo.consoleUrl);
+    await page.getByTestId("scenario-hallucinated-diagnosis").click();
+    await expect
+      .poll(() => page.getByTestId("outcome-backstop").textContent(), { timeout: 45_000 })
+      .toBe("resolved");
+    await expect
+      .poll(() => page.getByTestId("outcome-naive").textContent(), { timeout: 45_000 })
+      .toBe("damaged");
+    expect(await page.getByTestId("blast-backstop").textContent()).toBe("1 workloads changed, 0 protected");
+    expect(await page.getByTestId("blast-naive").textContent()).toMatch(/^[3-9] workloads changed/);
+    await expect
+      .poll(() => page.getByTestId("verified-backstop").textContent(), { timeout: 15_000 })
+      .toBe("verified");
+    // The thread rendered from the recorded Block Kit: the quality gate caught the wrong diagnosis.
+    await page
+      .getByText(/re-routing to tier 2/i)
+      .first()
+      .waitFor();
+    await page.screenshot({ path: join(SHOTS, "demo-hallucinated-diagnosis.png"), fullPage: true });
+  });
+
+  it("cascading-failure: the breaker escalates and an approver's click in the thread acts", async () => {
+    await page.getByTestId("scenario-cascading-failure").click();
+    await expect
+      .poll(() => page.getByTestId("outcome-backstop").textContent(), { timeout: 45_000 })
+      .toBe("awaiting_approval");
+    await expect
+      .poll(() => page.getByTestId("outcome-naive").textContent(), { timeout: 45_000 })
+      .toBe("damaged");
+    expect(await page.getByTestId("blast-naive").textContent()).toMatch(/1 protected$/);
+    const approve = page.locator('[data-testid^="button-backstop_approve-"]').first();
+    await approve.waitFor();
+    await page.screenshot({ path: join(SHOTS, "demo-cascading-escalated.png"), fullPage: true });
+    await page.getByTestId("user-picker").selectOption("U0ONCALL");
+    await approve.click();
+    const ok = page.getByTestId("confirm-ok");
+    if (await ok.count()) await ok.click();
+    await expect
+      .poll(() => page.getByTestId("outcome-backstop").textContent(), { timeout: 45_000 })
+      .toBe("resolved");
+    expect(await page.getByTestId("blast-backstop").textContent()).toBe("1 workloads changed, 0 protected");
+    await expect
+      .poll(() => page.getByTestId("verified-backstop").textContent(), { timeout: 15_000 })
+      .toBe("verified");
+    await page.screenshot({ path: join(SHOTS, "demo-cascading-approved.png"), fullPage: true });
+  });
+});
