@@ -11,6 +11,8 @@ import type { RunEvent, RunOutcome, RunReporter } from "../src/contracts/events.
 import { BackstopError, errorMessage } from "../src/errors.js";
 import { loadPolicy, type Policy } from "../src/guardrails/policy.js";
 import { childLogger } from "../src/log.js";
+import { targetFromAlert, targetFromWebhook } from "../src/pipeline/target.js";
+import { incidentKeyForAlert, runIdFor } from "../src/queue/jobs.js";
 import { createProcessors } from "../src/queue/processors.js";
 import { connectionFromUrl, RunsProducer, startRunsWorker } from "../src/queue/runs.js";
 import { RunStore } from "../src/queue/store.js";
@@ -169,12 +171,8 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
     };
     const follow = (agent: "backstop" | "naive", runId: string, scenario: string): RunReporter => ({
       emit(event: RunEvent) {
-        let s = state[agent];
-        if (!s || s.runId !== runId) {
-          if (agent === "backstop" && s && s.scenario === scenario && s.events.length === 0) s.runId = runId;
-          else return;
-        }
-        s = state[agent]!;
+        const s = state[agent];
+        if (!s || s.runId !== runId || s.scenario !== scenario) return;
         s.events.push(event);
         if (event.type === "escalation.opened") s.outcome = "awaiting_approval";
         if (event.type === "approval.decided") s.outcome = "running";
@@ -240,8 +238,18 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
         const webhook = structuredClone(scenario.alert);
         webhook.groupKey = `${webhook.groupKey}/demo-${nonce}`;
         for (const a of webhook.alerts) a.fingerprint = nonce;
+        // The console follows the run of the notification's primary workload (its first firing alert);
+        // the other alerts of the group get threads of their own, as they would in Slack.
+        const { target } = targetFromWebhook(webhook);
+        const primary = webhook.alerts.find((a) => {
+          const t = targetFromAlert(a);
+          return a.status === "firing" && t?.namespace === target.namespace && t.workload === target.workload;
+        });
+        if (!primary)
+          throw new BackstopError("demo.fire", `${scenario.name}: no firing alert names a workload`);
+        const backstopRunId = runIdFor(incidentKeyForAlert(webhook, primary));
         state.backstop = {
-          runId: "",
+          runId: backstopRunId,
           scenario: scenario.name,
           events: [],
           outcome: "running",
@@ -253,14 +261,12 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
           body: JSON.stringify(webhook),
         });
         const body = (await res.json().catch(() => ({}))) as { queued?: { runId: string }[] };
-        const backstopRunId = body.queued?.[0]?.runId ?? "";
-        if (res.status >= 300 || !backstopRunId) {
+        if (res.status >= 300 || !body.queued?.some((q) => q.runId === backstopRunId)) {
           throw new BackstopError(
             "demo.fire",
             `the bot refused the alert: HTTP ${res.status} ${JSON.stringify(body)}`,
           );
         }
-        if (state.backstop.runId === "") state.backstop.runId = backstopRunId;
 
         // The naive agent, on its own copy of the world, in the background.
         let naiveRunId = "";

@@ -87,13 +87,18 @@ describe.skipIf(!hasChromium)("npm run demo, in chromium", () => {
       .first()
       .waitFor();
     await page.screenshot({ path: join(SHOTS, "demo-hallucinated-diagnosis.png"), fullPage: true });
-  });
+  }, 120_000);
 
   it("cascading-failure: the breaker escalates and an approver's click in the thread acts", async () => {
     await page.getByTestId("scenario-cascading-failure").click();
     await expect
       .poll(() => page.getByTestId("outcome-backstop").textContent(), { timeout: 45_000 })
-      .toBe("awaiting_approval");
+      .not.toBe("running");
+    const escalated = demo.backend.agent("backstop");
+    expect(
+      escalated?.outcome,
+      escalated?.events.map((e) => `${e.type} ${JSON.stringify(e.data).slice(0, 300)}`).join("\n"),
+    ).toBe("awaiting_approval");
     await expect
       .poll(() => page.getByTestId("outcome-naive").textContent(), { timeout: 45_000 })
       .toBe("damaged");
@@ -113,5 +118,5 @@ describe.skipIf(!hasChromium)("npm run demo, in chromium", () => {
       .poll(() => page.getByTestId("verified-backstop").textContent(), { timeout: 15_000 })
       .toBe("verified");
     await page.screenshot({ path: join(SHOTS, "demo-cascading-approved.png"), fullPage: true });
-  });
+  }, 120_000);
 });

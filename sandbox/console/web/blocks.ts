@@ -7,7 +7,7 @@
  */
 import { html } from "htm/preact";
 import type { VNode } from "preact";
-import { type MrkdwnNode, parseMrkdwn } from "./mrkdwn.js";
+import { emojify, type MrkdwnNode, parseMrkdwn } from "./mrkdwn.js";
 
 /** A Block Kit text object: `{ type: "plain_text" | "mrkdwn", text }`. */
 export interface TextObject {
@@ -130,7 +130,8 @@ function renderNodes(nodes: MrkdwnNode[], ctx: BlockContext): (VNode | string)[]
 /** Renders a text object: mrkdwn parsed, plain text as is. */
 export function renderText(t: TextObject | null, ctx: BlockContext): VNode | null {
   if (t === null) return null;
-  if (t.type === "plain_text") return html`<span class="text">${t.text}</span>`;
+  // Slack turns emoji shortcodes into emoji in plain_text too (`emoji: true`, the default).
+  if (t.type === "plain_text") return html`<span class="text">${emojify(t.text)}</span>`;
   return html`<span class="text mrkdwn">${renderNodes(parseMrkdwn(t.text), ctx)}</span>`;
 }
 
@@ -166,7 +167,7 @@ export function renderBlock(block: unknown, ctx: BlockContext, key: number): VNo
   if (!isObj(block)) return unsupported("block");
   switch (block.type) {
     case "header":
-      return html`<div key=${key} class="block block-header">${plain(block.text)}</div>`;
+      return html`<div key=${key} class="block block-header">${emojify(plain(block.text))}</div>`;
     case "divider":
       return html`<hr key=${key} class="block block-divider" />`;
     case "section": {

@@ -38,6 +38,14 @@ const EMOJI: Record<string, string> = {
   ticket: "🎫",
   robot_face: "🤖",
   mag: "🔍",
+  brain: "🧠",
+  hammer_and_wrench: "🛠️",
+  large_green_circle: "🟢",
+  no_entry_sign: "🚫",
+  raised_hand: "✋",
+  scales: "⚖️",
+  twisted_rightwards_arrows: "🔀",
+  zzz: "💤",
 };
 
 /** Replaces known `:shortcode:` emoji with their characters. */
