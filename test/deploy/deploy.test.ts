@@ -513,7 +513,10 @@ describe("docker-compose.yml", () => {
   it("has a sandbox profile with the demo alone, needing no .env", () => {
     const inSandbox = Object.entries(s).filter(([, v]) => v.profiles?.includes("sandbox"));
     expect(inSandbox.map(([k]) => k)).toEqual(["sandbox"]);
-    expect(s.sandbox!.command).toEqual(["demo"]);
+    expect(s.sandbox!.command?.[0]).toBe("demo");
+    // The console listens on all interfaces inside the container, published on the host's loopback only.
+    expect(s.sandbox!.command).toEqual(["demo", "--host", "0.0.0.0", "--port", "8787"]);
+    expect((s.sandbox as { ports?: string[] }).ports).toEqual(["127.0.0.1:8787:8787"]);
     expect(s.sandbox!.env_file).toBeUndefined();
     expect(s.sandbox!.depends_on).toEqual({ redis: { condition: "service_healthy" } });
   });
