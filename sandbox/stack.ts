@@ -1,6 +1,7 @@
 import { startInfraMcpHttp } from "../mcp-infra/index.js";
 import type { Scenario } from "../scenarios/schema.js";
 import { type SandboxCluster, startSandboxCluster } from "./cluster/index.js";
+import type { LiveUpstream } from "./model/provider.js";
 import { type SandboxModelProvider, startSandboxModelProvider } from "./model/index.js";
 import { type SandboxTickets, startSandboxTickets } from "./tickets/index.js";
 
@@ -21,13 +22,16 @@ export interface SandboxStack {
 /**
  * Starts every sandbox part for a scenario on `host` (default 127.0.0.1), each on a free port, with
  * mcp-infra reading the sandbox cluster through the read-only token and its Prometheus API.
- * `modelLog` is a JSON Lines file that receives every model request.
+ * `modelLog` is a JSON Lines file that receives every model request; `live` sends the calls past a
+ * scenario's script to real endpoints (`backstop run --live`).
  * @throws whatever a server's start throws (e.g. EADDRINUSE on a fixed port); started parts are closed.
  */
 export async function startSandboxStack(opts: {
   scenario: Scenario;
   host?: string;
   modelLog?: string;
+  /** `--live`: the real endpoint for a (model, purpose) once its script is used up. */
+  live?: (model: string, purpose: string) => LiveUpstream | null;
 }): Promise<SandboxStack> {
   const host = opts.host ?? "127.0.0.1";
   const closers: (() => Promise<void>)[] = [];
@@ -38,6 +42,7 @@ export async function startSandboxStack(opts: {
       scenario: opts.scenario,
       host,
       ...(opts.modelLog ? { logFile: opts.modelLog } : {}),
+      ...(opts.live ? { live: opts.live } : {}),
     });
     closers.push(() => models.close());
     const tickets = await startSandboxTickets({ host });

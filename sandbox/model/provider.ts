@@ -30,6 +30,21 @@ export interface SandboxModelProviderOptions {
   port?: number;
   logFile?: string;
   virtualModels?: Record<string, string[]>;
+  /**
+   * `--live`: where a call goes once the scenario's script for that (run, model, purpose) is used up —
+   * a real OpenAI-compatible endpoint (`baseURL` ending in `/v1`, its API key, the model to ask for), or
+   * null to keep the scripted default. The request is forwarded as is (model replaced, the caller's
+   * `X-TFY-*` headers kept) and the upstream answer returned unchanged, `x-tfy-resolved-model` included.
+   */
+  live?: (model: string, purpose: string) => LiveUpstream | null;
+}
+
+/** A real endpoint the provider forwards to in live mode. */
+export interface LiveUpstream {
+  baseURL: string;
+  apiKey: string | undefined;
+  model: string;
+  timeoutMs: number;
 }
 
 /**
@@ -325,6 +340,48 @@ export async function startSandboxModelProvider(
     );
   };
 
+  const scriptUsedUp = (runId: string, model: string, purpose: string): boolean => {
+    const n = counters.get(JSON.stringify([runId, model, purpose])) ?? 0;
+    const steps = scenario.models.script[model]?.[purpose === "judge" ? "judge" : "diagnose"] ?? [];
+    return n >= steps.length;
+  };
+
+  /** Forwards one request to a real endpoint (live mode) and relays its answer. */
+  const forward = async (
+    res: ServerResponse,
+    up: LiveUpstream,
+    chat: { model: string },
+    body: unknown,
+    headers: Record<string, string>,
+  ): Promise<number> => {
+    const forwarded: Record<string, string> = { "content-type": "application/json" };
+    for (const [k, v] of Object.entries(headers)) if (k.startsWith("x-tfy-")) forwarded[k] = v;
+    if (up.apiKey) forwarded.authorization = `Bearer ${up.apiKey}`;
+    try {
+      const r = await fetch(`${up.baseURL.replace(/\/$/, "")}/chat/completions`, {
+        method: "POST",
+        headers: forwarded,
+        body: JSON.stringify({ ...(body as object), model: up.model }),
+        signal: AbortSignal.timeout(up.timeoutMs),
+      });
+      const text = await r.text();
+      const relay: Record<string, string> = {
+        "content-type": r.headers.get("content-type") ?? "application/json",
+        "x-tfy-resolved-model": r.headers.get("x-tfy-resolved-model") ?? up.model,
+      };
+      const retryAfter = r.headers.get("retry-after");
+      if (retryAfter) relay["retry-after"] = retryAfter;
+      if (!res.writableEnded && !res.destroyed) {
+        res.writeHead(r.status, relay);
+        res.end(text);
+      }
+      return r.status;
+    } catch (err) {
+      sendError(res, 502, `live upstream for ${chat.model} failed: ${(err as Error).message}`);
+      return 502;
+    }
+  };
+
   const nextStep = (runId: string, model: string, purpose: string): ModelStep => {
     const key = JSON.stringify([runId, model, purpose]);
     const n = counters.get(key) ?? 0;
@@ -413,6 +470,14 @@ export async function startSandboxModelProvider(
     if (chat.stream === true)
       return fail(400, "stream: true is not supported by the sandbox model provider.");
     seenModels.add(chat.model);
+
+    // Live mode: past the script, the real endpoint answers.
+    const upstream = virtualModels[chat.model] ? null : (opts.live?.(chat.model, purpose) ?? null);
+    if (upstream && scriptUsedUp(runId, chat.model, purpose)) {
+      const status = await forward(res, upstream, chat, body, headers);
+      record({ ...base, model: chat.model, body, response_status: status });
+      return;
+    }
 
     // A virtual model walks its members like a gateway; a plain model is its own single member.
     const members = virtualModels[chat.model] ?? [chat.model];

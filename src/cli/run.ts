@@ -4,7 +4,7 @@ import { startSandboxStack } from "../../sandbox/stack.js";
 import { loadScenario } from "../../scenarios/schema.js";
 import { loadConfig } from "../config.js";
 import { BackstopError } from "../errors.js";
-import { harnessOptions } from "./common.js";
+import { harnessOptions, liveUpstreams } from "./common.js";
 import { TimelineReporter } from "./timeline.js";
 
 interface RunOpts {
@@ -38,16 +38,11 @@ export function registerRun(program: Command): void {
         throw new BackstopError("cli.invalid", `--agent must be backstop, naive or both; got ${opts.agent}`);
       }
       const config = loadConfig();
-      if (opts.live || config.live) {
-        throw new BackstopError(
-          "cli.unsupported",
-          "--live is not available yet: scenario runs use the sandbox model provider only",
-        );
-      }
       const scenario = loadScenario(opts.scenario);
+      const live = opts.live || config.live ? liveUpstreams(scenario, config) : undefined;
       const base = await harnessOptions(config, opts.receipts);
       const agents: AgentName[] = opts.agent === "both" ? ["naive", "backstop"] : [opts.agent];
-      const stack = await startSandboxStack({ scenario });
+      const stack = await startSandboxStack({ scenario, ...(live ? { live } : {}) });
       const reports: AgentReport[] = [];
       try {
         for (const agent of agents) {
