@@ -1,8 +1,8 @@
 import { startInfraMcpHttp } from "../mcp-infra/index.js";
 import type { Scenario } from "../scenarios/schema.js";
 import { type SandboxCluster, startSandboxCluster } from "./cluster/index.js";
-import type { LiveUpstream } from "./model/provider.js";
 import { type SandboxModelProvider, startSandboxModelProvider } from "./model/index.js";
+import type { LiveUpstream } from "./model/provider.js";
 import { type SandboxTickets, startSandboxTickets } from "./tickets/index.js";
 
 /** The whole sandbox world on loopback: cluster (+ Prometheus), model provider, mcp-infra, tickets. */

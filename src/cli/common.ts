@@ -33,12 +33,23 @@ export async function harnessOptions(config: Config, receiptsDir?: string): Prom
  * `BACKSTOP_JUDGE_TARGET` (else the first target) — so the calls past the script reach real models.
  * @throws BackstopError `cli.invalid` when no target is configured.
  */
-export function liveUpstreams(scenario: Scenario, config: Config): (model: string, purpose: string) => LiveUpstream | null {
+export function liveUpstreams(
+  scenario: Scenario,
+  config: Config,
+): (model: string, purpose: string) => LiveUpstream | null {
   const targets = config.models.targets;
   if (targets.length === 0) {
-    throw new BackstopError("cli.invalid", "--live needs BACKSTOP_TARGETS (see the README) to know the real models");
+    throw new BackstopError(
+      "cli.invalid",
+      "--live needs BACKSTOP_TARGETS (see the README) to know the real models",
+    );
   }
-  const up = (t: TargetConfig): LiveUpstream => ({ baseURL: t.base_url, apiKey: t.apiKey, model: t.model, timeoutMs: t.timeout_ms });
+  const up = (t: TargetConfig): LiveUpstream => ({
+    baseURL: t.base_url,
+    apiKey: t.apiKey,
+    model: t.model,
+    timeoutMs: t.timeout_ms,
+  });
   const judge = config.models.judge ?? targets[0]!;
   return (model, purpose) => {
     if (purpose === "judge") return up(judge);
