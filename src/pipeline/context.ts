@@ -1,7 +1,19 @@
-import type { RunEvent, RunEventDataMap, RunEventType, RunReporter } from "../contracts/events.js";
+import type { Diagnosis } from "../contracts/diagnosis.js";
+import type {
+  ActionRecord,
+  RunEvent,
+  RunEventDataMap,
+  RunEventType,
+  RunOutcome,
+  RunReporter,
+} from "../contracts/events.js";
+import type { Signals } from "../contracts/signals.js";
 import { errorMessage } from "../errors.js";
 import { childLogger } from "../log.js";
 import { ReceiptRecorder } from "../receipt/chain.js";
+import { type SigningKey, signReceipt } from "../receipt/index.js";
+import type { Escalation, PendingApproval } from "./ports.js";
+import type { RunResult } from "./run.js";
 
 const log = childLogger("pipeline");
 
@@ -42,8 +54,16 @@ export class RunContext {
     this.reporters = reporters;
   }
 
-  /** Appends one typed event to the receipt and reports it. Returns the chained event. */
-  async emit<T extends RunEventType>(type: T, data: RunEventDataMap[T]): Promise<RunEvent<T>> {
+  /**
+   * Appends one typed event to the receipt and reports it. Returns the chained event. `beforeReport`
+   * runs after the event is on the chain and before any reporter sees it (e.g. to persist a pending
+   * approval before Slack shows its Approve button); if it throws, nothing is reported and it rethrows.
+   */
+  async emit<T extends RunEventType>(
+    type: T,
+    data: RunEventDataMap[T],
+    beforeReport?: (event: RunEvent<T>) => Promise<void>,
+  ): Promise<RunEvent<T>> {
     if (type === "model.call") {
       const d = data as RunEventDataMap["model.call"];
       this.totals.modelCalls += 1;
@@ -54,6 +74,7 @@ export class RunContext {
       this.totals.fallbacks += 1;
     }
     const event = this.recorder.append(type, data);
+    if (beforeReport) await beforeReport(event);
     for (const reporter of this.reporters) {
       try {
         await reporter.emit(event);
@@ -63,4 +84,65 @@ export class RunContext {
     }
     return event;
   }
+}
+
+/** The `signals.gathered` data for a set of signals and the tool calls that fetched them. */
+export function signalsSummary(
+  s: Signals,
+  toolCalls: RunEventDataMap["signals.gathered"]["tool_calls"],
+): RunEventDataMap["signals.gathered"] {
+  return {
+    namespace: s.namespace,
+    workload: s.workload.name,
+    pods: s.pods.length,
+    unhealthy_pods: s.pods.filter((p) => !p.ready).length,
+    revisions: s.rollout_history.length,
+    events: s.events.length,
+    log_lines: s.logs.reduce((n, l) => n + l.lines.length, 0),
+    tool_calls: toolCalls,
+  };
+}
+
+/**
+ * Ends a run: emits `run.finished` (outcome, summary, wall time since `startedMs`, USD rounded to
+ * 6 decimals, tokens) — unless it waits for a decision (`pending`), which leaves the chain open — signs
+ * the chain with `signingKey` and returns the {@link RunResult}.
+ */
+export async function endRun(
+  ctx: RunContext,
+  r: {
+    runId: string;
+    agent: "backstop" | "naive";
+    outcome: RunOutcome;
+    summary: string;
+    startedMs: number;
+    signingKey: SigningKey;
+    actions: ActionRecord[];
+    escalation: Escalation | null;
+    diagnosis: Diagnosis | null;
+    pending?: PendingApproval | null;
+  },
+): Promise<RunResult> {
+  const wallMs = Date.now() - r.startedMs;
+  if (!r.pending) {
+    await ctx.emit("run.finished", {
+      outcome: r.outcome,
+      summary: r.summary,
+      wall_ms: wallMs,
+      cost_usd: Math.round(ctx.totals.costUsd * 1e6) / 1e6,
+      tokens: { ...ctx.totals.tokens },
+    });
+  }
+  return {
+    runId: r.runId,
+    agent: r.agent,
+    outcome: r.outcome,
+    actions: r.actions,
+    escalation: r.escalation,
+    diagnosis: r.diagnosis,
+    receipt: signReceipt(r.runId, ctx.recorder.events(), r.signingKey),
+    wallMs,
+    pending: r.pending ?? null,
+    ...ctx.totals,
+  };
 }

@@ -1,9 +1,8 @@
 import type { RunOutcome } from "../contracts/events.js";
 import { errorMessage } from "../errors.js";
 import { checkHardRules } from "../guardrails/action-gate.js";
-import { signReceipt } from "../receipt/index.js";
 import { actAndVerify } from "./act.js";
-import { RunContext } from "./context.js";
+import { endRun, RunContext } from "./context.js";
 import type { PendingApproval } from "./ports.js";
 import { describeAction, fileTicket, type PipelineDeps, type RunResult } from "./run.js";
 
@@ -50,26 +49,17 @@ export async function resumeAfterDecision(
 
   const finish = async (outcome: RunOutcome, summary: string): Promise<RunResult> => {
     await fileTicket(ctx, deps.tickets, input, outcome, summary, null, actions);
-    const wallMs = Date.now() - started;
-    await ctx.emit("run.finished", {
-      outcome,
-      summary,
-      wall_ms: wallMs,
-      cost_usd: Math.round(ctx.totals.costUsd * 1e6) / 1e6,
-      tokens: { ...ctx.totals.tokens },
-    });
-    return {
+    return endRun(ctx, {
       runId: pending.runId,
       agent: "backstop",
       outcome,
+      summary,
+      startedMs: started,
+      signingKey: deps.signingKey,
       actions,
       escalation: null,
       diagnosis: null,
-      receipt: signReceipt(pending.runId, ctx.recorder.events(), deps.signingKey),
-      wallMs,
-      pending: null,
-      ...ctx.totals,
-    };
+    });
   };
 
   if (decision.decision !== "approved") {

@@ -4,8 +4,8 @@ import type { ActionRecord, RunReporter } from "../contracts/events.js";
 import { errorMessage } from "../errors.js";
 import type { ModelRouter } from "../gateway/router.js";
 import { extractFirstJsonObject } from "../guardrails/extract.js";
-import { type SigningKey, signReceipt } from "../receipt/index.js";
-import { RunContext } from "./context.js";
+import type { SigningKey } from "../receipt/index.js";
+import { endRun, RunContext, signalsSummary } from "./context.js";
 import type { ActionRunner, SignalsSource } from "./ports.js";
 import type { RunInput, RunResult } from "./run.js";
 
@@ -61,41 +61,22 @@ export async function runNaive(input: RunInput, deps: NaiveDeps): Promise<RunRes
     note: input.note ?? null,
   });
 
-  const done = async (outcome: "resolved" | "failed", summary: string): Promise<RunResult> => {
-    const wallMs = Date.now() - started;
-    await ctx.emit("run.finished", {
-      outcome,
-      summary,
-      wall_ms: wallMs,
-      cost_usd: Math.round(ctx.totals.costUsd * 1e6) / 1e6,
-      tokens: { ...ctx.totals.tokens },
-    });
-    return {
+  const done = (outcome: "resolved" | "failed", summary: string): Promise<RunResult> =>
+    endRun(ctx, {
       runId: input.runId,
       agent: "naive",
       outcome,
+      summary,
+      startedMs: started,
+      signingKey: deps.signingKey,
       actions,
       escalation: null,
       diagnosis,
-      receipt: signReceipt(input.runId, ctx.recorder.events(), deps.signingKey),
-      wallMs,
-      pending: null,
-      ...ctx.totals,
-    };
-  };
+    });
 
   try {
     const signals = await deps.signals.getSignals(namespace, workload, "15m");
-    await ctx.emit("signals.gathered", {
-      namespace,
-      workload,
-      pods: signals.pods.length,
-      unhealthy_pods: signals.pods.filter((p) => !p.ready).length,
-      revisions: signals.rollout_history.length,
-      events: signals.events.length,
-      log_lines: signals.logs.reduce((n, l) => n + l.lines.length, 0),
-      tool_calls: [{ tool: "get_signals", ms: 0, ok: true }],
-    });
+    await ctx.emit("signals.gathered", signalsSummary(signals, [{ tool: "get_signals", ms: 0, ok: true }]));
     const rendered = render(deps.prompt, {
       alert: JSON.stringify(input.alert),
       signals: JSON.stringify(signals),

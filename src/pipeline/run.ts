@@ -12,9 +12,9 @@ import { parseDiagnosis, parseJsonReply } from "../guardrails/extract.js";
 import type { Policy } from "../guardrails/policy.js";
 import { type QualityGateOptions, runQualityGate } from "../guardrails/quality.js";
 import { redactDeep, redactSignals } from "../guardrails/redact.js";
-import { type Receipt, type SigningKey, signReceipt } from "../receipt/index.js";
+import type { Receipt, SigningKey } from "../receipt/index.js";
 import { actAndVerify } from "./act.js";
-import { RunContext, type RunTotals } from "./context.js";
+import { endRun, RunContext, type RunTotals, signalsSummary } from "./context.js";
 import type { ActionRunner, Escalation, PendingApproval, SignalsSource, TicketSink } from "./ports.js";
 import type { RunTarget } from "./target.js";
 
@@ -33,6 +33,11 @@ export interface PipelineOptions {
    * (the CLI, eval), the run finishes as `escalated`.
    */
   awaitApproval?: boolean;
+  /**
+   * Called with the pending approval after `escalation.opened` is on the chain and before any reporter
+   * sees it (the bot persists it here, so the Approve button it is about to post always finds it).
+   */
+  onPending?: (pending: PendingApproval) => Promise<void>;
 }
 
 /** Everything the run needs, injected; the pipeline knows nothing of Slack, BullMQ or the CLI. */
@@ -143,62 +148,49 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
     escalation: Escalation | null,
   ): Promise<RunResult> => {
     if (escalation) {
-      await ctx.emit("escalation.opened", {
-        reason: escalation.reason,
-        proposed_action: escalation.proposedAction,
-        context: {
-          hypothesis: escalation.diagnosis?.hypothesis ?? null,
-          failed_rules: escalation.failedRules,
-        },
-      });
-      if (opts.awaitApproval && escalation.proposedAction) {
-        const pending: PendingApproval = {
-          runId: input.runId,
-          target: input.target,
+      let pending: PendingApproval | null = null;
+      await ctx.emit(
+        "escalation.opened",
+        {
           reason: escalation.reason,
-          proposedAction: escalation.proposedAction,
-          hypothesis: escalation.diagnosis?.hypothesis ?? null,
-          events: [...ctx.recorder.events()],
-          totals: structuredClone(ctx.totals),
-          startedAt: new Date(started).toISOString(),
-        };
-        return {
-          runId: input.runId,
-          agent: "backstop",
-          outcome,
-          actions,
-          escalation,
-          diagnosis: lastDiagnosis,
-          receipt: signReceipt(input.runId, ctx.recorder.events(), deps.signingKey),
-          wallMs: Date.now() - started,
-          pending,
-          ...ctx.totals,
-        };
-      }
+          proposed_action: escalation.proposedAction,
+          context: {
+            hypothesis: escalation.diagnosis?.hypothesis ?? null,
+            failed_rules: escalation.failedRules,
+          },
+        },
+        async () => {
+          if (!opts.awaitApproval || !escalation.proposedAction) return;
+          pending = {
+            runId: input.runId,
+            target: input.target,
+            reason: escalation.reason,
+            proposedAction: escalation.proposedAction,
+            hypothesis: escalation.diagnosis?.hypothesis ?? null,
+            events: [...ctx.recorder.events()],
+            totals: structuredClone(ctx.totals),
+            startedAt: new Date(started).toISOString(),
+          };
+          // Persisted before any reporter shows the escalation, so a click can never find nothing.
+          await opts.onPending?.(pending);
+        },
+      );
+      if (pending) return endRun(ctx, { ...ending(outcome, summary, escalation), pending });
     }
     await fileTicket(ctx, deps.tickets, input, outcome, summary, lastDiagnosis, actions);
-    const wallMs = Date.now() - started;
-    await ctx.emit("run.finished", {
-      outcome,
-      summary,
-      wall_ms: wallMs,
-      cost_usd: round6(ctx.totals.costUsd),
-      tokens: { ...ctx.totals.tokens },
-    });
-    const receipt = signReceipt(input.runId, ctx.recorder.events(), deps.signingKey);
-    return {
-      runId: input.runId,
-      agent: "backstop",
-      outcome,
-      actions,
-      escalation,
-      diagnosis: lastDiagnosis,
-      receipt,
-      wallMs,
-      pending: null,
-      ...ctx.totals,
-    };
+    return endRun(ctx, ending(outcome, summary, escalation));
   };
+  const ending = (outcome: RunOutcome, summary: string, escalation: Escalation | null) => ({
+    runId: input.runId,
+    agent: "backstop" as const,
+    outcome,
+    summary,
+    startedMs: started,
+    signingKey: deps.signingKey,
+    actions,
+    escalation,
+    diagnosis: lastDiagnosis,
+  });
   const escalate = (reason: string) =>
     finish("escalated", `Escalated to a human: ${reason}`, {
       reason,
@@ -221,16 +213,7 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
     namespaceLabels = Object.fromEntries(nss.map((n) => [n.name, n.labels]));
     const redacted = await redactSignals(raw);
     signals = redacted.value;
-    await ctx.emit("signals.gathered", {
-      namespace,
-      workload,
-      pods: signals.pods.length,
-      unhealthy_pods: signals.pods.filter((p) => !p.ready).length,
-      revisions: signals.rollout_history.length,
-      events: signals.events.length,
-      log_lines: signals.logs.reduce((n, l) => n + l.lines.length, 0),
-      tool_calls: toolCalls,
-    });
+    await ctx.emit("signals.gathered", signalsSummary(signals, toolCalls));
     const alertRedaction = await redactDeep({ alert: input.alert, note: input.note ?? null });
     input = { ...input, alert: alertRedaction.value.alert, note: alertRedaction.value.note };
     const counts = { ...redacted.counts };
@@ -450,10 +433,6 @@ export function describeAction(a: ActionRecord): string {
   if (a.type === "rollback") return `rollback ${ref} to ${a.to_sha ?? `revision ${a.to_revision}`}`;
   if (a.type === "scale") return `scale ${ref} to ${a.replicas}`;
   return `${a.type} ${ref}`;
-}
-
-function round6(n: number): number {
-  return Math.round(n * 1e6) / 1e6;
 }
 
 export async function fileTicket(

@@ -4,6 +4,7 @@ import type { RunEvent, RunReporter } from "../contracts/events.js";
 import { errorMessage } from "../errors.js";
 import { childLogger } from "../log.js";
 import { resumeAfterDecision } from "../pipeline/decide.js";
+import type { PendingApproval } from "../pipeline/ports.js";
 import { type RunResult, runBackstop } from "../pipeline/run.js";
 import { serializeReceipt } from "../receipt/index.js";
 import { SlackThreadReporter } from "../slack/reporter.js";
@@ -84,22 +85,24 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
     }),
   ];
 
-  const saveResult = async (incident: IncidentRecord, result: RunResult): Promise<void> => {
+  const saveResult = async (result: RunResult): Promise<void> => {
     await d.store.saveReceipt(result.runId, serializeReceipt(result.receipt));
-    if (result.pending) {
-      const thread = await d.store.getThread(incident.key);
-      const expiresAt = new Date(now().getTime() + d.approvalTimeoutMs).toISOString();
-      await d.store.savePending({
-        runId: result.runId,
-        incidentKey: incident.key,
-        pending: result.pending,
-        status: "pending",
-        expiresAt,
-        channel: incident.channel,
-        threadTs: thread?.ts ?? "",
-      });
-      await d.producer.scheduleExpiry(result.runId, d.approvalTimeoutMs);
-    }
+  };
+
+  /** Persists an escalation's pending decision and its timeout, before Slack shows the buttons. */
+  const savePending = async (incident: IncidentRecord, pending: PendingApproval): Promise<void> => {
+    const thread = await d.store.getThread(incident.key);
+    const expiresAt = new Date(now().getTime() + d.approvalTimeoutMs).toISOString();
+    await d.store.savePending({
+      runId: pending.runId,
+      incidentKey: incident.key,
+      pending,
+      status: "pending",
+      expiresAt,
+      channel: incident.channel,
+      threadTs: thread?.ts ?? "",
+    });
+    await d.producer.scheduleExpiry(pending.runId, d.approvalTimeoutMs);
   };
 
   return {
@@ -142,12 +145,13 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
             reporters: [...reportersFor(incident, (s) => job.setStage(s)), ...opened.reporters],
             options: {
               awaitApproval: true,
+              onPending: (p) => savePending(incident, p),
               recoveryTimeoutMs: d.world.recoveryTimeoutMs,
               window: d.world.signalsWindow,
             },
           },
         );
-        await saveResult(incident, result);
+        await saveResult(result);
         return { outcome: result.outcome, pending: result.pending !== null };
       } finally {
         await opened.close();
@@ -174,7 +178,7 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
             options: { recoveryTimeoutMs: d.world.recoveryTimeoutMs, window: d.world.signalsWindow },
           },
         );
-        await saveResult(incident, result);
+        await saveResult(result);
         return { outcome: result.outcome };
       } catch (err) {
         log.error({ runId: data.runId, err: errorMessage(err) }, "decision failed");

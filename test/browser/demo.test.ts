@@ -91,14 +91,18 @@ describe.skipIf(!hasChromium)("npm run demo, in chromium", () => {
 
   it("cascading-failure: the breaker escalates and an approver's click in the thread acts", async () => {
     await page.getByTestId("scenario-cascading-failure").click();
+    // The backend knows first; the page follows (the last scenario's outcome may linger a moment).
     await expect
-      .poll(() => page.getByTestId("outcome-backstop").textContent(), { timeout: 45_000 })
-      .not.toBe("running");
+      .poll(() => demo.backend.agent("backstop")?.outcome, { timeout: 45_000 })
+      .toMatch(/awaiting_approval|escalated|resolved|failed|damaged/);
     const escalated = demo.backend.agent("backstop");
     expect(
       escalated?.outcome,
       escalated?.events.map((e) => `${e.type} ${JSON.stringify(e.data).slice(0, 300)}`).join("\n"),
     ).toBe("awaiting_approval");
+    await expect
+      .poll(() => page.getByTestId("outcome-backstop").textContent(), { timeout: 15_000 })
+      .toBe("awaiting_approval");
     await expect
       .poll(() => page.getByTestId("outcome-naive").textContent(), { timeout: 45_000 })
       .toBe("damaged");
