@@ -3,21 +3,16 @@
  * chromium`) against the console server over a fake backend. Builds the page with vite into a temp folder
  * first, so it tests the current source. Skipped, with a message, where /usr/bin/chromium is missing.
  */
-import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningConsole, startConsole } from "../../sandbox/console/server.js";
 import { resolveInPackage } from "../../src/paths.js";
 import { APPROVER, ESCALATION_TS, FakeConsoleBackend, ROOT_TS } from "../console/fake-backend.js";
-
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) {
-  console.warn(`test/browser: skipped — ${CHROMIUM} is missing (apt-get install -y chromium)`);
-}
+import { hasChromium, launchChromium } from "./chromium.js";
 
 const SHOTS = resolveInPackage("test-results");
 
@@ -36,21 +31,7 @@ describe.skipIf(!hasChromium)("console in chromium", () => {
     });
     backend = new FakeConsoleBackend();
     app = await startConsole({ backend, staticDir: outDir });
-    context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "backstop-chromium-")), {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1600, height: 1000 },
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    context = await launchChromium({ width: 1600, height: 1000 });
     page = context.pages()[0] ?? (await context.newPage());
     mkdirSync(SHOTS, { recursive: true });
   }, 60_000);

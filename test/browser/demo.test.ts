@@ -5,21 +5,18 @@
  * side shows damage), then cascading-failure and clicks Approve in the thread. Screenshots go to
  * test-results/; the README shows copies from docs/. Skipped with a message where chromium is missing.
  */
-import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Demo, startDemo } from "../../sandbox/demo.js";
 import { setLogLevel } from "../../src/log.js";
 import { resolveInPackage } from "../../src/paths.js";
 import { loadSigningKey } from "../../src/receipt/index.js";
+import { hasChromium, launchChromium } from "./chromium.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium)
-  console.warn(`test/browser: skipped — ${CHROMIUM} is missing (apt-get install -y chromium)`);
 const SHOTS = resolveInPackage("test-results");
 
 describe.skipIf(!hasChromium)("npm run demo, in chromium", () => {
@@ -43,21 +40,7 @@ describe.skipIf(!hasChromium)("npm run demo, in chromium", () => {
       }),
       staticDir,
     });
-    context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "backstop-chromium-")), {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1600, height: 1100 },
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    context = await launchChromium({ width: 1600, height: 1100 });
     page = context.pages()[0] ?? (await context.newPage());
     mkdirSync(SHOTS, { recursive: true });
   }, 90_000);
