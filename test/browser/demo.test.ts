@@ -12,6 +12,7 @@ import type { BrowserContext, Page } from "playwright-core";
 import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Demo, startDemo } from "../../sandbox/demo.js";
+import { loadScenario } from "../../scenarios/schema.js";
 import { setLogLevel } from "../../src/log.js";
 import { resolveInPackage } from "../../src/paths.js";
 import { loadSigningKey } from "../../src/receipt/index.js";
@@ -106,4 +107,25 @@ describe.skipIf(!hasChromium)("npm run demo, in chromium", () => {
       .toBe("verified");
     await page.screenshot({ path: join(SHOTS, "demo-cascading-approved.png"), fullPage: true });
   }, 120_000);
+
+  it("every other scenario button runs both agents to the scenario's expected outcome", async () => {
+    for (const name of ["clean-signal", "tool-failure", "model-failover"]) {
+      const scenario = loadScenario(resolveInPackage("scenarios", `${name}.yaml`));
+      await page.getByTestId(`scenario-${name}`).click();
+      await expect
+        .poll(() => demo.backend.agent("naive")?.scenario === name && demo.backend.agent("naive")?.outcome, {
+          timeout: 45_000,
+        })
+        .toBe(scenario.expect.naive.outcome);
+      // An escalation that proposes an action waits for a human in the bot (the CLI reports it as escalated).
+      const want =
+        scenario.expect.backstop.outcome === "escalated"
+          ? "awaiting_approval"
+          : scenario.expect.backstop.outcome;
+      await expect
+        .poll(() => page.getByTestId("outcome-backstop").textContent(), { timeout: 45_000 })
+        .toBe(want);
+      expect(await page.getByTestId("blast-backstop").textContent()).toMatch(/, 0 protected$/);
+    }
+  }, 180_000);
 });
