@@ -191,8 +191,22 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
     async expire(data: ExpiryJobData) {
       const at = now().toISOString();
       const r = await d.store.decide(data.runId, "expired", null, at);
-      if (r.won) await d.producer.enqueueDecision({ runId: data.runId, decision: "expired", by: null, at });
-      return { expired: r.won };
+      if (r.won) {
+        await d.producer.enqueueDecision({ runId: data.runId, decision: "expired", by: null, at });
+        return { expired: true };
+      }
+      // A click decided it, but its decision job may never have been queued (Redis failed between the
+      // two). The decision job id is fixed, so queueing it again is a no-op when it already exists.
+      const rec = await d.store.getPending(data.runId);
+      if (rec && (rec.status === "approved" || rec.status === "rejected")) {
+        await d.producer.enqueueDecision({
+          runId: data.runId,
+          decision: rec.status,
+          by: rec.decidedBy ?? null,
+          at: rec.decidedAt ?? at,
+        });
+      }
+      return { expired: false };
     },
   };
 }
