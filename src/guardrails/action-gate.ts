@@ -76,7 +76,8 @@ function rule(id: string, passed: boolean, detail: string): RuleResult {
  * The HARD rules over one action, whether a model's recommendation or an action record awaiting
  * approval:
  * - `type_allowed`: `type` is in `policy.allowed_actions` (`none` and `delete` never are).
- * - `not_protected`: {@link isProtected} is false for the target (with its claimed and its actual kind).
+ * - `not_protected`: {@link isProtected} is false for the target (with its claimed and its actual kind),
+ *   and the target namespace's labels are known (an unknown namespace fails closed).
  * - `single_workload`: exactly one object: namespace a DNS-1123 label, name a DNS-1123 subdomain,
  *   kind Deployment or StatefulSet (no `*`, lists, selectors, second targets).
  * - `no_wide_scope`: `scope` absent or equal to the workload's name (`all`, `*`, `app=x`, `a,b`,
@@ -108,7 +109,15 @@ export function checkHardRules(
     ctx.actualKind && ctx.actualKind.toLowerCase() !== a.kind.toLowerCase()
       ? isProtected(policy, { ...a, kind: ctx.actualKind }, labels)
       : { protected: false, why: null };
-  const prot = claimed.protected ? claimed : actual;
+  // Fail closed: a namespace whose labels we could not read might carry the protection label.
+  const unknownLabels = labels === undefined && Object.keys(policy.protected.namespace_labels).length > 0;
+  const prot = claimed.protected
+    ? claimed
+    : actual.protected
+      ? actual
+      : unknownLabels
+        ? { protected: true, why: `the labels of namespace ${a.namespace} are unknown (it may be protected)` }
+        : claimed;
   rules.push(
     rule(
       "not_protected",

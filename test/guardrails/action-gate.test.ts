@@ -10,7 +10,8 @@ import { defaultPolicy } from "../../src/guardrails/policy.js";
 import { makeDiagnosis, makeSignals } from "./gate-fixtures.js";
 
 const policy = defaultPolicy();
-const labels = { namespaceLabels: {} };
+// The namespaces the fixtures use, with their labels as the `namespaces` tool reports them.
+const labels = { namespaceLabels: { shop: {}, payments: {}, data: {}, "kube-system": {} } };
 
 function byId(rules: RuleResult[], id: string): RuleResult {
   const r = rules.find((x) => x.rule === id);
@@ -153,6 +154,16 @@ describe("checkHardRules", () => {
     expect(byId(checkHardRules({ type: "restart", ...base }, policy, labels), "no_wide_scope").passed).toBe(
       true,
     );
+  });
+
+  it("fails closed on a namespace whose labels are unknown (it may carry the protection label)", () => {
+    const rules = checkHardRules(
+      { type: "restart", namespace: "zz-payments", kind: "Deployment", name: "api" },
+      policy,
+      labels,
+    );
+    expect(byId(rules, "not_protected")).toMatchObject({ passed: false });
+    expect(byId(rules, "not_protected").detail).toContain("unknown");
   });
 
   it("refuses a StatefulSet restart and data/prod-db", () => {
