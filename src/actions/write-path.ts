@@ -222,6 +222,17 @@ export class WritePath {
   }
 
   /**
+   * True when the Deployment already carries `idempotencyKey` in its `backstop.dev/last-action`
+   * annotation: an earlier attempt of the same run and action applied it (a retried job must not act
+   * again). Read with the writer credential.
+   * @throws BackstopError `action.failed` when the Deployment cannot be read.
+   */
+  async wasApplied(namespace: string, name: string, idempotencyKey: string): Promise<boolean> {
+    const dep = await this.readOrFail(namespace, name);
+    return dep.metadata?.annotations?.[LAST_ACTION_ANNOTATION] === idempotencyKey;
+  }
+
+  /**
    * Applies one action as one PATCH carrying `metadata.resourceVersion` (a concurrent change → 409) and the
    * `backstop.dev/last-action: <idempotencyKey>` annotation. If the Deployment already carries that key the
    * action is not repeated (`{ executed: false, alreadyApplied: true }`); likewise when a rollback target

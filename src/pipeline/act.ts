@@ -11,7 +11,7 @@ export type ActOutcome =
 
 /**
  * Stage 4: executes one validated action through the narrow write path with the run's idempotency
- * key (so a retried job never acts twice), then watches the workload recover for `recoveryTimeoutMs`.
+ * key (default derived from the run and the action, so a retried job never acts twice), then watches the workload recover for `recoveryTimeoutMs`.
  * Emits `action.executed` or `action.failed`, then `recovery.verified`. Never throws for API failures.
  */
 export async function actAndVerify(
@@ -20,8 +20,8 @@ export async function actAndVerify(
   runId: string,
   action: ActionRecord,
   recoveryTimeoutMs: number,
+  key: string = idempotencyKey(runId, action),
 ): Promise<ActOutcome> {
-  const key = idempotencyKey(runId, action);
   try {
     const res = await runner.execute(action, key);
     await ctx.emit("action.executed", { action, idempotency_key: key, revision: res.revision });

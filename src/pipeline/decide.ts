@@ -1,6 +1,8 @@
-import type { RunOutcome } from "../contracts/events.js";
+import { idempotencyKey } from "../actions/write-path.js";
+import type { Diagnosis } from "../contracts/diagnosis.js";
+import type { ActionRecord, RuleResult, RunOutcome } from "../contracts/events.js";
 import { errorMessage } from "../errors.js";
-import { checkHardRules } from "../guardrails/action-gate.js";
+import { checkActionRules } from "../guardrails/action-gate.js";
 import { actAndVerify } from "./act.js";
 import { endRun, RunContext } from "./context.js";
 import type { PendingApproval } from "./ports.js";
@@ -32,7 +34,7 @@ export async function resumeAfterDecision(
     events: pending.events,
     totals: pending.totals,
   });
-  const action = pending.proposedAction;
+  const proposed = pending.proposedAction;
   const input = {
     runId: pending.runId,
     trigger: "alert" as const,
@@ -69,26 +71,54 @@ export async function resumeAfterDecision(
         : `rejected by ${decision.by}`;
     return finish(
       "escalated",
-      `Escalated, ${why}: nothing was changed (${describeAction(action)} was proposed).`,
+      `Escalated, ${why}: nothing was changed (${describeAction(proposed)} was proposed).`,
     );
   }
 
-  // An approval still passes the hard rules, on what the cluster looks like now.
-  let rules: ReturnType<typeof checkHardRules>;
+  // One key per approved proposal, whatever the gate resolves it to: a retried decision job that finds
+  // it on the workload knows the action already ran, and only watches the recovery again.
+  const key = idempotencyKey(pending.runId, proposed);
+  if (await deps.actions.wasApplied?.(proposed.namespace, proposed.name, key).catch(() => false)) {
+    actions.push(proposed);
+    const recovery = await deps.actions.waitForRecovery(proposed.namespace, proposed.name, {
+      timeoutMs: deps.options?.recoveryTimeoutMs ?? 120_000,
+    });
+    await ctx.emit("recovery.verified", {
+      ok: recovery.ok,
+      workload: `${proposed.namespace}/${proposed.kind}/${proposed.name}`,
+      ready: recovery.ready,
+      desired: recovery.desired,
+      waited_ms: recovery.waited_ms,
+    });
+    return recovery.ok
+      ? finish(
+          "resolved",
+          `Approved by ${decision.by}: ${describeAction(proposed)} (applied by an earlier attempt).`,
+        )
+      : finish(
+          "escalated",
+          `Approved by ${decision.by}: ${describeAction(proposed)} was applied, but it did not recover.`,
+        );
+  }
+
+  // An approval still passes the action gate's policy rules — the hard rules, the rollback target,
+  // restart only when unhealthy — on what the cluster looks like now. Only the dry-run is left to run.
+  let rules: RuleResult[];
+  let action: ActionRecord = proposed;
   try {
     const [signals, namespaces] = await Promise.all([
-      deps.signals.getSignals(action.namespace, action.name, deps.options?.window ?? "15m"),
+      deps.signals.getSignals(proposed.namespace, proposed.name, deps.options?.window ?? "15m"),
       deps.signals.namespaces(),
     ]);
-    rules = checkHardRules(action, deps.policy, {
+    const checked = checkActionRules(asDiagnosis(pending), signals, deps.policy, {
       namespaceLabels: Object.fromEntries(namespaces.map((n) => [n.name, n.labels])),
-      currentReplicas: signals.workload.replicas.desired,
-      actualKind: signals.workload.kind,
     });
+    rules = checked.rules;
+    if (checked.action) action = checked.action;
   } catch (err) {
     await ctx.emit("gate.action", {
       passed: false,
-      action,
+      action: proposed,
       rules: [{ rule: "signals_available", passed: false, detail: errorMessage(err) }],
     });
     return finish(
@@ -121,6 +151,7 @@ export async function resumeAfterDecision(
     pending.runId,
     action,
     deps.options?.recoveryTimeoutMs ?? 120_000,
+    key,
   );
   if (acted.ok || acted.stage !== "execute") actions.push(action);
   if (!acted.ok) return finish("escalated", `Approved by ${decision.by}, but ${acted.reason}.`);
@@ -128,4 +159,24 @@ export async function resumeAfterDecision(
     "resolved",
     `Approved by ${decision.by}: ${describeAction(action)}; ${acted.ready}/${acted.desired} ready.`,
   );
+}
+
+/** The approved action as the recommendation the action gate's rules read (the target is the suspect). */
+function asDiagnosis(p: PendingApproval): Diagnosis {
+  const a = p.proposedAction;
+  return {
+    hypothesis: p.hypothesis ?? p.reason,
+    suspected_resource: `${a.namespace}/${a.kind}/${a.name}`,
+    suspected_deploy_sha: null,
+    confidence: 1,
+    evidence: [],
+    recommended_action: {
+      type: a.type === "delete" ? "none" : a.type,
+      namespace: a.namespace,
+      kind: a.kind,
+      name: a.name,
+      ...(a.to_sha !== undefined ? { to_sha: a.to_sha } : {}),
+      ...(a.replicas !== undefined ? { replicas: a.replicas } : {}),
+    },
+  };
 }

@@ -26,6 +26,8 @@ export interface ActionRunner {
     name: string,
     opts?: { timeoutMs?: number },
   ): Promise<{ ok: boolean; ready: number; desired: number; waited_ms: number }>;
+  /** True when an earlier attempt already applied the action with this idempotency key. */
+  wasApplied?(namespace: string, name: string, idempotencyKey: string): Promise<boolean>;
 }
 
 /** Ticket creation only (the notify MCP server through its allow-list). */

@@ -6,7 +6,7 @@ import type { ActionRecord, RunOutcome } from "../contracts/events.js";
 import type { Signals } from "../contracts/signals.js";
 import { BackstopError, errorMessage, isBackstopError } from "../errors.js";
 import type { CompletionResult, ModelRouter } from "../gateway/router.js";
-import { checkHardRules, runActionGate } from "../guardrails/action-gate.js";
+import { checkActionRules, runActionGate } from "../guardrails/action-gate.js";
 import { AnomalyBudget } from "../guardrails/anomaly.js";
 import { parseDiagnosis, parseJsonReply } from "../guardrails/extract.js";
 import type { Policy } from "../guardrails/policy.js";
@@ -409,17 +409,18 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
   }
 
   function rememberCandidate(d: Diagnosis, s: Signals, labels: Record<string, Record<string, string>>): void {
-    const a = d.recommended_action;
-    if (a.type === "none") return;
-    const record: ActionRecord = { type: a.type, namespace: a.namespace, kind: a.kind, name: a.name };
-    if (a.to_sha !== undefined) record.to_sha = a.to_sha;
-    if (a.replicas !== undefined) record.replicas = a.replicas;
-    const hard = checkHardRules(a, deps.policy, {
-      namespaceLabels: labels,
-      currentReplicas: s.workload.replicas.desired,
-      actualKind: s.workload.kind,
-    });
-    if (hard.every((r) => r.passed) && a.namespace === namespace && a.name === workload) candidate = record;
+    if (d.recommended_action.type === "none") return;
+    // Only an action the gate's policy rules accept (hard rules, an earlier healthy rollback target
+    // resolved to its revision, restart only when unhealthy) can be put to a human.
+    const { rules, action } = checkActionRules(d, s, deps.policy, { namespaceLabels: labels });
+    if (
+      action &&
+      rules.every((r) => r.passed) &&
+      action.namespace === namespace &&
+      action.name === workload
+    ) {
+      candidate = action;
+    }
   }
 }
 

@@ -38,7 +38,10 @@ class StageReporter implements RunReporter {
   async emit(event: RunEvent): Promise<void> {
     const stage = event.type.split(".")[0]!;
     const patch: Partial<IncidentRecord> = { stage: event.type };
-    if (event.type === "escalation.opened") patch.status = "awaiting_approval";
+    // Only an escalation with a proposed action waits for a human; one without ends as escalated.
+    if (event.type === "escalation.opened" && (event.data as { proposed_action: unknown }).proposed_action) {
+      patch.status = "awaiting_approval";
+    }
     if (event.type === "run.finished") {
       const d = event.data as { outcome: string; summary: string };
       patch.status = d.outcome;

@@ -76,10 +76,11 @@ async function until<T>(
   }
 }
 
-const incidentWithStatus = (statuses: string[]) => async (): Promise<IncidentRecord | null> => {
-  const all = await bot.store.recentIncidents(20);
-  return all.find((i) => statuses.includes(i.status)) ?? null;
-};
+const incidentWithStatus =
+  (statuses: string[], workload?: string) => async (): Promise<IncidentRecord | null> => {
+    const all = await bot.store.recentIncidents(20);
+    return all.find((i) => statuses.includes(i.status) && (!workload || i.workload === workload)) ?? null;
+  };
 
 async function fireAlert(s: Scenario, fingerprint: string): Promise<void> {
   // A new incident each time: another group (as a new Alertmanager group would be), another fingerprint.
@@ -136,6 +137,10 @@ describe("Backstop in Slack, end to end", () => {
     });
     expect(res.status).toBe(200);
     const incident = await until("resolved", incidentWithStatus(["resolved"]));
+    // The receipt is the thread's last reply, posted right after the run finishes.
+    await until("the receipt reply", async () =>
+      threadOf(incident).replies.some((r) => /receipt/i.test(r.text)),
+    );
     const { root, replies } = threadOf(incident);
     expect(root.edited).toBe(true);
     const text = replies.map((r) => r.text).join("\n");
@@ -180,7 +185,7 @@ describe("Backstop in Slack, end to end", () => {
   it("cascading-failure escalates; a stranger's click changes nothing; an approver's double click acts once", async () => {
     const s = await reset("cascading-failure");
     await fireAlert(s, "c0ffee0000000001");
-    const incident = await until("awaiting approval", incidentWithStatus(["awaiting_approval"]));
+    const incident = await until("awaiting approval", incidentWithStatus(["awaiting_approval"], "orders"));
     const escalation = await until("the escalation message", async () =>
       bot.slack.messages(ALERT_CHANNEL).find((m) => JSON.stringify(m.blocks).includes(ACTION_APPROVE)),
     );
@@ -216,7 +221,7 @@ describe("Backstop in Slack, end to end", () => {
   it("Reject executes nothing", async () => {
     const s = await reset("cascading-failure");
     await fireAlert(s, "c0ffee0000000002");
-    const incident = await until("awaiting approval", incidentWithStatus(["awaiting_approval"]));
+    const incident = await until("awaiting approval", incidentWithStatus(["awaiting_approval"], "orders"));
     const escalation = await until("the escalation message", async () =>
       bot.slack.messages(ALERT_CHANNEL).find((m) => JSON.stringify(m.blocks).includes(ACTION_REJECT)),
     );
