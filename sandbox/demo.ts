@@ -195,7 +195,11 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
           recoveryTimeoutMs: 30_000,
           reporters: (runId) => [follow("backstop", runId, backstopWorld.scenario.name)],
         }),
-        slack: new WebClient(botToken, { slackApiUrl: slack.apiUrl, retryConfig: { retries: 0 } }),
+        slack: new WebClient(botToken, {
+          slackApiUrl: slack.apiUrl,
+          retryConfig: { retries: 0 },
+          timeout: 10_000,
+        }),
         store,
         producer,
         approvers,

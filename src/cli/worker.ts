@@ -27,6 +27,8 @@ export function registerWorker(program: Command): void {
       const client = new WebClient(slack.botToken, {
         ...(config.slack.apiUrl ? { slackApiUrl: config.slack.apiUrl } : {}),
         retryConfig: { retries: 2 },
+        // A stalled Slack connection must not hold a run: each call gives up after 10 s.
+        timeout: 10_000,
       });
       const worker = startRunsWorker({
         connection,

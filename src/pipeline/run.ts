@@ -11,7 +11,7 @@ import { AnomalyBudget } from "../guardrails/anomaly.js";
 import { parseDiagnosis, parseJsonReply } from "../guardrails/extract.js";
 import type { Policy } from "../guardrails/policy.js";
 import { type QualityGateOptions, runQualityGate } from "../guardrails/quality.js";
-import { redactDeep, redactSignals } from "../guardrails/redact.js";
+import { redactDeep, redactSignals, redactText } from "../guardrails/redact.js";
 import type { Receipt, SigningKey } from "../receipt/index.js";
 import { actAndVerify } from "./act.js";
 import { endRun, RunContext, type RunTotals, signalsSummary } from "./context.js";
@@ -116,6 +116,9 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
 
   const { namespace, workload } = input.target;
   const alertname = input.alert?.commonLabels.alertname ?? input.alert?.alerts[0]?.labels.alertname ?? null;
+  // The input guardrail covers what a human typed too, before it reaches the receipt or the thread.
+  const noteRedaction = input.note ? await redactText(input.note) : null;
+  input = { ...input, note: noteRedaction?.value ?? null };
   await ctx.emit("run.started", {
     run_id: input.runId,
     agent: "backstop",
@@ -214,8 +217,12 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
     const redacted = await redactSignals(raw);
     signals = redacted.value;
     await ctx.emit("signals.gathered", signalsSummary(signals, toolCalls));
-    const alertRedaction = await redactDeep({ alert: input.alert, note: input.note ?? null });
-    input = { ...input, alert: alertRedaction.value.alert, note: alertRedaction.value.note };
+    const alertRedaction = await redactDeep({ alert: input.alert });
+    input = { ...input, alert: alertRedaction.value.alert };
+    for (const [k, v] of Object.entries(noteRedaction?.counts ?? {})) {
+      alertRedaction.counts[k] = (alertRedaction.counts[k] ?? 0) + v;
+    }
+    alertRedaction.total += noteRedaction?.total ?? 0;
     const counts = { ...redacted.counts };
     for (const [k, v] of Object.entries(alertRedaction.counts)) counts[k] = (counts[k] ?? 0) + v;
     await ctx.emit("redaction.applied", { counts, total: redacted.total + alertRedaction.total });
@@ -235,7 +242,10 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
     return escalate(`could not gather signals for ${namespace}/${workload}: ${errorMessage(err)}`);
   }
 
-  const alertBody = alertText(input.alert) + (input.note ? `\nnote: ${input.note}` : "");
+  // The note goes to the model as context but is never evidence: anyone who can type a command could
+  // otherwise write the quotes a diagnosis is checked against.
+  const evidenceText = alertText(input.alert);
+  const alertBody = evidenceText + (input.note ? `\nnote: ${input.note}` : "");
   const judge = async (j: { diagnosis: Diagnosis; signals: Signals; prompt: LoadedPrompt }) => {
     const rendered = render(j.prompt, {
       diagnosis: JSON.stringify(j.diagnosis, null, 2),
@@ -328,7 +338,7 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
     const quality = await runQualityGate(
       diagnosis,
       signals,
-      { onset: input.onset, alertText: alertBody, judge, prompt: deps.prompts.judge },
+      { onset: input.onset, alertText: evidenceText, judge, prompt: deps.prompts.judge },
       opts.quality,
     );
     const canReroute = reroutes < maxReroutes && result.target.tier < deps.router.maxTier();

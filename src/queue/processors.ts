@@ -15,6 +15,9 @@ import type { RunWorld } from "./world.js";
 
 const log = childLogger("worker");
 
+/** How long a finished run waits for Slack to take the messages an outage held back (ms). */
+const FLUSH_TIMEOUT_MS = 10_000;
+
 /** What the processors need besides the world: Slack, the stores, the producer, approval settings. */
 export interface ProcessorDeps {
   world: RunWorld;
@@ -66,7 +69,7 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
   const reportersFor = (
     incident: IncidentRecord,
     setStage: ((s: string) => Promise<void>) | null,
-  ): RunReporter[] => [
+  ): [StageReporter, SlackThreadReporter] => [
     new StageReporter(d.store, incident.key, setStage),
     new SlackThreadReporter({
       client: d.slack,
@@ -88,8 +91,15 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
     }),
   ];
 
-  const saveResult = async (result: RunResult): Promise<void> => {
+  /** Stores the receipt, then gives Slack one bounded last chance to post what an outage held back. */
+  const saveResult = async (result: RunResult, slack: SlackThreadReporter): Promise<void> => {
     await d.store.saveReceipt(result.runId, serializeReceipt(result.receipt));
+    const flushed = await Promise.race([
+      slack.flush(),
+      new Promise<boolean>((r) => setTimeout(() => r(false), FLUSH_TIMEOUT_MS).unref()),
+    ]);
+    if (!flushed)
+      log.warn({ runId: result.runId, held: slack.pending() }, "some Slack messages could not be posted");
   };
 
   /** Persists an escalation's pending decision and its timeout, before Slack shows the buttons. */
@@ -130,9 +140,17 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
         };
         await d.store.saveIncident(incident);
       }
-      if (job.attemptsMade > 0)
+      if (job.attemptsMade > 0) {
         log.warn({ runId: data.runId, attempt: job.attemptsMade + 1 }, "retrying a run");
+        // An earlier attempt already escalated and its decision is the human's now: starting over could
+        // act on its own beside that decision, or post a second set of buttons.
+        if (await d.store.getPending(data.runId)) {
+          log.warn({ runId: data.runId }, "the run already waits for a decision; not starting it again");
+          return { outcome: "escalated", pending: true };
+        }
+      }
       const opened = await d.world.open({ runId: data.runId, incidentKey: data.incidentKey });
+      const [stage, slack] = reportersFor(incident, (s) => job.setStage(s));
       try {
         const result = await runBackstop(
           {
@@ -145,7 +163,7 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
           },
           {
             ...opened.deps,
-            reporters: [...reportersFor(incident, (s) => job.setStage(s)), ...opened.reporters],
+            reporters: [stage, slack, ...opened.reporters],
             options: {
               awaitApproval: true,
               onPending: (p) => savePending(incident, p),
@@ -154,7 +172,7 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
             },
           },
         );
-        await saveResult(result);
+        await saveResult(result, slack);
         return { outcome: result.outcome, pending: result.pending !== null };
       } finally {
         await opened.close();
@@ -167,21 +185,30 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
         log.warn({ runId: data.runId }, "a decision for a run with no pending approval; ignored");
         return { ignored: true };
       }
+      if (record.status !== data.decision) {
+        // Only the store's atomic decide() makes a decision; a job that disagrees with it is ignored.
+        log.warn(
+          { runId: data.runId, job: data.decision, stored: record.status },
+          "decision job does not match the store",
+        );
+        return { ignored: true };
+      }
       if (data.decision !== "expired") await d.producer.cancelExpiry(data.runId);
       const incident = await d.store.getIncident(record.incidentKey);
       if (!incident) throw new Error(`incident ${record.incidentKey} of run ${data.runId} is missing`);
       const opened = await d.world.open({ runId: data.runId, incidentKey: record.incidentKey });
+      const [stage, slack] = reportersFor(incident, null);
       try {
         const result = await resumeAfterDecision(
           record.pending,
           { decision: data.decision, by: data.by, at: new Date(data.at) },
           {
             ...opened.deps,
-            reporters: [...reportersFor(incident, null), ...opened.reporters],
+            reporters: [stage, slack, ...opened.reporters],
             options: { recoveryTimeoutMs: d.world.recoveryTimeoutMs, window: d.world.signalsWindow },
           },
         );
-        await saveResult(result);
+        await saveResult(result, slack);
         return { outcome: result.outcome };
       } catch (err) {
         log.error({ runId: data.runId, err: errorMessage(err) }, "decision failed");

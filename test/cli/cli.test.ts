@@ -52,6 +52,19 @@ describe("the backstop command", () => {
     );
     expect(bad?.code).toBe(1);
     expect(bad?.stderr).toMatch(/FAILED at event seq \d+/);
+
+    // Re-signed with another key: intact, but not signed by this installation's key.
+    const m = await import("../../src/receipt/index.js");
+    const other = m.loadSigningKey({ path: join(dir, "other-key.pem"), create: true });
+    const original = JSON.parse(text) as { run_id: string; events: Parameters<typeof m.signReceipt>[1] };
+    const resigned = join(dir, "resigned.json");
+    m.writeReceiptFile(resigned, m.signReceipt(original.run_id, original.events, other));
+    const foreign = await cli(["verify", resigned]).then(
+      () => null,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(foreign?.code).toBe(1);
+    expect((await cli(["verify", resigned, "--any-key"])).stdout).toMatch(/^ok: /);
   });
 
   it("refuses a missing scenario file with a clear message and exit code 1", async () => {
