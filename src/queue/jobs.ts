@@ -73,14 +73,25 @@ export type ExpiryJobData = z.infer<typeof ExpiryJobDataSchema>;
  * alert `fingerprint` (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config), so
  * all of them map to one key, hence one job, hence one run. "What the alert is about" is its workload
  * (`namespace/workload` from its labels, `targetFromAlert`) when it names one — so the per-pod alerts of
- * one crash-looping Deployment (one fingerprint each) make one incident, not one per pod — and its
- * fingerprint otherwise. Contains no `:`. Never throws.
+ * one crash-looping Deployment (one fingerprint each) make one incident, not one per pod — with the
+ * earliest `startsAt` of that workload's alerts, and its fingerprint otherwise. Contains no `:`.
+ * Never throws.
  */
 export function incidentKeyForAlert(webhook: AlertmanagerWebhook, alert: AlertmanagerAlert): string {
   const target = targetFromAlert(alert);
-  const subject = target
-    ? `workload=${target.namespace}/${target.workload}`
-    : `fingerprint=${alert.fingerprint}`;
+  let subject = `fingerprint=${alert.fingerprint}`;
+  if (target) {
+    // The incident began with the workload's earliest alert in this group: re-sends keep `startsAt`, a
+    // new firing after a resolution gets a new one, so it is a new incident (and a new run).
+    const starts = webhook.alerts
+      .filter((a) => {
+        const t = targetFromAlert(a);
+        return t?.namespace === target.namespace && t.workload === target.workload;
+      })
+      .map((a) => a.startsAt ?? "")
+      .sort();
+    subject = `workload=${target.namespace}/${target.workload}\nstartsAt=${starts[0] ?? ""}`;
+  }
   const digest = createHash("sha256").update(`${webhook.groupKey}\n${subject}`).digest("hex");
   return `am-${digest.slice(0, 32)}`;
 }

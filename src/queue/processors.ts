@@ -140,14 +140,16 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
         };
         await d.store.saveIncident(incident);
       }
-      if (job.attemptsMade > 0) {
+      if (job.attemptsMade > 0)
         log.warn({ runId: data.runId, attempt: job.attemptsMade + 1 }, "retrying a run");
-        // An earlier attempt already escalated and its decision is the human's now: starting over could
-        // act on its own beside that decision, or post a second set of buttons.
-        if (await d.store.getPending(data.runId)) {
-          log.warn({ runId: data.runId }, "the run already waits for a decision; not starting it again");
-          return { outcome: "escalated", pending: true };
-        }
+      // An earlier attempt (or an earlier job of this incident) already escalated, and the decision is a
+      // human's now: starting over could act beside that decision, or post a second set of buttons.
+      if (await d.store.getPending(data.runId)) {
+        log.warn(
+          { runId: data.runId },
+          "the run already has an escalation awaiting or past its decision; not starting it again",
+        );
+        return { outcome: "escalated", pending: true };
       }
       const opened = await d.world.open({ runId: data.runId, incidentKey: data.incidentKey });
       const [stage, slack] = reportersFor(incident, (s) => job.setStage(s));

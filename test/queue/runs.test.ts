@@ -103,6 +103,10 @@ describe("job keys", () => {
     expect(incidentKeyForAlert(samePodGroup, samePodGroup.alerts[0]!)).toBe(key);
     const b = webhook("77aa00", "cart");
     expect(incidentKeyForAlert(b, b.alerts[0]!)).not.toBe(key);
+    // Firing again after it resolved (a new startsAt) is a new incident.
+    const refired = webhook("5f1c2a");
+    refired.alerts[0]!.startsAt = "2030-01-02T00:00:00Z";
+    expect(incidentKeyForAlert(refired, refired.alerts[0]!)).not.toBe(key);
     // An alert that names no workload is keyed by its fingerprint.
     const bare = webhook("99bb11");
     bare.alerts[0]!.labels = { alertname: "Watchdog" };
