@@ -175,6 +175,8 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
           },
         );
         await saveResult(result, slack);
+        const escalationTs = slack.escalationMessageTs();
+        if (result.pending && escalationTs) await d.store.setEscalationTs(result.runId, escalationTs);
         return { outcome: result.outcome, pending: result.pending !== null };
       } finally {
         await opened.close();
@@ -200,6 +202,7 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
       if (!incident) throw new Error(`incident ${record.incidentKey} of run ${data.runId} is missing`);
       const opened = await d.world.open({ runId: data.runId, incidentKey: record.incidentKey });
       const [stage, slack] = reportersFor(incident, null);
+      if (record.escalationTs) slack.adoptEscalation(record.escalationTs, record.pending.proposedAction);
       try {
         const result = await resumeAfterDecision(
           record.pending,

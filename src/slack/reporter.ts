@@ -126,6 +126,20 @@ export class SlackThreadReporter implements RunReporter {
   }
 
   /** The incident's thread once known (after the first successful emit), else null. */
+  /** The `ts` of the escalation message (with Approve/Reject) this reporter posted, or null. */
+  escalationMessageTs(): string | null {
+    return this.escalationTs;
+  }
+
+  /**
+   * Takes over the escalation message an earlier reporter of this run posted (a run resumed after its
+   * decision), so `approval.decided` replaces its buttons — also for a decision no click made (expired).
+   */
+  adoptEscalation(ts: string, proposedAction: ActionRecord | null): void {
+    this.escalationTs = ts;
+    this.escalation = { proposedAction };
+  }
+
   thread(): SlackThread | null {
     return this.threadRef ? { ...this.threadRef } : null;
   }

@@ -242,6 +242,29 @@ describe("Backstop in Slack, end to end", () => {
     expect(stack.cluster.mutations()).toHaveLength(0);
   });
 
+  it("an escalation nobody decides expires: rejected, nothing changed, its buttons gone", async () => {
+    const s = await reset("cascading-failure");
+    await fireAlert(s, "c0ffee0000000003");
+    const incident = await until("awaiting approval", incidentWithStatus(["awaiting_approval"], "orders"));
+    const escalation = await until("the escalation message", async () =>
+      bot.slack.messages(ALERT_CHANNEL).find((m) => JSON.stringify(m.blocks).includes(ACTION_APPROVE)),
+    );
+    // The 30-minute timeout, brought forward.
+    await bot.producer.cancelExpiry(incident.runId);
+    await bot.producer.scheduleExpiry(incident.runId, 10);
+    const done = await until("expired", async () => {
+      const i = await bot.store.getIncident(incident.key);
+      return i && i.status !== "awaiting_approval" ? i : null;
+    });
+    expect(done.status).toBe("escalated");
+    expect((await bot.store.getPending(incident.runId))?.status).toBe("expired");
+    await until("the buttons replaced", async () => {
+      const m = bot.slack.messages(ALERT_CHANNEL).find((x) => x.ts === escalation.ts);
+      return m && !JSON.stringify(m.blocks).includes(ACTION_APPROVE);
+    });
+    expect(stack.cluster.mutations()).toHaveLength(0);
+  });
+
   it("a worker killed in the middle of a run: the job is retried and the action runs at most once", async () => {
     for (const w of workers.splice(0)) await w.close();
     let release: () => void = () => undefined;
