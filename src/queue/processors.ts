@@ -1,5 +1,5 @@
 import type { WebClient } from "@slack/web-api";
-import type { IncidentStatus } from "../../blocks/index.js";
+import { errorMessage as errorBlocks, type IncidentStatus } from "../../blocks/index.js";
 import type { RunEvent, RunReporter } from "../contracts/events.js";
 import { errorMessage } from "../errors.js";
 import { childLogger } from "../log.js";
@@ -9,7 +9,7 @@ import { type RunResult, runBackstop } from "../pipeline/run.js";
 import { serializeReceipt } from "../receipt/index.js";
 import { SlackThreadReporter } from "../slack/reporter.js";
 import type { DecisionJobData, ExpiryJobData, RunJobData } from "./jobs.js";
-import type { RunProcessors, RunsProducer } from "./runs.js";
+import { JOB_ATTEMPTS, type RunProcessors, type RunsProducer } from "./runs.js";
 import type { IncidentRecord, RunStore } from "./store.js";
 import type { RunWorld } from "./world.js";
 
@@ -118,6 +118,22 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
     await d.producer.scheduleExpiry(pending.runId, d.approvalTimeoutMs);
   };
 
+  const reportStartFailure = async (incident: IncidentRecord, err: unknown): Promise<void> => {
+    const text =
+      `Backstop could not start triage of ${incident.namespace}/${incident.workload} ` +
+      `(run ${incident.runId}) after ${JOB_ATTEMPTS} attempts: ${errorMessage(err)}. Nothing was changed; ` +
+      "a human needs to look at this incident.";
+    await d.store.updateIncident(incident.key, { status: "failed", summary: text }).catch(() => undefined);
+    const thread = await d.store.getThread(incident.key).catch(() => null);
+    await d.slack.chat
+      .postMessage({
+        channel: incident.channel,
+        ...(thread ? { thread_ts: thread.ts } : {}),
+        ...errorBlocks(text),
+      })
+      .catch((e) => log.error({ runId: incident.runId, err: errorMessage(e) }, "could not tell Slack the run failed"));
+  };
+
   return {
     async triage(data: RunJobData, job) {
       let incident = await d.store.getIncident(data.incidentKey);
@@ -151,7 +167,15 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
         );
         return { outcome: "escalated", pending: true };
       }
-      const opened = await d.world.open({ runId: data.runId, incidentKey: data.incidentKey });
+      let opened: Awaited<ReturnType<RunWorld["open"]>>;
+      try {
+        opened = await d.world.open({ runId: data.runId, incidentKey: data.incidentKey });
+      } catch (err) {
+        // Nothing of the run could start (e.g. the infra MCP server is unreachable). BullMQ retries;
+        // after the last attempt a human hears of it in the channel, not from silence.
+        if (job.attemptsMade + 1 >= JOB_ATTEMPTS) await reportStartFailure(incident, err);
+        throw err;
+      }
       const [stage, slack] = reportersFor(incident, (s) => job.setStage(s));
       try {
         const result = await runBackstop(
