@@ -38,7 +38,11 @@ export function registerWorker(program: Command): void {
           slack: client,
           store,
           producer,
-          approvers: config.approvals.users,
+          // Shown on escalations: user ids and the approver user group (S…), as the reporter renders both.
+          approvers: [
+            ...config.approvals.users,
+            ...(config.approvals.usergroup ? [config.approvals.usergroup] : []),
+          ],
           approvalTimeoutMs: config.approvals.timeoutMs,
         }),
       });
