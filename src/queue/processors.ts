@@ -131,7 +131,9 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
         ...(thread ? { thread_ts: thread.ts } : {}),
         ...errorBlocks(text),
       })
-      .catch((e) => log.error({ runId: incident.runId, err: errorMessage(e) }, "could not tell Slack the run failed"));
+      .catch((e) =>
+        log.error({ runId: incident.runId, err: errorMessage(e) }, "could not tell Slack the run failed"),
+      );
   };
 
   return {
