@@ -3,10 +3,9 @@ import type { AddressInfo } from "node:net";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { createMcpExpressApp } from "@modelcontextprotocol/sdk/server/express.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import type { Request, Response } from "express";
 import { errorMessage } from "../src/errors.js";
 import { childLogger } from "../src/log.js";
+import { mountStatelessMcp } from "../src/mcp/stateless-http.js";
 import { DEFAULT_K8S_TIMEOUT_MS, makeK8sApis } from "./k8s.js";
 import { createPrometheusClient } from "./prometheus.js";
 import type { InfraContext } from "./signals.js";
@@ -74,33 +73,9 @@ export async function startInfraMcpHttp(
   const host = opts.host ?? "127.0.0.1";
   const ctx = makeContext(opts);
   const app = createMcpExpressApp({ host });
-  app.post("/mcp", async (req: Request, res: Response) => {
-    const server = buildServer(ctx);
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-    res.on("close", () => {
-      void transport.close();
-      void server.close();
-    });
-    try {
-      await server.connect(transport);
-      await transport.handleRequest(req, res, req.body);
-    } catch (err) {
-      log.error({ err: errorMessage(err) }, "MCP request failed");
-      if (!res.headersSent) {
-        res
-          .status(500)
-          .json({ jsonrpc: "2.0", error: { code: -32603, message: "Internal server error" }, id: null });
-      }
-    }
+  mountStatelessMcp(app, () => buildServer(ctx), {
+    onError: (err) => log.error({ err: errorMessage(err) }, "MCP request failed"),
   });
-  const notAllowed = (_req: Request, res: Response) => {
-    res
-      .status(405)
-      .set("Allow", "POST")
-      .json({ jsonrpc: "2.0", error: { code: -32000, message: "Method not allowed." }, id: null });
-  };
-  app.get("/mcp", notAllowed);
-  app.delete("/mcp", notAllowed);
 
   const http: Server = await new Promise((resolve, reject) => {
     const s = app.listen(opts.port ?? 0, host, (err?: Error) => (err ? reject(err) : resolve(s)));

@@ -2,10 +2,10 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createMcpExpressApp } from "@modelcontextprotocol/sdk/server/express.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { Request, Response } from "express";
 import { z } from "zod";
+import { mountStatelessMcp } from "../../src/mcp/stateless-http.js";
 
 /**
  * A Linear-like issue in the sandbox tickets server. `id` and `identifier` are the same `BKS-<n>` key;
@@ -182,39 +182,17 @@ export async function startSandboxTickets(
   };
 
   const app = createMcpExpressApp({ host });
-  app.post("/mcp", async (req: Request, res: Response) => {
-    const messages: unknown[] = Array.isArray(req.body) ? req.body : [req.body];
-    for (const m of messages) {
-      const msg = m as { method?: unknown; params?: { name?: unknown; arguments?: unknown } } | null;
-      if (msg?.method === "tools/call")
-        calls.push({ tool: String(msg.params?.name), args: msg.params?.arguments });
-    }
-    const server = build();
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-    res.on("close", () => {
-      void transport.close();
-      void server.close();
-    });
-    try {
-      await server.connect(transport);
-      await transport.handleRequest(req, res, req.body);
-    } catch (err) {
-      console.error("sandbox tickets: request failed", err);
-      if (!res.headersSent) {
-        res
-          .status(500)
-          .json({ jsonrpc: "2.0", error: { code: -32603, message: "Internal server error" }, id: null });
+  mountStatelessMcp(app, build, {
+    onRequest: (body) => {
+      const messages: unknown[] = Array.isArray(body) ? body : [body];
+      for (const m of messages) {
+        const msg = m as { method?: unknown; params?: { name?: unknown; arguments?: unknown } } | null;
+        if (msg?.method === "tools/call")
+          calls.push({ tool: String(msg.params?.name), args: msg.params?.arguments });
       }
-    }
+    },
+    onError: (err) => console.error("sandbox tickets: request failed", err),
   });
-  const notAllowed = (_req: Request, res: Response) => {
-    res
-      .status(405)
-      .set("Allow", "POST")
-      .json({ jsonrpc: "2.0", error: { code: -32000, message: "Method not allowed." }, id: null });
-  };
-  app.get("/mcp", notAllowed);
-  app.delete("/mcp", notAllowed);
   app.get("/issue/:id", (req: Request, res: Response) => {
     const issue = issues.find((i) => i.id === req.params.id);
     if (issue) res.json(issue);
