@@ -123,7 +123,6 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
       `Backstop could not start triage of ${incident.namespace}/${incident.workload} ` +
       `(run ${incident.runId}) after ${JOB_ATTEMPTS} attempts: ${errorMessage(err)}. Nothing was changed; ` +
       "a human needs to look at this incident.";
-    await d.store.updateIncident(incident.key, { status: "failed", summary: text }).catch(() => undefined);
     const thread = await d.store.getThread(incident.key).catch(() => null);
     await d.slack.chat
       .postMessage({
@@ -134,6 +133,8 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
       .catch((e) =>
         log.error({ runId: incident.runId, err: errorMessage(e) }, "could not tell Slack the run failed"),
       );
+    // Marked failed once the channel has been told (or telling it failed).
+    await d.store.updateIncident(incident.key, { status: "failed", summary: text }).catch(() => undefined);
   };
 
   return {
