@@ -83,6 +83,13 @@ const LOOK_THROUGH = new Set([
   "string",
   "plain",
 ]);
+const GLUED = ["password", "passwd", "passphrase", "secret", "apikey", "token", "credentials"];
+/** Secret words that make a key secret wherever they stand (`SECRET_KEY_BASE`). */
+const SECRET_INSIDE = new Set(["password", "passwd", "secret", "apikey", "token", "credentials", "passphrase", "privatekey"]);
+/** Last words that make a key about a secret, not a secret: `secretName`, `token_ttl`, `password_file`. */
+const NOT_SECRET_LAST = new Set(
+  "name names ref refs id ids file files path dir url uri arn type kind length len ttl expiry expires expiration age count version policy mode enabled required rotation rotated provider store manager source format hint field header prefix env label labels selector namespace hash".split(" "),
+);
 /** Token keys that are not credentials (paging, model usage). */
 const NOT_SECRET_BEFORE_TOKEN = new Set([
   "page",
@@ -127,12 +134,18 @@ export function keyWords(key: string): string[] {
 export function classifyKey(key: string): "strong" | "weak" | null {
   const words = keyWords(key);
   while (words.length > 1 && LOOK_THROUGH.has(words[words.length - 1]!)) words.pop();
-  const last = words[words.length - 1];
+  let last = words[words.length - 1];
   const prev = words[words.length - 2];
   if (!last) return null;
+  // One-word keys that end in a secret word: `PGPASSWORD`, `dbpassword`, `clientsecret`.
+  for (const w of GLUED) if (last !== w && last.endsWith(w)) last = w;
   if (last === "key") return prev && KEY_QUALIFIERS.has(prev) ? "strong" : null;
   if (last === "token" && prev && NOT_SECRET_BEFORE_TOKEN.has(prev)) return null;
-  if (!SECRET_LAST.has(last)) return null;
+  if (!SECRET_LAST.has(last)) {
+    // `SECRET_KEY_BASE`, `password_b`: a secret word inside the key, a neutral word last.
+    if (NOT_SECRET_LAST.has(last) || !words.some((w) => SECRET_INSIDE.has(w))) return null;
+    return "weak";
+  }
   if (
     WEAK.has(last) &&
     !(
@@ -234,6 +247,7 @@ export function keywordSpans(text: string): Span[] {
     if (sep === ":" && text[i] === "/" && text[i + 1] === "/") continue;
     if (sep === ":" && text[i] === ":") continue;
     // A header's scheme is kept: `Authorization: Bearer <value>`.
+    if (text[i] === "[" && /^\[(?:Basic|Bearer|Token) /i.test(text.slice(i, i + 8))) i++; // Go's map[Authorization:[Bearer …]]
     const scheme = AUTH_SCHEME.exec(text.slice(i, i + 40));
     const hadScheme = scheme !== null;
     if (scheme) i += scheme[0].length;
@@ -252,7 +266,7 @@ export function keywordSpans(text: string): Span[] {
 }
 
 const LONG_FLAG = /(?<![\w-])--(?<key>[A-Za-z][\w-]{1,60})[ \t]+(?<q>["']?)(?<v>[^\s"'-][^\s"']*)\k<q>/g;
-const MYSQL_P = /\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n]*?[ \t]-p(?<v>[^\s-][^\s]*)/g;
+const MYSQL_P = /\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n]*?[ \t]-p(?<v>\S+)/g;
 const REDIS_A = /\bredis-cli\b[^\n]*?[ \t](?:-a|--pass)[ \t]+(?<v>\S+)/g;
 
 /** `--password secret` (the `=` form is a key/value pair), `mysql -pSECRET`, `redis-cli -a SECRET`. */

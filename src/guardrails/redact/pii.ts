@@ -12,7 +12,8 @@ import type { Span } from "./spans.js";
  *   written with separators (`(415) 555-0132`, `415.555.0132`) — for NANP anywhere, for GB, DE, FR,
  *   IN, AU only on a line that says phone/tel/mobile/…; a bare run of digits is never a phone number;
  * - payment cards: 13–19 digits (single spaces/dashes allowed) with a card-network prefix (ISO/IEC
- *   7812 IIN ranges of Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay) passing Luhn;
+ *   7812 IIN ranges and lengths of Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay), printed
+ *   in one piece or in the networks' groupings (4-4-4-4, 4-6-5), passing Luhn;
  * - IBANs (ISO 13616, mod-97 checked by ibantools), printed or electronic form;
  * - US Social Security numbers written `AAA-GG-SSSS` in the ranges the SSA issues (no 000/666/9xx
  *   area, no 00 group, no 0000 serial); UK National Insurance numbers (HMRC's prefix rules);
@@ -55,6 +56,9 @@ function emailSpans(text: string): Span[] {
     }
     const local = s.slice(0, s.search(/@|%40/));
     if (local === "git" || local === "") continue;
+    // `scheme://user:password@host` is URL userinfo (the password detector's), not an address.
+    const tokenStart = Math.max(text.lastIndexOf(" ", m.index), text.lastIndexOf('"', m.index - 1)) + 1;
+    if (text[m.index - 1] === ":" && text.slice(tokenStart, m.index).includes("://")) continue;
     spans.push({ start, end: start + s.length, type: "Email" });
   }
   return spans;
@@ -62,6 +66,8 @@ function emailSpans(text: string): Span[] {
 
 const PHONE_WORDS =
   /\b(?:phone|tel|telephone|mobile|cell|fax|sms|whatsapp|contact|call|msisdn|caller|callee)\b/i;
+/** NANP national layouts: `(415) 555-0132`, `415-555-0132`, `415.555.0132`, `415 555 0132`, `1-415-555-0132`. */
+const NANP_FORMAT = /^(?:1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}([\s.-]))\d{3}[\s.-]\d{4}$/;
 const OTHER_REGIONS: readonly CountryCode[] = ["GB", "DE", "FR", "IN", "AU"];
 
 function phoneSpans(text: string): Span[] {
@@ -82,7 +88,9 @@ function phoneSpans(text: string): Span[] {
       if (/[A-Za-z0-9_.:/-]/.test(prev) && !(prev === ":" || prev === "=")) continue;
       if (/[A-Za-z0-9_/-]/.test(next) || (next === "." && /\d/.test(text[f.endsAt + 1] ?? ""))) continue;
       if (/^\d{4}[-.]\d{2}[-.]\d{2}/.test(raw) || /\d{2}:\d{2}/.test(raw)) continue;
-      if (!intl && region === "US" && f.number.country !== "US" && f.number.country !== "CA") continue;
+      if (!intl && region === "US" && (!NANP_FORMAT.test(raw) || (f.number.country !== "US" && f.number.country !== "CA"))) continue;
+      // Outside NANP a national number is written with its trunk prefix 0 (`020 7946 0958`).
+      if (!intl && region !== "US" && !/^\(?0/.test(raw)) continue;
       seen.add(f.startsAt);
       spans.push({ start: f.startsAt, end: f.endsAt, type: "PhoneNumber" });
     }
@@ -90,15 +98,29 @@ function phoneSpans(text: string): Span[] {
   return spans;
 }
 
-const CARD = /(?<![\d.-])\d(?:[ -]?\d){12,18}(?![\d])/g;
-const CARD_IIN = /^(?:4|5[1-5]|2[2-7]|3[47]|3[068]|6(?:011|5|4[4-9]|2)|35)/;
+const CARD = /(?<![\w.-])\d(?:[ -]?\d){12,18}(?![\w])/g;
+/** Network prefix (IIN) and the lengths that network issues (ISO/IEC 7812; the networks' published ranges). */
+const CARD_NETWORKS: readonly [RegExp, readonly number[]][] = [
+  [/^4/, [13, 16, 19]], // Visa
+  [/^(?:5[1-5]|222[1-9]|22[3-9]\d|2[3-6]\d\d|27[01]\d|2720)/, [16]], // Mastercard
+  [/^3[47]/, [15]], // American Express
+  [/^(?:6011|65|64[4-9])/, [16, 19]], // Discover
+  [/^35(?:2[89]|[3-8]\d)/, [16, 19]], // JCB
+  [/^3(?:0[0-5]|[68])/, [14, 16, 19]], // Diners Club
+  [/^62/, [16, 19]], // UnionPay
+];
+/** Printed groupings: 4-4-4-4(-3), Amex 4-6-5, Diners 4-6-4. */
+const CARD_GROUPS = new Set(["4,4,4,4", "4,4,4,4,3", "4,4,4,3", "4,6,5", "4,6,4", "4,4,4,1", "4,4,4,4,1"]);
 
 function cardSpans(text: string): Span[] {
   const spans: Span[] = [];
   for (const m of text.matchAll(CARD)) {
     if (/[ -]{2}/.test(m[0])) continue;
-    const digits = m[0].replace(/[ -]/g, "");
-    if (digits.length >= 13 && digits.length <= 19 && CARD_IIN.test(digits) && luhnValid(digits)) {
+    const groups = m[0].split(/[ -]/);
+    if (groups.length > 1 && !CARD_GROUPS.has(groups.map((g) => g.length).join(","))) continue;
+    const digits = groups.join("");
+    const network = CARD_NETWORKS.some(([re, lengths]) => re.test(digits) && lengths.includes(digits.length));
+    if (network && luhnValid(digits)) {
       spans.push({ start: m.index, end: m.index + m[0].length, type: "CreditCardNumber" });
     }
   }

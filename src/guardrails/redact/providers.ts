@@ -49,7 +49,7 @@ export const PROVIDER_PATTERNS: readonly ProviderPattern[] = [
   ),
   p("twilio-api-key", "TwilioAPIKey", String.raw`\bSK[0-9a-fA-F]{32}\b`),
   p("twilio-account-sid (format)", "TwilioAccountSID", String.raw`\bAC[0-9a-f]{32}\b`),
-  p("sendgrid-api-token", "SendGridAPIKey", String.raw`\bSG\.[\w-]{22}\.[\w-]{43}\b`),
+  p("sendgrid-api-token", "SendGridAPIKey", String.raw`\bSG\.[\w-]{22}\.[\w-]{43}(?![\w-])`),
   p(
     "slack-webhook-url",
     "SlackWebhook",

@@ -76,8 +76,10 @@ const SECRETLINT_CONFIG: SecretLintCoreConfig = {
 };
 
 /** A secretlint range that starts at a label (`aws_secret_access_key = "AbC…`) → the value only. */
-const LABELLED = /^[A-Za-z_][\w.-]*["']?\s*(?::=|=>|=|:)\s*["']?/;
+const LABELLED = /^[A-Za-z_][\w.-]*["']?\s*(?::=|=>|=|:(?!\/\/))\s*["']?/;
 const VALUE_CHARS = /[A-Za-z0-9/+=_.~-]/;
+
+const USERINFO_PASSWORD = /\/\/[^\s:/@]*:(?<pw>[^\s@/]+)@/;
 
 function valueOnly(source: string, start: number, end: number): [number, number] {
   const label = LABELLED.exec(source.slice(start, end));
@@ -103,7 +105,13 @@ export async function secretlintSpans(source: string): Promise<Span[]> {
     throw new BackstopError("redact.secretlint", `secret scan failed: ${errorMessage(err)}`, { cause: err });
   }
   return result.messages.map((m) => {
-    const [start, end] = valueOnly(source, m.range[0], m.range[1]);
+    let [start, end] = valueOnly(source, m.range[0], m.range[1]);
+    // A connection string or basic-auth URL: only its password is the secret; host and database stay.
+    const userinfo = USERINFO_PASSWORD.exec(source.slice(start, end));
+    if (userinfo?.groups?.pw) {
+      start += userinfo.index + userinfo[0].length - userinfo.groups.pw.length - 1;
+      end = start + userinfo.groups.pw.length;
+    }
     return {
       start,
       end,
