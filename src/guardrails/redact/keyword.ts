@@ -223,6 +223,7 @@ function lineEnd(text: string, from: number): number {
 
 function keyTypeName(key: string): string {
   const w = keyWords(key);
+  if (w.includes("aws") && w.includes("secret")) return "AWSSecretAccessKey";
   if (w.some((x) => x.startsWith("pass") || x === "pwd")) return "Password";
   if (w.includes("authorization") || w.includes("auth")) return "AuthCredential";
   if (w.includes("secret") || w.includes("private")) return "Secret";

@@ -77,7 +77,7 @@ const OTHER_REGIONS: readonly CountryCode[] = ["GB", "DE", "FR", "IN", "AU"];
 const PHONE_CANDIDATES: readonly { re: RegExp; regions: "intl" | "nanp" | "national" }[] = [
   { re: /\+\d[\d\s().-]{5,20}\d/g, regions: "intl" },
   { re: /(?:\b1[\s.-]?)?(?:\(\d{3}\)\s?|\b\d{3}[\s.-])\d{3}[\s.-]\d{4}\b/g, regions: "nanp" },
-  { re: /(?:\(0\d{1,4}\)|\b0\d{1,4})[\s.-]?\d[\d\s.-]{4,14}\d\b/g, regions: "national" },
+  { re: /(?:\(0\d{1,4}\)|(?<![\d:.])\b0\d{1,4})[ .-]?\d(?:[ .-]?\d){4,14}\b/g, regions: "national" },
 ];
 
 function phoneSpans(text: string): Span[] {
@@ -101,7 +101,7 @@ function phoneSpans(text: string): Span[] {
           // Part of a larger token (`v1.415.555.0132`, `id=415-555-0132-9`) or a date/time.
           const prev = text[startsAt - 1] ?? " ";
           const next = text[endsAt] ?? " ";
-          if (/[A-Za-z0-9_./-]/.test(prev)) continue;
+          if (/[A-Za-z0-9_./-]/.test(prev) || (prev === ":" && !intl)) continue;
           if (/[A-Za-z0-9_/-]/.test(next) || (next === "." && /\d/.test(text[endsAt + 1] ?? ""))) continue;
           if (/^\d{4}[-.]\d{2}[-.]\d{2}/.test(raw) || /\d{2}:\d{2}/.test(raw)) continue;
           if (!intl && region === "US" && (!NANP_FORMAT.test(raw) || (f.number.country !== "US" && f.number.country !== "CA")))
@@ -111,7 +111,6 @@ function phoneSpans(text: string): Span[] {
           seen.add(startsAt);
           spans.push({ start: startsAt, end: endsAt, type: "PhoneNumber" });
         }
-        if (seen.size > 0 && spans[spans.length - 1]!.start >= c.index) break;
       }
     }
   }
