@@ -55,7 +55,13 @@ async function main(): Promise<void> {
   await redactLines(all);
   const batchMs = Number(process.hrtime.bigint() - b0) / 1e6;
   const scores = [...score(records, outputs).values()];
-  const rows = scores.map((s) => ({ kind: s.kind, category: s.category, total: s.total, passed: s.passed, rate: s.passed / s.total }));
+  const rows = scores.map((s) => ({
+    kind: s.kind,
+    category: s.category,
+    total: s.total,
+    passed: s.passed,
+    rate: s.passed / s.total,
+  }));
   const agg = (cat: string) => {
     const xs = scores.filter((s) => s.category === cat);
     const total = xs.reduce((a, s) => a + s.total, 0);
@@ -74,11 +80,22 @@ async function main(): Promise<void> {
     batch_ms_per_line: batchMs / times.length,
     kinds: rows,
   };
-  for (const r of rows) console.log(`${r.category.padEnd(6)} ${r.kind.padEnd(32)} ${(r.rate * 100).toFixed(1).padStart(6)} %  (${r.passed}/${r.total})`);
-  console.log(`secrets recall ${(report.secrets.rate * 100).toFixed(2)} %, PII recall ${(report.pii.rate * 100).toFixed(2)} %, clean lines changed ${report.clean_changed}/${report.clean_total}`);
-  console.log(`time per line (wall): p50 ${report.ms_per_line.p50.toFixed(3)} ms, p99 ${report.ms_per_line.p99.toFixed(3)} ms (${times.length} lines, each alone)`);
-  console.log(`time per line (CPU of this process): p50 ${report.cpu_ms_per_line.p50.toFixed(3)} ms, p99 ${report.cpu_ms_per_line.p99.toFixed(3)} ms`);
-  console.log(`whole corpus as one text (backstop redact FILE): ${report.batch_ms_per_line.toFixed(4)} ms per line`);
+  for (const r of rows)
+    console.log(
+      `${r.category.padEnd(6)} ${r.kind.padEnd(32)} ${(r.rate * 100).toFixed(1).padStart(6)} %  (${r.passed}/${r.total})`,
+    );
+  console.log(
+    `secrets recall ${(report.secrets.rate * 100).toFixed(2)} %, PII recall ${(report.pii.rate * 100).toFixed(2)} %, clean lines changed ${report.clean_changed}/${report.clean_total}`,
+  );
+  console.log(
+    `time per line (wall): p50 ${report.ms_per_line.p50.toFixed(3)} ms, p99 ${report.ms_per_line.p99.toFixed(3)} ms (${times.length} lines, each alone)`,
+  );
+  console.log(
+    `time per line (CPU of this process): p50 ${report.cpu_ms_per_line.p50.toFixed(3)} ms, p99 ${report.cpu_ms_per_line.p99.toFixed(3)} ms`,
+  );
+  console.log(
+    `whole corpus as one text (backstop redact FILE): ${report.batch_ms_per_line.toFixed(4)} ms per line`,
+  );
   const json = arg("--json");
   if (json) writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
 }

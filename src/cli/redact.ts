@@ -45,7 +45,10 @@ function readInput(file: string): string {
     isFile = statSync(file).isFile();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new BackstopError("cli.invalid", code === "ENOENT" ? `no such file: ${file}` : `cannot read ${file}: ${errorMessage(err)}`);
+    throw new BackstopError(
+      "cli.invalid",
+      code === "ENOENT" ? `no such file: ${file}` : `cannot read ${file}: ${errorMessage(err)}`,
+    );
   }
   if (!isFile) throw new BackstopError("cli.invalid", `not a regular file: ${file}`);
   try {

@@ -39,7 +39,17 @@ describe("redaction corpus", () => {
 
   it("has every category and format it claims, with planted values in the lines", () => {
     const kinds = new Set(committed.map((r) => r.kind));
-    for (const k of ["gcp-api-key", "azure-sas-signature", "vault-token", "datadog-api-key", "k8s-secret-data", "docker-config-auth", "phone-e164", "iban", "person-name"])
+    for (const k of [
+      "gcp-api-key",
+      "azure-sas-signature",
+      "vault-token",
+      "datadog-api-key",
+      "k8s-secret-data",
+      "docker-config-auth",
+      "phone-e164",
+      "iban",
+      "person-name",
+    ])
       expect(kinds).toContain(k);
     for (const r of committed) {
       if (r.category === "clean") expect(r.secret).toBeUndefined();

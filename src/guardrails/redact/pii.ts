@@ -104,7 +104,11 @@ function phoneSpans(text: string): Span[] {
           if (/[A-Za-z0-9_./-]/.test(prev) || (prev === ":" && !intl)) continue;
           if (/[A-Za-z0-9_/-]/.test(next) || (next === "." && /\d/.test(text[endsAt + 1] ?? ""))) continue;
           if (/^\d{4}[-.]\d{2}[-.]\d{2}/.test(raw) || /\d{2}:\d{2}/.test(raw)) continue;
-          if (!intl && region === "US" && (!NANP_FORMAT.test(raw) || (f.number.country !== "US" && f.number.country !== "CA")))
+          if (
+            !intl &&
+            region === "US" &&
+            (!NANP_FORMAT.test(raw) || (f.number.country !== "US" && f.number.country !== "CA"))
+          )
             continue;
           // Outside NANP a national number is written with its trunk prefix 0 (`020 7946 0958`).
           if (!intl && region !== "US" && !/^\(?0/.test(raw)) continue;

@@ -66,7 +66,7 @@ export const SECRET_TYPE_BY_MESSAGE_ID: Readonly<Record<string, string>> = {
  * scan (about 0.1 ms and a few hundred kB of garbage per call) is skipped.
  */
 export const SECRETLINT_PREFILTER =
-  /AKIA|A3T|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ASIA|aws|secret|account|PRIVATE KEY|private_key|xox|xapp|hooks\.slack|gh[pousr]_|github_pat|x-oauth-basic|:\/\/|sk[-_]|rk_|SG\.|shp|dapi|dckr_pat|figd_|gl(?:c|sa|pat)[-_]|gsk_|hf_|hv[bsr]\.|lin_api|npm_|_authToken|ntn_|ops_ey|tskey-|cf(?:k|ut|at)_|vc[pikar]_|mongodb|mysql|postgres/i;
+  /AKIA|A3T|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ASIA|secret_?access_?key|account_?id|PRIVATE KEY|private_key|xox[a-z]-|xapp-|hooks\.slack|gh[pousr]_|github_pat|x-oauth-basic|:\/\/[^\s/@]*:[^\s@]*@|sk[-_]|rk_|SG\.|shp[a-z]{2}_|dapi|dckr_pat|figd_|gl(?:c|sa|pat)[-_]|gsk_|hf_|hv[bsr]\.|lin_api|npm_|_authToken|ntn_|ops_ey|tskey-|cf(?:k|ut|at)_|vc[pikar]_/i;
 
 // secretlint's profiler is on by default and keeps every performance mark of every call (and the
 // global performance timeline's): in a long-running process that is a memory leak, and the growing
