@@ -185,13 +185,16 @@ function nationalIdSpans(text: string): Span[] {
 
 const NAME_FIELD =
   /(?<![A-Za-z0-9_])(?<key>name|full_?name|fullName|first_?name|firstName|last_?name|lastName|customer(?:_?name)?|customerName|cardholder(?:_?name)?|card_?holder|holder(?:_?name)?|account_?holder|recipient|billing_?name|shipping_?name|contact(?:_?name)?|patient|user_?name|display_?name|displayName)(?<kq>\\?["'])?[ \t]*[:=][ \t]*(?<vq>\\?["'])?(?<v>[A-Z][a-z'’-]+(?:[ \t][A-Z][a-z'’.-]*){1,3})(?=\\?["',;}&\s]|$)/g;
+/** First or last name alone: one capitalised word under a first/last/given/family/surname key. */
+const SINGLE_NAME_FIELD =
+  /(?<![A-Za-z0-9_])(?<key>first_?name|firstName|given_?name|givenName|last_?name|lastName|family_?name|familyName|surname)(?<kq>\\?["'])?[ \t]*[:=][ \t]*(?<vq>\\?["'])?(?<v>[A-Z][a-z'’-]+)(?=\\?["',;}&\s]|$)/g;
 const DISPLAY_NAME = /(?<![A-Za-z])(?<v>[A-Z][a-z'’-]+(?: [A-Z][a-z'’.-]*){1,3}) <[^<>\s]+@[^<>\s]+>/g;
 
 /** Person names next to other PII in `text` (see the module doc). `pii` are the other PII spans. */
 function nameSpans(text: string, pii: readonly Span[]): Span[] {
   if (pii.length === 0) return [];
   const spans: Span[] = [];
-  for (const re of [NAME_FIELD, DISPLAY_NAME]) {
+  for (const re of [NAME_FIELD, SINGLE_NAME_FIELD, DISPLAY_NAME]) {
     for (const m of text.matchAll(re)) {
       const v = m.groups!.v!;
       const start = m.index + m[0].indexOf(v, m.groups!.key ? m.groups!.key.length : 0);
