@@ -158,6 +158,10 @@ describe("look-alikes are kept", () => {
     "secretKeyRef: {name: db-secret, key: password}",
     "--token-ttl=24h --secret-name=checkout-tls",
     "git clone git@github.com:acme/checkout.git",
+    '"integrity": "sha512-Q2Vb9Xk1uT7pLm3Zr8Wn4Ys6Hd0Jc5Fg2Ke8Ra1Pi9Oq3Lw7Ez6Mx4Nb2Vc8Tt5Yy0Uu2Ii8Oo1Aa3Ss5Dd7Ff9Gg==",',
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl deploy@ci",
+    "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2Vb9Xk1uT7pLm3Zr8Wn4Ys6Hd0wCgYIKoZIzj0EAwIw\n-----END CERTIFICATE-----",
+    "deployment.apps/checkout-7d9f8b6c5 rolled out",
   ];
   for (const line of clean) {
     it(line.slice(0, 60), async () => {
@@ -184,6 +188,9 @@ describe("PII", () => {
     );
     expect((await redactText("ssn 123-45-6789")).value).toBe("ssn [REDACTED:USSocialSecurityNumber]");
     expect((await redactText("ssn 666-45-6789")).value).toBe("ssn 666-45-6789");
+    expect((await redactText('{"ssn": "123456789"}')).value).toBe(
+      '{"ssn": "[REDACTED:USSocialSecurityNumber]"}',
+    );
   });
 });
 
