@@ -90,6 +90,10 @@ describe("more shapes: shells, containers, XML, .NET, Ruby, curl, docker, helm",
       "docker run -e POSTGRES_PASSWORD=s3cr3tPw0rd postgres:16",
       "docker run -e POSTGRES_PASSWORD=[REDACTED:Password] postgres:16",
     ],
+    [
+      '"GET / HTTP/1.1" 200 12 "-" "curl/8" "Bearer 4bf92f3577b34da6a3ce929d0e0e47364bf92f35"',
+      '"GET / HTTP/1.1" 200 12 "-" "curl/8" "Bearer [REDACTED:AuthCredential]"',
+    ],
     ['{"Authorization": ["Bearer Xk29dLq0"]}', '{"Authorization": ["Bearer [REDACTED:AuthCredential]"]}'],
     [
       '{"env":[{"name":"DB_PASSWORD","value":"hunter2hunter2"},{"name":"LOG_LEVEL","value":"debug"}]}',
@@ -162,6 +166,9 @@ describe("look-alikes are kept", () => {
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl deploy@ci",
     "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2Vb9Xk1uT7pLm3Zr8Wn4Ys6Hd0wCgYIKoZIzj0EAwIw\n-----END CERTIFICATE-----",
     "deployment.apps/checkout-7d9f8b6c5 rolled out",
+    'WWW-Authenticate: Bearer realm="kubernetes", error="invalid_token"',
+    "Basic auth failed for user app; Bearer authentication required",
+    "charge ch_3MmlLrLkdIwHu7ix0snN0B15 for cus_NffrFeUfNV2Hib ok",
   ];
   for (const line of clean) {
     it(line.slice(0, 60), async () => {

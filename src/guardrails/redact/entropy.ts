@@ -10,13 +10,16 @@ import { type Span, shannonEntropy } from "./spans.js";
  *   digests 64) and UUIDs are never entropy findings (a hex credential is found by its key or prefix);
  * - image digests (`sha256:…`, `@sha256:…`), SRI integrity values (`sha512-…`), SSH public keys
  *   (`ssh-ed25519 AAAA…`), the body of a PEM certificate or public key (public, not secret),
- *   `${VAR}` / `$(VAR)` placeholders and existing masks;
+ *   `${VAR}` / `$(VAR)` placeholders and existing masks; Stripe object ids (`ch_…`, `cus_…`);
  * - Kubernetes names (DNS-1123, such as pod names with their hash suffixes `checkout-7d9f8b6c5-x2x9z`),
  *   object references and paths made of names and words (`Pod/checkout-…`, `/api/v1/orders`), dotted
  *   names whose parts are short (hosts, packages, versions).
  */
 
 const CANDIDATE = /(?<![A-Za-z0-9+/_.-])[A-Za-z0-9+/_.-]{24,}={0,3}(?![A-Za-z0-9+/=_.-])/g;
+
+const STRIPE_OBJECT_ID =
+  /^(?:ch|cus|pi|pm|evt|req|sub|si|in|ii|il|prod|price|txn|acct|seti|src|ba|card|py|po|re|tr|cs|cbtxn|dp|du|file|iv|plink|quote|sched|sku|or|ipi)_[A-Za-z0-9]{10,}$/;
 
 /** True when a candidate is an identifier from the allow-list rather than a secret. */
 export function allowListed(token: string, before: string): boolean {
@@ -29,6 +32,8 @@ export function allowListed(token: string, before: string): boolean {
     return true; // digests, SRI integrity
   if (/(?:ssh-rsa|ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-dss) $/.test(before)) return true; // public keys
   if (/[$][{(]$/.test(before)) return true;
+  // Stripe object ids (`ch_…`, `cus_…`, `pi_…`, `evt_…`, `req_…`; stripe.com/docs/api): references, not keys.
+  if (STRIPE_OBJECT_ID.test(token)) return true;
   // Kubernetes object names (DNS-1123: lower case, digits, `-`, `.`), e.g. pod names with hash suffixes.
   if (/^[a-z0-9][a-z0-9.-]*$/.test(token)) return true;
   // Paths and object references (`/api/v1/orders`, `Pod/checkout-7d9f8b6c5-x2x9z`, `deployment.apps/x`):
