@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { redactLines, redactText } from "../../src/guardrails/redact.js";
+import { redactDeep, redactLines, redactText } from "../../src/guardrails/redact.js";
 
 /** Fake values, in real formats, written for these tests. */
 const AWS_SECRET = "Vq7rT2xLm9Kp4Wz8Ns3Bd6Fh1Jc5Yg0Ue2Ra8Pi";
@@ -186,6 +186,23 @@ describe("PII", () => {
     expect(r.value).toBe('{"customer": "[REDACTED:PersonName]", "email": "[REDACTED:Email]"}');
     // Without other PII a name field is kept (it may be a service or a team).
     expect((await redactText('{"name": "Payments Team"}')).value).toBe('{"name": "Payments Team"}');
+  });
+
+  it("masks names in a record (redactDeep) whose other fields carry PII, and names in other scripts", async () => {
+    const r = await redactDeep({
+      order: { customer: "José Álvarez", email: "jose@example.org", note: "leave at door" },
+      team: { name: "Payments Team", channel: "#payments" },
+    });
+    expect(r.value.order).toEqual({
+      customer: "[REDACTED:PersonName]",
+      email: "[REDACTED:Email]",
+      note: "leave at door",
+    });
+    expect(r.value.team).toEqual({ name: "Payments Team", channel: "#payments" });
+    expect(r.counts).toEqual({ Email: 1, PersonName: 1 });
+    expect((await redactText('holder="Jan van der Berg" iban=DE89370400440532013000')).value).toBe(
+      'holder="[REDACTED:PersonName]" iban=[REDACTED:IBAN]',
+    );
   });
 
   it("masks IBANs and SSNs only when their checksums/ranges hold", async () => {
