@@ -162,14 +162,15 @@ export function formatReply(json: string, format: ModelStep["format"]): string {
   }
 }
 
-/** Finds the diagnosis the judge is asked about: JSON between `<diagnosis>` and `</diagnosis>` in a user message. */
+/** Finds the diagnosis the judge is asked about: JSON between `<diagnosis[-boundary]>` and its closing tag in a user message. */
 function judgedDiagnosis(req: ChatRequest): unknown {
   for (const m of [...req.messages].reverse()) {
     if (m.role !== "user") continue;
     const text = contentText(m.content);
-    const match = /<diagnosis>([\s\S]*?)<\/diagnosis>/.exec(text);
-    if (!match?.[1]) continue;
-    let inner = match[1].trim();
+    // `<diagnosis-<boundary>>` … `</diagnosis-<boundary>>` (prompts ≥ 1.1.0), or the plain tags.
+    const match = /<diagnosis(-[0-9a-f]+)?>([\s\S]*?)<\/diagnosis\1>/.exec(text);
+    if (!match?.[2]) continue;
+    let inner = match[2].trim();
     const fence = /^```(?:json)?\s*([\s\S]*?)\s*```$/.exec(inner);
     if (fence?.[1]) inner = fence[1];
     try {

@@ -77,6 +77,16 @@ export const WorkloadSignalSchema = z.object({
   ),
 });
 
+/**
+ * What the server masked and stripped while gathering (counts only, never values): secrets and PII per
+ * type (`[REDACTED:<Type>]`) and invisible Unicode Cf characters per kind (`ZeroWidth`, `BidiControl`,
+ * `TagCharacter`, `OtherFormat`). Optional: an older server does not send it.
+ */
+export const SanitizedSchema = z.object({
+  redactions: z.record(z.string(), z.number().int().nonnegative()),
+  invisible: z.record(z.string(), z.number().int().nonnegative()),
+});
+
 export const SignalsSchema = z.object({
   namespace: z.string(),
   window: z.string(),
@@ -88,6 +98,7 @@ export const SignalsSchema = z.object({
   logs: z.array(LogTailSchema),
   metrics: MetricsSignalSchema,
   truncated: z.array(z.string()),
+  sanitized: SanitizedSchema.optional(),
 });
 
 export type PodSignal = z.infer<typeof PodSignalSchema>;
