@@ -25,7 +25,10 @@ export function allowListed(token: string, before: string): boolean {
   // Kubernetes object names (DNS-1123: lower case, digits, `-`, `.`), e.g. pod names with hash suffixes.
   if (/^[a-z0-9][a-z0-9.-]*$/.test(token)) return true;
   // Paths and object references (`Pod/checkout-7d9f8b6c5-x2x9z`, `/api/v1/orders`): names and words only.
-  if (token.includes("/") && token.split("/").every((p) => p === "" || /^[a-z0-9][a-z0-9._-]*$/.test(p) || /^[A-Za-z]+$/.test(p)))
+  if (
+    token.includes("/") &&
+    token.split("/").every((p) => p === "" || /^[a-z0-9][a-z0-9._-]*$/.test(p) || /^[A-Za-z]+$/.test(p))
+  )
     return true;
   // Dotted names (hosts, Java packages, versions) whose parts are all short words.
   const parts = token.split(".");

@@ -85,10 +85,21 @@ const LOOK_THROUGH = new Set([
 ]);
 const GLUED = ["password", "passwd", "passphrase", "secret", "apikey", "token", "credentials"];
 /** Secret words that make a key secret wherever they stand (`SECRET_KEY_BASE`). */
-const SECRET_INSIDE = new Set(["password", "passwd", "secret", "apikey", "token", "credentials", "passphrase", "privatekey"]);
+const SECRET_INSIDE = new Set([
+  "password",
+  "passwd",
+  "secret",
+  "apikey",
+  "token",
+  "credentials",
+  "passphrase",
+  "privatekey",
+]);
 /** Last words that make a key about a secret, not a secret: `secretName`, `token_ttl`, `password_file`. */
 const NOT_SECRET_LAST = new Set(
-  "name names ref refs id ids file files path dir url uri arn type kind length len ttl expiry expires expiration age count version policy mode enabled required rotation rotated provider store manager source format hint field header prefix env label labels selector namespace hash".split(" "),
+  "name names ref refs id ids file files path dir url uri arn type kind length len ttl expiry expires expiration age count version policy mode enabled required rotation rotated provider store manager source format hint field header prefix env label labels selector namespace hash".split(
+    " ",
+  ),
 );
 /** Token keys that are not credentials (paging, model usage). */
 const NOT_SECRET_BEFORE_TOKEN = new Set([
@@ -223,6 +234,7 @@ function lineEnd(text: string, from: number): number {
 
 function keyTypeName(key: string): string {
   const w = keyWords(key);
+  if (w.includes("aws") && w.includes("secret")) return "AWSSecretAccessKey";
   if (w.some((x) => x.startsWith("pass") || x === "pwd")) return "Password";
   if (w.includes("authorization") || w.includes("auth")) return "AuthCredential";
   if (w.includes("secret") || w.includes("private")) return "Secret";
