@@ -84,6 +84,62 @@ describe("masks cover the value only", () => {
   }
 });
 
+describe("more shapes: shells, containers, XML, .NET, Ruby, curl, docker, helm", () => {
+  const shapes: [string, string][] = [
+    [
+      "docker run -e POSTGRES_PASSWORD=s3cr3tPw0rd postgres:16",
+      "docker run -e POSTGRES_PASSWORD=[REDACTED:Password] postgres:16",
+    ],
+    ['{"Authorization": ["Bearer Xk29dLq0"]}', '{"Authorization": ["Bearer [REDACTED:AuthCredential]"]}'],
+    [
+      '{"env":[{"name":"DB_PASSWORD","value":"hunter2hunter2"},{"name":"LOG_LEVEL","value":"debug"}]}',
+      '{"env":[{"name":"DB_PASSWORD","value":"[REDACTED:Password]"},{"name":"LOG_LEVEL","value":"debug"}]}',
+    ],
+    [
+      "        - name: STRIPE_API_KEY\n          value: not-so-secret-value-123",
+      "        - name: STRIPE_API_KEY\n          value: [REDACTED:APIKey]",
+    ],
+    [
+      "<password>Tr0ub4dor&3</password> <user>app</user>",
+      "<password>[REDACTED:Password]</password> <user>app</user>",
+    ],
+    [
+      '<add key="ClientSecret" value="Zq8wPe4rTyXc9"/>',
+      '<add key="ClientSecret" value="[REDACTED:Secret]"/>',
+    ],
+    [
+      "+ curl -u deployer:Kx93hTq7Wm https://nexus.corp.io/repo",
+      "+ curl -u deployer:[REDACTED:Password] https://nexus.corp.io/repo",
+    ],
+    [
+      "+ docker login -u ci -p Qm8vLx2pWn7R registry.corp.io",
+      "+ docker login -u ci -p [REDACTED:Password] registry.corp.io",
+    ],
+    [
+      "Server=db;User Id=sa;Password=Pl4n3tXr9qZ;Encrypt=true",
+      "Server=db;User Id=sa;Password=[REDACTED:Password];Encrypt=true",
+    ],
+    [':password => "Pl4n3tXr9qZ"', ':password => "[REDACTED:Password]"'],
+    [
+      "helm upgrade app ./chart --set auth.password=Pl4n3tXr9qZ --set replicas=3",
+      "helm upgrade app ./chart --set auth.password=[REDACTED:Password] --set replicas=3",
+    ],
+    [
+      '{"kind":"Secret","data":{"tls.key":"LS0tLS1CRUdJTg==","username":"YWRtaW4="}}',
+      '{"kind":"Secret","data":{"tls.key":"[REDACTED:K8sSecretData]","username":"[REDACTED:K8sSecretData]"}}',
+    ],
+    [
+      '{"first_name": "Jane", "last_name": "Doe", "email": "jd@example.org"}',
+      '{"first_name": "[REDACTED:PersonName]", "last_name": "[REDACTED:PersonName]", "email": "[REDACTED:Email]"}',
+    ],
+  ];
+  for (const [input, expected] of shapes) {
+    it(input.slice(0, 60), async () => {
+      expect((await redactLines(input)).value).toBe(expected);
+    });
+  }
+});
+
 describe("look-alikes are kept", () => {
   const clean = [
     "deploy checkout at commit 4821937 (short sha) revision=12 ok",
@@ -96,6 +152,16 @@ describe("look-alikes are kept", () => {
     "password=${DB_PASSWORD} token=$(cat /run/secrets/token) api_key=*** secret=<redacted> auth=[REDACTED:Token]",
     "order 4155550132 shipped; tracking 1234567890",
     "max_tokens=4096 secretName: checkout-tls password_file=/run/secrets/db",
+    'MountVolume.SetUp failed for volume "secret-vol" : secret "checkout-db-creds" not found',
+    "token-volume: kube-api-access-5x2vq",
+    "password_changed_at=2025-03-01T10:00:00Z auth_type=oauth2 token_endpoint=https://auth.corp.io/token",
+    "secretKeyRef: {name: db-secret, key: password}",
+    "--token-ttl=24h --secret-name=checkout-tls",
+    "git clone git@github.com:acme/checkout.git",
+    '"integrity": "sha512-Q2Vb9Xk1uT7pLm3Zr8Wn4Ys6Hd0Jc5Fg2Ke8Ra1Pi9Oq3Lw7Ez6Mx4Nb2Vc8Tt5Yy0Uu2Ii8Oo1Aa3Ss5Dd7Ff9Gg==",',
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl deploy@ci",
+    "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2Vb9Xk1uT7pLm3Zr8Wn4Ys6Hd0wCgYIKoZIzj0EAwIw\n-----END CERTIFICATE-----",
+    "deployment.apps/checkout-7d9f8b6c5 rolled out",
   ];
   for (const line of clean) {
     it(line.slice(0, 60), async () => {
@@ -122,6 +188,9 @@ describe("PII", () => {
     );
     expect((await redactText("ssn 123-45-6789")).value).toBe("ssn [REDACTED:USSocialSecurityNumber]");
     expect((await redactText("ssn 666-45-6789")).value).toBe("ssn 666-45-6789");
+    expect((await redactText('{"ssn": "123456789"}')).value).toBe(
+      '{"ssn": "[REDACTED:USSocialSecurityNumber]"}',
+    );
   });
 });
 

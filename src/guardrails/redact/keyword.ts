@@ -97,7 +97,7 @@ const SECRET_INSIDE = new Set([
 ]);
 /** Last words that make a key about a secret, not a secret: `secretName`, `token_ttl`, `password_file`. */
 const NOT_SECRET_LAST = new Set(
-  "name names ref refs id ids file files path dir url uri arn type kind length len ttl expiry expires expiration age count version policy mode enabled required rotation rotated provider store manager source format hint field header prefix env label labels selector namespace hash".split(
+  "name names ref refs id ids file files path dir url uri arn type kind length len ttl expiry expires expiration age count version policy mode enabled required rotation rotated provider store manager source format hint field header prefix env label labels selector namespace hash endpoint issuer audience scope scopes at time timestamp date duration timeout interval size limit used remaining algorithm alg method status state error reason message msg result valid invalid owner user username email host port server region project role volume mount backend engine bucket".split(
     " ",
   ),
 );
@@ -200,7 +200,13 @@ export function isPlaceholder(v: string): boolean {
 /** A value that looks machine-made: 8+ characters mixing classes, or base64/hex-like. */
 function looksRandom(v: string): boolean {
   if (v.length < 8) return false;
-  if (/^[a-z]+$/i.test(v) && v.length < 20) return false;
+  // Values that are plainly not credentials: numbers, times, durations, versions, paths, URLs
+  // without credentials, word lists and Kubernetes-style names (`kube-api-access-5x2vq`).
+  if (/^[\d.,:]+$|^\d{4}-\d{2}-\d{2}|^\d+(?:\.\d+)?(?:ns|us|ms|s|m|h|d)$|^v?\d+(?:\.\d+)+/.test(v))
+    return false;
+  if (/^\/[\w./-]*$|^[a-z][a-z0-9+.-]*:\/\/[^@\s]*$/i.test(v)) return false;
+  if (/^[a-z]+(?:[_ -][a-z]+)*$/i.test(v) && v.length < 24) return false;
+  if (/^[a-z0-9]+(?:[-.][a-z0-9]+)+$/.test(v) && !v.split(/[-.]/).some((p) => p.length >= 16)) return false;
   const classes = [/[a-z]/, /[A-Z]/, /\d/, /[^A-Za-z0-9]/].filter((r) => r.test(v)).length;
   return classes >= 2 || v.length >= 20;
 }
@@ -259,7 +265,9 @@ export function keywordSpans(text: string): Span[] {
     if (sep === ":" && text[i] === "/" && text[i + 1] === "/") continue;
     if (sep === ":" && text[i] === ":") continue;
     // A header's scheme is kept: `Authorization: Bearer <value>`.
-    if (text[i] === "[" && /^\[(?:Basic|Bearer|Token) /i.test(text.slice(i, i + 8))) i++; // Go's map[Authorization:[Bearer …]]
+    // Go's map[Authorization:[Bearer …]], JSON header lists ["Bearer …"].
+    const list = /^\[\\?["']?(?=(?:Basic|Bearer|Token|Digest) )/i.exec(text.slice(i, i + 12));
+    if (list) i += list[0].length;
     const scheme = AUTH_SCHEME.exec(text.slice(i, i + 40));
     const hadScheme = scheme !== null;
     if (scheme) i += scheme[0].length;
@@ -273,13 +281,64 @@ export function keywordSpans(text: string): Span[] {
     }
     spans.push({ ...v, type: hadScheme && /basic/i.test(scheme[0]) ? "BasicAuth" : keyTypeName(key) });
   }
-  spans.push(...flagSpans(text), ...userinfoSpans(text), ...k8sSecretSpans(text));
+  spans.push(
+    ...flagSpans(text),
+    ...userinfoSpans(text),
+    ...k8sSecretSpans(text),
+    ...nameValueSpans(text),
+    ...xmlSpans(text),
+  );
+  return spans;
+}
+
+/**
+ * Name/value pairs, where the key is data: a Kubernetes container env entry
+ * (`{"name":"DB_PASSWORD","value":"…"}`, YAML `- name: DB_PASSWORD` then `value: …`), .NET/NuGet
+ * `<add key="Password" value="…"/>`.
+ */
+const NAME_VALUE =
+  /(?<![\w])(?:\\?["']?(?:name|key)\\?["']?)[ \t]*[:=][ \t]*\\?["']?(?<key>[A-Za-z][\w.-]{0,80})\\?["']?[ \t]*(?:,|\n[ \t-]*|[ \t]+)[ \t]*\\?["']?value\\?["']?[ \t]*[:=][ \t]*/g;
+
+function nameValueSpans(text: string): Span[] {
+  const spans: Span[] = [];
+  for (const m of text.matchAll(NAME_VALUE)) {
+    const key = m.groups!.key!;
+    const kind = classifyKey(key);
+    if (!kind) continue;
+    const v = readValue(text, m.index + m[0].length);
+    if (!v) continue;
+    const value = text.slice(v.start, v.end);
+    if (isPlaceholder(value) || value.length < 3 || (kind === "weak" && !looksRandom(value))) continue;
+    spans.push({ ...v, type: keyTypeName(key) });
+  }
+  return spans;
+}
+
+const XML_ELEMENT = /<(?<key>[A-Za-z][\w.:-]{0,60})>(?<v>[^<>\n]{1,500})<\/\k<key>>/g;
+
+/** `<password>…</password>`, `<ClientSecret>…</ClientSecret>`. */
+function xmlSpans(text: string): Span[] {
+  const spans: Span[] = [];
+  for (const m of text.matchAll(XML_ELEMENT)) {
+    const key = m.groups!.key!.replace(/^.*:/, "");
+    const kind = classifyKey(key);
+    const v = m.groups!.v!;
+    if (!kind || isPlaceholder(v) || (kind === "weak" && !looksRandom(v))) continue;
+    const start = m.index + m.groups!.key!.length + 2;
+    spans.push({ start, end: start + v.length, type: keyTypeName(key) });
+  }
   return spans;
 }
 
 const LONG_FLAG = /(?<![\w-])--(?<key>[A-Za-z][\w-]{1,60})[ \t]+(?<q>["']?)(?<v>[^\s"'-][^\s"']*)\k<q>/g;
 const MYSQL_P = /\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n]*?[ \t]-p(?<v>\S+)/g;
 const REDIS_A = /\bredis-cli\b[^\n]*?[ \t](?:-a|--pass)[ \t]+(?<v>\S+)/g;
+const DOCKER_P =
+  /\b(?:docker|podman|helm|oras|skopeo)\b[^\n]*?\blogin\b[^\n]*?[ \t](?:-p|--password)[ \t=]+(?<q>["']?)(?<v>[^\s"']+)/g;
+const SSHPASS_P = /\bsshpass\b[^\n]*?[ \t]-p[ \t]*(?<q>["']?)(?<v>[^\s"']+)/g;
+/** `curl -u user:password`, `--user 'user:password'` (gitleaks `curl-auth-user`): the password part. */
+const CURL_U =
+  /\b(?:curl|wget|http)\b[^\n]*?[ \t](?:-u|--user|--proxy-user)[ \t=]*(?<q>["']?)(?<user>[^\s:"']*):(?<v>[^\s"']+)/g;
 
 /** `--password secret` (the `=` form is a key/value pair), `mysql -pSECRET`, `redis-cli -a SECRET`. */
 function flagSpans(text: string): Span[] {
@@ -291,11 +350,12 @@ function flagSpans(text: string): Span[] {
     const start = m.index + m[0].length - v.length - m.groups!.q!.length;
     spans.push({ start, end: start + v.length, type: keyTypeName(m.groups!.key!) });
   }
-  for (const re of [MYSQL_P, REDIS_A]) {
+  for (const re of [MYSQL_P, REDIS_A, DOCKER_P, SSHPASS_P, CURL_U]) {
     for (const m of text.matchAll(re)) {
       const v = m.groups!.v!;
       if (isPlaceholder(v)) continue;
       const start = m.index + m[0].length - v.length;
+      if (re === CURL_U && v.length < 3) continue;
       spans.push({ start, end: start + v.length, type: "Password" });
     }
   }
@@ -337,6 +397,18 @@ export function isPrintableBase64(v: string): boolean {
  */
 function k8sSecretSpans(text: string): Span[] {
   const spans: Span[] = [];
+  // `kubectl get secret -o json`: every string under "data" / "stringData".
+  if (/"kind"\s*:\s*"Secret"/.test(text)) {
+    for (const block of text.matchAll(/"(?:data|stringData)"\s*:\s*\{(?<body>[^{}]*)\}/g)) {
+      const bodyStart = block.index + block[0].indexOf("{") + 1;
+      for (const e of block.groups!.body!.matchAll(/"[^"\n]*"\s*:\s*"(?<v>[^"\n]*)"/g)) {
+        const v = e.groups!.v!;
+        if (isPlaceholder(v)) continue;
+        const start = bodyStart + e.index + e[0].length - v.length - 1;
+        spans.push({ start, end: start + v.length, type: "K8sSecretData" });
+      }
+    }
+  }
   const isSecretDoc = /\bkind:[ \t]*["']?Secret\b/.test(text);
   let dataIndent = -1;
   let offset = 0;

@@ -16,7 +16,7 @@ import type { Span } from "./spans.js";
  *   in one piece or in the networks' groupings (4-4-4-4, 4-6-5), passing Luhn;
  * - IBANs (ISO 13616, mod-97 checked by ibantools), printed or electronic form;
  * - US Social Security numbers written `AAA-GG-SSSS` in the ranges the SSA issues (no 000/666/9xx
- *   area, no 00 group, no 0000 serial); UK National Insurance numbers (HMRC's prefix rules);
+ *   area, no 00 group, no 0000 serial), also bare or spaced under an `ssn` key; UK National Insurance numbers (HMRC's prefix rules);
  * - person names next to PII: on a line that has another PII finding, the value of a name field
  *   (`"name"`, `customer`, `full_name`, `cardholder`, …) that looks like a person's name (2–4
  *   capitalised words), and a display name before `<email>`.
@@ -174,8 +174,17 @@ function ibanSpans(text: string): Span[] {
 const SSN = /(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])/g;
 const NINO = /\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b/g;
 
+/** A bare or spaced SSN under an `ssn` / `social_security_number` key, in the SSA's issued ranges. */
+const SSN_FIELD =
+  /(?<![A-Za-z0-9_])(?:ssn|SSN|social_?security(?:_?number)?|socialSecurityNumber)\\?["']?[ \t]*[:=][ \t]*\\?["']?(?<v>(?!000|666|9\d\d)\d{3}[ -]?(?!00)\d{2}[ -]?(?!0000)\d{4})(?![\d-])/g;
+
 function nationalIdSpans(text: string): Span[] {
   const spans: Span[] = [];
+  for (const m of text.matchAll(SSN_FIELD)) {
+    const v = m.groups!.v!;
+    const start = m.index + m[0].length - v.length;
+    spans.push({ start, end: start + v.length, type: "USSocialSecurityNumber" });
+  }
   for (const m of text.matchAll(SSN))
     spans.push({ start: m.index, end: m.index + m[0].length, type: "USSocialSecurityNumber" });
   for (const m of text.matchAll(NINO))
@@ -185,13 +194,16 @@ function nationalIdSpans(text: string): Span[] {
 
 const NAME_FIELD =
   /(?<![A-Za-z0-9_])(?<key>name|full_?name|fullName|first_?name|firstName|last_?name|lastName|customer(?:_?name)?|customerName|cardholder(?:_?name)?|card_?holder|holder(?:_?name)?|account_?holder|recipient|billing_?name|shipping_?name|contact(?:_?name)?|patient|user_?name|display_?name|displayName)(?<kq>\\?["'])?[ \t]*[:=][ \t]*(?<vq>\\?["'])?(?<v>[A-Z][a-z'’-]+(?:[ \t][A-Z][a-z'’.-]*){1,3})(?=\\?["',;}&\s]|$)/g;
+/** First or last name alone: one capitalised word under a first/last/given/family/surname key. */
+const SINGLE_NAME_FIELD =
+  /(?<![A-Za-z0-9_])(?<key>first_?name|firstName|given_?name|givenName|last_?name|lastName|family_?name|familyName|surname)(?<kq>\\?["'])?[ \t]*[:=][ \t]*(?<vq>\\?["'])?(?<v>[A-Z][a-z'’-]+)(?=\\?["',;}&\s]|$)/g;
 const DISPLAY_NAME = /(?<![A-Za-z])(?<v>[A-Z][a-z'’-]+(?: [A-Z][a-z'’.-]*){1,3}) <[^<>\s]+@[^<>\s]+>/g;
 
 /** Person names next to other PII in `text` (see the module doc). `pii` are the other PII spans. */
 function nameSpans(text: string, pii: readonly Span[]): Span[] {
   if (pii.length === 0) return [];
   const spans: Span[] = [];
-  for (const re of [NAME_FIELD, DISPLAY_NAME]) {
+  for (const re of [NAME_FIELD, SINGLE_NAME_FIELD, DISPLAY_NAME]) {
     for (const m of text.matchAll(re)) {
       const v = m.groups!.v!;
       const start = m.index + m[0].indexOf(v, m.groups!.key ? m.groups!.key.length : 0);

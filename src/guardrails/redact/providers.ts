@@ -45,7 +45,7 @@ export const PROVIDER_PATTERNS: readonly ProviderPattern[] = [
   p(
     "vault-service-token",
     "VaultToken",
-    String.raw`\b(?:hvs\.[\w-]{90,120}|hv[br]\.[\w-]{90,300}|s\.[a-zA-Z0-9]{24})${END}`,
+    String.raw`\b(?:hvs\.[\w-]{24,300}|hv[br]\.[\w-]{24,300}|s\.[a-zA-Z0-9]{24})${END}`,
   ),
   p("twilio-api-key", "TwilioAPIKey", String.raw`\bSK[0-9a-fA-F]{32}\b`),
   p("twilio-account-sid (format)", "TwilioAccountSID", String.raw`\bAC[0-9a-f]{32}\b`),
@@ -107,10 +107,12 @@ export const PROVIDER_PATTERNS: readonly ProviderPattern[] = [
     String.raw`\bATATT3[A-Za-z0-9_\-=]{100,300}`,
   ),
   p("openshift-user-token", "OpenShiftToken", String.raw`\bsha256~[\w-]{43}\b`),
+  // Azure storage account keys (64 bytes, 88 base64 characters) look exactly like a sha512 digest,
+  // so they are found by their key (`AccountKey=`, `AZURE_STORAGE_KEY`) in keyword.ts, or as entropy.
   p(
-    "azure storage account key (AccountKey= format)",
+    "azure storage connection string (AccountKey= / SharedAccessKey= format)",
     "AzureStorageKey",
-    String.raw`(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{86}==(?![A-Za-z0-9+/=])`,
+    String.raw`(?:AccountKey|SharedAccessKey)=(?<v>[A-Za-z0-9+/]{20,}={0,2})`,
   ),
   p(
     "private-key (PGP armour)",
