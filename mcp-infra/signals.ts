@@ -5,14 +5,15 @@ import {
   p99LatencyQuery,
   restartsQuery,
 } from "../src/contracts/promql.js";
-import type {
-  EventSignal,
-  LogTail,
-  MetricsSignal,
-  PodSignal,
-  RolloutRevision,
-  Signals,
-  WorkloadSignal,
+import {
+  type EventSignal,
+  type LogTail,
+  type MetricsSignal,
+  type PodSignal,
+  type RolloutRevision,
+  type Signals,
+  UNTRUSTED_SIGNAL_FIELDS,
+  type WorkloadSignal,
 } from "../src/contracts/signals.js";
 import { BackstopError, errorMessage } from "../src/errors.js";
 import { childLogger } from "../src/log.js";
@@ -35,6 +36,12 @@ export const LIMITS = {
   logLines: 50,
   logLineChars: 300,
   logBytes: 16 * 1024,
+  /** Workload annotations shown (untrusted text), the chars of each key and value. */
+  annotations: 20,
+  annotationKeyChars: 253,
+  annotationValueChars: 300,
+  /** Chars of a container's termination message (untrusted text; the kubelet caps it at 4096 bytes). */
+  terminationMessageChars: 300,
   /** 5xx ratio (0..1) from which the current revision counts as failing although its pods are Ready. */
   failingErrorRatio: 0.05,
 } as const;
@@ -137,8 +144,32 @@ export function workloadSignal(w: LiveWorkload): WorkloadSignal {
     },
     image: templateImage(spec?.template.spec?.containers, meta.name ?? ""),
     revision: Number.isFinite(rev) ? rev : null,
+    annotations: boundedAnnotations(meta.annotations),
     conditions,
   };
+}
+
+/** Annotations that are not free text worth showing: the applied manifest (huge) and the revision (shown). */
+const SKIPPED_ANNOTATIONS = new Set([
+  "kubectl.kubernetes.io/last-applied-configuration",
+  REVISION_ANNOTATION,
+]);
+
+/**
+ * A workload's annotations as signals show them: untrusted free text, so bounded — at most
+ * `LIMITS.annotations` keys in name order, keys cut to `annotationKeyChars`, values to
+ * `annotationValueChars` — and without {@link SKIPPED_ANNOTATIONS}.
+ */
+export function boundedAnnotations(annotations: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  const keys = Object.keys(annotations ?? {})
+    .filter((k) => !SKIPPED_ANNOTATIONS.has(k))
+    .sort()
+    .slice(0, LIMITS.annotations);
+  for (const k of keys) {
+    out[cut(k, LIMITS.annotationKeyChars)] = cut(annotations?.[k] ?? "", LIMITS.annotationValueChars);
+  }
+  return out;
 }
 
 /**
@@ -216,6 +247,8 @@ function podSignal(pod: V1Pod, revisionOf: (pod: V1Pod) => string | null, worklo
     waiting_reason: waiting,
     last_termination_reason: terminated?.reason ?? null,
     last_exit_code: terminated?.exitCode ?? null,
+    termination_message:
+      terminated?.message === undefined ? null : cut(terminated.message, LIMITS.terminationMessageChars),
     image: main?.image ?? templateImage(pod.spec?.containers, workload),
     revision: revisionOf(pod),
   };
@@ -366,6 +399,7 @@ export async function collectSignals(
     logs,
     metrics,
     truncated,
+    untrusted_fields: [...UNTRUSTED_SIGNAL_FIELDS],
   };
 }
 
