@@ -443,6 +443,63 @@ describe("malformed scenarios", () => {
     expect(err.message).toContain("faults.cluster.0");
   });
 
+  it("names bad new fields: a raw reply without text, an `auto` judge, a bad event, a negative budget", () => {
+    const err = errorOf(() =>
+      parseScenario(
+        mutate((d) => {
+          const models = d.models as { script: Record<string, unknown>; daily_budget_usd?: number };
+          models.script = {
+            "claude-sonnet-4": { diagnose: [{ reply: "raw" }] },
+            "claude-haiku-4": { judge: [{ reply: "auto" }] },
+          };
+          models.daily_budget_usd = -1;
+          (d.cluster as { events?: unknown[] }).events = [
+            { namespace: "shop", kind: "CronJob", name: "x", reason: "R", message: "m" },
+          ];
+        }),
+        "new-fields.yaml",
+      ),
+    );
+    expect(err.code).toBe("scenario.invalid");
+    expect(err.message).toContain("models.script.claude-sonnet-4.diagnose.0.text: reply: raw needs `text`");
+    expect(err.message).toContain("models.script.claude-haiku-4.judge.0.reply");
+    expect(err.message).toContain("models.daily_budget_usd");
+    expect(err.message).toContain("cluster.events.0.kind");
+  });
+
+  it("accepts the new fields and fills their defaults", () => {
+    const s = parseScenario(
+      mutate((d) => {
+        const cluster = d.cluster as { events?: unknown[]; workloads: { history: { health: object }[] }[] };
+        cluster.events = [
+          {
+            namespace: "shop",
+            kind: "Pod",
+            name: "first",
+            workload: "catalog",
+            reason: "Unhealthy",
+            message: "probe failed",
+          },
+        ];
+        const h = cluster.workloads[0]!.history.at(-1)!;
+        h.health = { ...h.health, healthy_for_minutes: 3, termination_message: "out of memory" };
+      }),
+      "ok.yaml",
+      NOW,
+    );
+    expect(s.models.daily_budget_usd).toBe(50);
+    expect(s.cluster.events[0]).toMatchObject({
+      type: "Warning",
+      count: 1,
+      minutes_ago: 1,
+      component: "kubelet",
+    });
+    expect(s.cluster.workloads[0]!.history.at(-1)!.health).toMatchObject({
+      healthy_for_minutes: 3,
+      termination_message: "out of memory",
+    });
+  });
+
   it("reports YAML syntax errors as scenario.yaml", () => {
     const err = errorOf(() => parseScenario("name: x\n  title: [unclosed\n", "broken.yaml"));
     expect(err).toBeInstanceOf(BackstopError);
