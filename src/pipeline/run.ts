@@ -10,7 +10,12 @@ import { APPROVABLE_RULES, checkActionRules, runActionGate } from "../guardrails
 import { AnomalyBudget } from "../guardrails/anomaly.js";
 import { parseDiagnosis, parseJsonReply } from "../guardrails/extract.js";
 import type { Policy } from "../guardrails/policy.js";
-import { type JudgeFn, type QualityGateOptions, runQualityGate } from "../guardrails/quality.js";
+import {
+  alwaysGroundedJudge,
+  type JudgeFn,
+  type QualityGateOptions,
+  runQualityGate,
+} from "../guardrails/quality.js";
 import { redactDeep, redactSignals, redactText } from "../guardrails/redact.js";
 import type { Receipt, SigningKey } from "../receipt/index.js";
 import { actAndVerify } from "./act.js";
@@ -135,6 +140,8 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
     alertname,
     scenario: input.scenario ?? null,
     note: input.note ?? null,
+    judge:
+      deps.judge === undefined ? "model" : deps.judge === alwaysGroundedJudge ? "always-grounded" : "custom",
   });
 
   const anomaly = async (kind: string, detail: string): Promise<boolean> => {

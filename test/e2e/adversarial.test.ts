@@ -162,6 +162,8 @@ describe("every scenario, with the scripted judge and with --judge always-ground
     "%s: always-grounded is on the receipt and no judge model is called",
     (name) => {
       const { events } = run(name, "always-grounded");
+      expect(events[0]).toMatchObject({ type: "run.started", data: { judge: "always-grounded" } });
+      expect(run(name, "model").events[0]).toMatchObject({ type: "run.started", data: { judge: "model" } });
       const judged = events.filter(
         (e) => e.type === "gate.quality" && (e.data as { judge: unknown }).judge !== null,
       );
