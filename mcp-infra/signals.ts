@@ -5,14 +5,15 @@ import {
   p99LatencyQuery,
   restartsQuery,
 } from "../src/contracts/promql.js";
-import type {
-  EventSignal,
-  LogTail,
-  MetricsSignal,
-  PodSignal,
-  RolloutRevision,
-  Signals,
-  WorkloadSignal,
+import {
+  type EventSignal,
+  type LogTail,
+  type MetricsSignal,
+  type PodSignal,
+  type RolloutRevision,
+  type Signals,
+  UNTRUSTED_SIGNAL_FIELDS,
+  type WorkloadSignal,
 } from "../src/contracts/signals.js";
 import { BackstopError, errorMessage } from "../src/errors.js";
 import { redactDeep, redactText } from "../src/guardrails/redact.js";
@@ -42,6 +43,12 @@ export const LIMITS = {
   logContextLines: 100,
   logLineChars: 300,
   logBytes: 16 * 1024,
+  /** Workload annotations shown (untrusted text), the chars of each key and value. */
+  annotations: 20,
+  annotationKeyChars: 253,
+  annotationValueChars: 300,
+  /** Chars of a container's termination message (untrusted text; the kubelet caps it at 4096 bytes). */
+  terminationMessageChars: 300,
   /** 5xx ratio (0..1) from which the current revision counts as failing although its pods are Ready. */
   failingErrorRatio: 0.05,
 } as const;
@@ -116,10 +123,14 @@ export async function sanitizeDeep<T>(value: T, tally: SanitizeTally): Promise<T
   return r.value;
 }
 
-/** Cuts each condition message to `LIMITS.conditionMessageChars` (after sanitizing, never before). */
+/**
+ * Cuts each condition message to `LIMITS.conditionMessageChars` and the annotations to their bounds
+ * ({@link boundedAnnotations}), after sanitizing, never before.
+ */
 export function boundWorkload(w: WorkloadSignal): WorkloadSignal {
   return {
     ...w,
+    ...(w.annotations === undefined ? {} : { annotations: boundedAnnotations(w.annotations) }),
     conditions: w.conditions.map((c) => ({
       ...c,
       message: c.message === null ? null : cut(c.message, LIMITS.conditionMessageChars),
@@ -208,8 +219,48 @@ export function workloadSignal(w: LiveWorkload): WorkloadSignal {
     },
     image: templateImage(spec?.template.spec?.containers, meta.name ?? ""),
     revision: Number.isFinite(rev) ? rev : null,
+    // Full values here: they are sanitized first, then cut by boundWorkload.
+    annotations: selectAnnotations(meta.annotations),
     conditions,
   };
+}
+
+/** Annotations that are not free text worth showing: the applied manifest (huge) and the revision (shown). */
+const SKIPPED_ANNOTATIONS = new Set([
+  "kubectl.kubernetes.io/last-applied-configuration",
+  REVISION_ANNOTATION,
+]);
+
+/**
+ * The annotations signals show, with their FULL values (callers sanitize, then bound with
+ * {@link boundedAnnotations}): at most `LIMITS.annotations` keys in name order, without
+ * {@link SKIPPED_ANNOTATIONS}.
+ */
+export function selectAnnotations(annotations: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  const keys = Object.keys(annotations ?? {})
+    .filter((k) => !SKIPPED_ANNOTATIONS.has(k))
+    .sort()
+    .slice(0, LIMITS.annotations);
+  for (const k of keys) out[k] = annotations?.[k] ?? "";
+  return out;
+}
+
+/**
+ * A workload's annotations as signals show them: untrusted free text, so bounded — at most
+ * `LIMITS.annotations` keys in name order, keys cut to `annotationKeyChars`, values to
+ * `annotationValueChars` — and without {@link SKIPPED_ANNOTATIONS}.
+ */
+export function boundedAnnotations(annotations: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  const keys = Object.keys(annotations ?? {})
+    .filter((k) => !SKIPPED_ANNOTATIONS.has(k))
+    .sort()
+    .slice(0, LIMITS.annotations);
+  for (const k of keys) {
+    out[cut(k, LIMITS.annotationKeyChars)] = cut(annotations?.[k] ?? "", LIMITS.annotationValueChars);
+  }
+  return out;
 }
 
 /**
@@ -287,6 +338,8 @@ function podSignal(pod: V1Pod, revisionOf: (pod: V1Pod) => string | null, worklo
     waiting_reason: waiting,
     last_termination_reason: terminated?.reason ?? null,
     last_exit_code: terminated?.exitCode ?? null,
+    // Full text: collectSignals sanitizes it, then cuts it to LIMITS.terminationMessageChars.
+    termination_message: terminated?.message ?? null,
     image: main?.image ?? templateImage(pod.spec?.containers, workload),
     revision: revisionOf(pod),
   };
@@ -438,13 +491,20 @@ export async function collectSignals(
     window,
     collected_at: now.toISOString(),
     workload: boundWorkload(clean.workload),
-    pods: clean.pods,
+    pods: clean.pods.map((p) => ({
+      ...p,
+      termination_message:
+        p.termination_message == null
+          ? p.termination_message
+          : cut(p.termination_message, LIMITS.terminationMessageChars),
+    })),
     rollout_history: clean.rollout_history,
     events: clean.events.map((e) => ({ ...e, message: cut(e.message, LIMITS.eventMessageChars) })),
     logs,
     metrics,
     truncated: clean.truncated,
     sanitized: { redactions: tally.redactions, invisible: tally.invisible },
+    untrusted_fields: [...UNTRUSTED_SIGNAL_FIELDS],
   };
 }
 

@@ -47,6 +47,11 @@ export interface RunEventDataMap {
     alertname: string | null;
     scenario: string | null;
     note: string | null;
+    /**
+     * Backstop's quality-gate judge: `model` (the router's judge target) or `always-grounded` (a judge
+     * that approves everything, `--judge always-grounded`); absent on the naive agent's receipts.
+     */
+    judge?: "model" | "always-grounded" | "custom";
   };
   "signals.gathered": {
     namespace: string;

@@ -6,11 +6,16 @@ import type { ActionRecord, RunOutcome } from "../contracts/events.js";
 import type { Signals } from "../contracts/signals.js";
 import { BackstopError, errorMessage, isBackstopError } from "../errors.js";
 import type { CompletionResult, ModelRouter, RouterEvent } from "../gateway/router.js";
-import { checkActionRules, runActionGate } from "../guardrails/action-gate.js";
+import { APPROVABLE_RULES, checkActionRules, runActionGate } from "../guardrails/action-gate.js";
 import { AnomalyBudget } from "../guardrails/anomaly.js";
 import { parseDiagnosis, parseJsonReply } from "../guardrails/extract.js";
 import type { Policy } from "../guardrails/policy.js";
-import { type QualityGateOptions, runQualityGate } from "../guardrails/quality.js";
+import {
+  alwaysGroundedJudge,
+  type JudgeFn,
+  type QualityGateOptions,
+  runQualityGate,
+} from "../guardrails/quality.js";
 import type { Receipt, SigningKey } from "../receipt/index.js";
 import { actAndVerify } from "./act.js";
 import { endRun, RunContext, type RunTotals, signalsSummary } from "./context.js";
@@ -52,6 +57,11 @@ export interface PipelineDeps {
   signingKey: SigningKey;
   options?: PipelineOptions;
   clock?: () => Date;
+  /**
+   * Replaces the model judge of the quality gate (e.g. `alwaysGroundedJudge` for `--judge
+   * always-grounded`, which proves the deterministic rules stand alone). Absent: the router's judge model.
+   */
+  judge?: JudgeFn;
 }
 
 /** What starts a run. `onset` is when the incident began (the alert's `startsAt`). */
@@ -129,6 +139,8 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
   const actions: ActionRecord[] = [];
   let lastDiagnosis: Diagnosis | null = null;
   let candidate: ActionRecord | null = null;
+  // Whether the candidate passed every policy rule (false: it fails only rules an approval may override).
+  let candidateClean = false;
   let failedRules: string[] = [];
 
   const { namespace, workload } = input.target;
@@ -147,6 +159,8 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
     alertname,
     scenario: input.scenario ?? null,
     note: input.note ?? null,
+    judge:
+      deps.judge === undefined ? "model" : deps.judge === alwaysGroundedJudge ? "always-grounded" : "custom",
   });
 
   const anomaly = async (kind: string, detail: string): Promise<boolean> => {
@@ -198,6 +212,7 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
             events: [...ctx.recorder.events()],
             totals: structuredClone(ctx.totals),
             startedAt: new Date(started).toISOString(),
+            onset: Number.isNaN(input.onset.getTime()) ? null : input.onset.toISOString(),
           };
           // Persisted before any reporter shows the escalation, so a click can never find nothing.
           await opts.onPending?.(pending);
@@ -269,7 +284,7 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
       await ctx.emit("model.call", { ...e.data, error: await out.text(e.data.error) });
     } else await ctx.emit(e.type, e.data as never);
   };
-  const judge = async (j: { diagnosis: Diagnosis; signals: Signals; prompt: LoadedPrompt }) => {
+  const modelJudge = async (j: { diagnosis: Diagnosis; signals: Signals; prompt: LoadedPrompt }) => {
     const rendered = render(j.prompt, {
       diagnosis: JSON.stringify(j.diagnosis, null, 2),
       signals: JSON.stringify(j.signals),
@@ -295,6 +310,7 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
     const reason = await out.text(parsed.value.reason);
     return { grounded: parsed.value.grounded, reason, model: res.servedModel };
   };
+  const judge: JudgeFn = deps.judge ?? modelJudge;
 
   // 2-3. Diagnose and validate, re-routing to a stronger tier on a failed gate, within the budgets.
   let minTier = 1;
@@ -414,6 +430,7 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
 
     const verdict = await runActionGate(diagnosis, signals, deps.policy, {
       namespaceLabels,
+      onset: input.onset,
       dryRun: async (a) => {
         const r = await deps.actions.dryRun(a);
         await ctx.emit("action.dry_run", { action: a, ok: r.ok, error: r.error });
@@ -457,14 +474,20 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
   function rememberCandidate(d: Diagnosis, s: Signals, labels: Record<string, Record<string, string>>): void {
     if (d.recommended_action.type === "none") return;
     // Only an action the gate's policy rules accept (hard rules, an earlier healthy rollback target
-    // resolved to its revision, restart only when unhealthy) can be put to a human.
-    const { rules, action } = checkActionRules(d, s, deps.policy, { namespaceLabels: labels });
-    if (
-      action &&
-      rules.every((r) => r.passed) &&
-      action.namespace === namespace &&
-      action.name === workload
-    ) {
+    // resolved to its revision, a deploy inside the onset window, restart only when unhealthy) can be
+    // put to a human; one that fails only an approvable rule (an older healthy rollback target) can too,
+    // unless a clean one is already on hand.
+    const { rules, action } = checkActionRules(d, s, deps.policy, {
+      namespaceLabels: labels,
+      onset: input.onset,
+    });
+    if (!action || action.namespace !== namespace || action.name !== workload) return;
+    const failed = rules.filter((r) => !r.passed).map((r) => r.rule);
+    const approvable = (id: string) => (APPROVABLE_RULES as readonly string[]).includes(id);
+    if (failed.length === 0) {
+      candidate = action;
+      candidateClean = true;
+    } else if (failed.every(approvable) && !candidateClean) {
       candidate = action;
     }
   }

@@ -23,13 +23,15 @@ beforeAll(async () => {
   opts = {
     signingKey: loadSigningKey({ path: join(dir, "receipt-key.pem"), create: true }),
     receiptsDir: join(dir, "receipts"),
+    // The naive agent's failed runs wait this long for a recovery that never comes.
+    recoveryTimeoutMs: 10_000,
   };
   for (const scenario of scenarios) {
     for (const agent of ["naive", "backstop"] as const) {
       reports.push((await runScenarioAgent(stack, scenario, agent, opts)).report);
     }
   }
-}, 180_000);
+}, 400_000);
 
 afterAll(async () => {
   await stack?.close();
