@@ -5,6 +5,7 @@ import { logFields } from "./observability/run-context.js";
 /** Where log lines go: JSON to stderr by default; {@link setLogFormat} may swap in pino-pretty. */
 const json = pino.destination({ dest: 2, sync: true });
 let out: { write(line: string): unknown } = json;
+let chosen: { write(line: string): unknown } = json;
 const sink = { write: (line: string) => out.write(line) };
 
 /**
@@ -51,7 +52,7 @@ export function setLogFormat(
   isTty = process.stderr.isTTY === true,
 ): "json" | "pretty" {
   const applied = format === "auto" ? (isTty ? "pretty" : "json") : format;
-  out =
+  chosen =
     applied === "pretty"
       ? pretty({
           destination: 2,
@@ -61,7 +62,13 @@ export function setLogFormat(
           ignore: "pid,hostname,app",
         })
       : json;
+  out = chosen;
   return applied;
+}
+
+/** Sends log lines to `w` instead (tests read them), or back to the chosen format with null. */
+export function setLogOutput(w: { write(line: string): unknown } | null): void {
+  out = w ?? chosen;
 }
 
 /** Sets the level of {@link logger} and its children (`trace` … `fatal`, or `silent`). */

@@ -16,7 +16,7 @@ export interface BackstopMetrics {
   runDuration: Histogram<"outcome">;
   /** Time spent in each stage of a run (s): triage, diagnose, validate, act, escalate, record. */
   stageDuration: Histogram<"stage">;
-  /** One count per rule a gate checked, by gate (`quality`, `action`), rule id and result (`pass`, `fail`, `error`). */
+  /** One count per rule a gate checked, by gate (`quality`, `action`), rule id (e.g. `sha_in_history`) and result (`pass`, `fail`). */
   gateVerdicts: Counter<"gate" | "rule" | "result">;
   /** Whole-gate verdicts, by gate and result (`pass`, `fail`). */
   gateResults: Counter<"gate" | "result">;

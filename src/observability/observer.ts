@@ -145,13 +145,9 @@ export class RunObserver implements RunReporter {
       case "gate.quality":
       case "gate.action": {
         const gate = event.type === "gate.quality" ? "quality" : "action";
-        const d = event.data as RunEventDataMap["gate.action"] & Partial<RunEventDataMap["gate.quality"]>;
+        const d = event.data as { passed: boolean; rules: { rule: string; passed: boolean }[] };
         for (const r of d.rules)
           m?.gateVerdicts.inc({ gate, rule: r.rule, result: r.passed ? "pass" : "fail" });
-        if (d.judge) {
-          const result = d.judge.grounded === null ? "error" : d.judge.grounded ? "pass" : "fail";
-          m?.gateVerdicts.inc({ gate, rule: "llm_judge", result });
-        }
         m?.gateResults.inc({ gate, result: d.passed ? "pass" : "fail" });
         span.setAttribute(`backstop.gate.${gate}.passed`, d.passed);
         break;
