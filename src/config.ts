@@ -35,8 +35,10 @@ const EnvSchema = z.object({
   LOG_FORMAT: z.enum(["auto", "json", "pretty"]).default("auto"),
   BACKSTOP_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   BACKSTOP_READY_CACHE_MS: z.coerce.number().int().nonnegative().default(30_000),
-  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
-  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url().optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z
+    .url({ protocol: /^https?$/, error: "expected an http(s) URL" })
+    .optional(),
   OTEL_EXPORTER_OTLP_HEADERS: z.string().default(""),
   OTEL_SERVICE_NAME: z.string().min(1).optional(),
   BACKSTOP_MODEL_MODE: z.enum(["chain", "virtual"]).default("chain"),
