@@ -1,7 +1,7 @@
 import { WebClient } from "@slack/web-api";
 import type { Command } from "commander";
 import { loadConfig } from "../config.js";
-import { observeQueueDepth, processObservability } from "../observability/index.js";
+import { CHECK_TIMEOUT_MS, observeQueueDepth, processObservability } from "../observability/index.js";
 import { closeOnSignals, connectionFromUrl, RunsProducer } from "../queue/runs.js";
 import { RunStore } from "../queue/store.js";
 import { createBackstopApp, slackClientOptions } from "../slack/app.js";
@@ -25,7 +25,12 @@ export function registerServe(program: Command): void {
       const store = new RunStore({ connection });
       const obs = processObservability(config, "bot", {
         connection,
-        slack: new WebClient(settings.botToken, slackClientOptions(settings)),
+        // Readiness asks Slack once, quickly: no retries, a short timeout.
+        slack: new WebClient(settings.botToken, {
+          ...slackClientOptions(settings),
+          retryConfig: { retries: 0 },
+          timeout: CHECK_TIMEOUT_MS,
+        }),
       });
       if (obs.metrics) observeQueueDepth(producer.bullQueue, obs.metrics);
       const bot = createBackstopApp(settings, { producer, store, routes: obs.routes });

@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { loadConfig, requireSlack } from "../config.js";
 import { RedisBudgetStore } from "../gateway/redis-store.js";
 import {
+  CHECK_TIMEOUT_MS,
   observeProcessors,
   observeQueueDepth,
   observeWorker,
@@ -39,7 +40,15 @@ export function registerWorker(program: Command): void {
         // A stalled Slack connection must not hold a run: each call gives up after 10 s.
         timeout: 10_000,
       });
-      const obs = processObservability(config, "worker", { connection, slack: client });
+      const obs = processObservability(config, "worker", {
+        connection,
+        // Readiness asks Slack once, quickly: no retries, a short timeout.
+        slack: new WebClient(slack.botToken, {
+          ...(config.slack.apiUrl ? { slackApiUrl: config.slack.apiUrl } : {}),
+          retryConfig: { retries: 0 },
+          timeout: CHECK_TIMEOUT_MS,
+        }),
+      });
       const worker = startRunsWorker({
         connection,
         concurrency: config.worker.concurrency,

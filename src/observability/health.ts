@@ -88,22 +88,31 @@ export function redisCheck(connection: QueueConnection): ReadinessCheck & { clos
 /**
  * Slack accepts the bot token: `auth.test` (https://api.slack.com/methods/auth.test) answers `ok`.
  * A success is reused for `cacheMs` (default 30 s) and a failure for a tenth of that, so probes every
- * few seconds do not hit Slack's rate limits (auth.test is Tier special: 100+/min).
+ * few seconds do not hit Slack's rate limits; concurrent probes share one call. Give it a client
+ * without retries and with a short timeout (a retrying client would hold the answer for minutes).
  */
 export function slackCheck(client: Pick<WebClient, "auth">, cacheMs = 30_000): ReadinessCheck {
   let cached: { at: number; error: string | null } | null = null;
+  // One auth.test at a time: probes that arrive while one is in flight wait for it.
+  let inFlight: Promise<{ at: number; error: string | null }> | null = null;
+  const ask = async (): Promise<{ at: number; error: string | null }> => {
+    const at = Date.now();
+    try {
+      const r = await client.auth.test();
+      return { at, error: r.ok ? null : `auth.test: ${r.error ?? "not ok"}` };
+    } catch (err) {
+      return { at, error: `auth.test: ${errorMessage(err)}` };
+    }
+  };
   return {
     name: "slack",
     async check() {
-      const now = Date.now();
       const ttl = cached?.error === null ? cacheMs : cacheMs / 10;
-      if (!cached || now - cached.at >= ttl) {
-        try {
-          const r = await client.auth.test();
-          cached = { at: now, error: r.ok ? null : `auth.test: ${r.error ?? "not ok"}` };
-        } catch (err) {
-          cached = { at: now, error: `auth.test: ${errorMessage(err)}` };
-        }
+      if (!cached || Date.now() - cached.at >= ttl) {
+        inFlight ??= ask().finally(() => {
+          inFlight = null;
+        });
+        cached = await inFlight;
       }
       if (cached.error !== null) throw new Error(cached.error);
     },
