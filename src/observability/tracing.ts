@@ -35,9 +35,9 @@ export interface Tracing {
 }
 
 /**
- * Sets up tracing. With `tracesUrl` (OTLP/HTTP protobuf…, here JSON over HTTP: `@opentelemetry/exporter-trace-otlp-http`)
- * spans are batched and exported there, and the provider is registered globally (so libraries'
- * spans join). With `exporter` (tests: an `InMemorySpanExporter`) spans are exported synchronously and
+ * Sets up tracing. With `tracesUrl` (an OTLP/HTTP traces endpoint, e.g. `http://collector:4318/v1/traces`;
+ * `@opentelemetry/exporter-trace-otlp-http`, JSON encoding) spans are batched and exported there, and
+ * the provider is registered globally (so libraries' spans join). With `exporter` (tests: an `InMemorySpanExporter`) spans are exported synchronously and
  * nothing global is registered. With neither, the tracer is the OpenTelemetry API's no-op one.
  * `serviceName` becomes the resource's `service.name` (default `backstop`).
  */
@@ -58,7 +58,8 @@ export function setupTracing(opts: {
         new OTLPTraceExporter({ url: opts.tracesUrl as string, headers: opts.headers ?? {} }),
       );
   const provider = new NodeTracerProvider({ resource, spanProcessors: [processor] });
-  if (!opts.exporter) provider.register();
+  // The context manager is ours (ensureContextManager), registered once; the rest is the provider's.
+  if (!opts.exporter) provider.register({ contextManager: null });
   return {
     tracer: provider.getTracer(TRACER_NAME),
     enabled: true,
