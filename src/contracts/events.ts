@@ -74,6 +74,12 @@ export interface RunEventDataMap {
     tokens: { input: number; output: number };
     cost_usd: number;
     prompt: { name: string; version: string; sha256: string } | null;
+    /**
+     * Why the router called this target at this point (additive; older receipts lack it): `why` is a
+     * sentence (tier, recent-latency rank or "no recent sample", the failed target it follows, retries),
+     * `ewma_ms` the target's recent latency average when it was chosen (null: no sample).
+     */
+    route?: { why: string; ewma_ms: number | null };
   };
   "model.fallback": {
     from: string;
