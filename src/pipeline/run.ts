@@ -14,7 +14,7 @@ import { type QualityGateOptions, runQualityGate } from "../guardrails/quality.j
 import { redactDeep, redactSignals, redactText } from "../guardrails/redact.js";
 import type { Receipt, SigningKey } from "../receipt/index.js";
 import { actAndVerify } from "./act.js";
-import { endRun, RunContext, type RunTotals, signalsSummary } from "./context.js";
+import { endRun, RunContext, type RunTiming, type RunTotals, signalsSummary, timedPorts } from "./context.js";
 import type { ActionRunner, Escalation, PendingApproval, SignalsSource, TicketSink } from "./ports.js";
 import type { RunTarget } from "./target.js";
 
@@ -75,6 +75,8 @@ export interface RunResult extends RunTotals {
   diagnosis: Diagnosis | null;
   receipt: Receipt;
   wallMs: number;
+  /** Where the run's time went (ms): stages, model calls and Backstop's own time (`own_ms`). */
+  timing: RunTiming;
   /** Set when the run waits for an Approve/Reject decision (see `PipelineOptions.awaitApproval`). */
   pending: PendingApproval | null;
 }
@@ -108,6 +110,7 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
   const started = Date.now();
   const opts = deps.options ?? {};
   const ctx = new RunContext(input.runId, deps.reporters, deps.clock);
+  deps = timedPorts(ctx, deps); // stage timings on the record (issue 11); behaviour unchanged
   const budget = new AnomalyBudget(deps.policy.anomaly);
   const actions: ActionRecord[] = [];
   let lastDiagnosis: Diagnosis | null = null;
@@ -117,7 +120,9 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
   const { namespace, workload } = input.target;
   const alertname = input.alert?.commonLabels.alertname ?? input.alert?.alerts[0]?.labels.alertname ?? null;
   // The input guardrail covers what a human typed too, before it reaches the receipt or the thread.
-  const noteRedaction = input.note ? await redactText(input.note) : null;
+  const noteRedaction = input.note
+    ? await ctx.measure("redaction", () => redactText(input.note ?? ""))
+    : null;
   input = { ...input, note: noteRedaction?.value ?? null };
   await ctx.emit("run.started", {
     run_id: input.runId,
@@ -214,10 +219,10 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
     const nss = await deps.signals.namespaces();
     toolCalls.push({ tool: "namespaces", ms: Date.now() - t1, ok: true });
     namespaceLabels = Object.fromEntries(nss.map((n) => [n.name, n.labels]));
-    const redacted = await redactSignals(raw);
+    const redacted = await ctx.measure("redaction", () => redactSignals(raw));
     signals = redacted.value;
     await ctx.emit("signals.gathered", signalsSummary(signals, toolCalls));
-    const alertRedaction = await redactDeep({ alert: input.alert });
+    const alertRedaction = await ctx.measure("redaction", () => redactDeep({ alert: input.alert }));
     input = { ...input, alert: alertRedaction.value.alert };
     for (const [k, v] of Object.entries(noteRedaction?.counts ?? {})) {
       alertRedaction.counts[k] = (alertRedaction.counts[k] ?? 0) + v;
@@ -335,11 +340,13 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
     const diagnosis = parsed.diagnosis;
     lastDiagnosis = diagnosis;
 
-    const quality = await runQualityGate(
-      diagnosis,
-      signals,
-      { onset: input.onset, alertText: evidenceText, judge, prompt: deps.prompts.judge },
-      opts.quality,
+    const quality = await ctx.measure("quality", () =>
+      runQualityGate(
+        diagnosis,
+        signals,
+        { onset: input.onset, alertText: evidenceText, judge, prompt: deps.prompts.judge },
+        opts.quality,
+      ),
     );
     const canReroute = reroutes < maxReroutes && result.target.tier < deps.router.maxTier();
     const nextTier = result.target.tier + 1;
@@ -376,14 +383,16 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
       return finish("resolved", `No action needed: ${diagnosis.hypothesis}`, null);
     }
 
-    const verdict = await runActionGate(diagnosis, signals, deps.policy, {
-      namespaceLabels,
-      dryRun: async (a) => {
-        const r = await deps.actions.dryRun(a);
-        await ctx.emit("action.dry_run", { action: a, ok: r.ok, error: r.error });
-        return r;
-      },
-    });
+    const verdict = await ctx.measure("action_gate", () =>
+      runActionGate(diagnosis, signals, deps.policy, {
+        namespaceLabels,
+        dryRun: async (a) => {
+          const r = await deps.actions.dryRun(a);
+          await ctx.emit("action.dry_run", { action: a, ok: r.ok, error: r.error });
+          return r;
+        },
+      }),
+    );
     await ctx.emit("gate.action", { passed: verdict.passed, action: verdict.action, rules: verdict.rules });
     if (!verdict.passed || !verdict.action) {
       failedRules = verdict.rules.filter((r) => !r.passed).map((r) => r.rule);
