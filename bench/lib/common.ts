@@ -99,7 +99,7 @@ export function writeResult(
 /** Runs a benchmark's main, printing an error and exiting 1 on failure (a clear message, no stack for bad flags). */
 export function main(fn: () => Promise<void>): void {
   fn().then(
-    () => process.exit(0),
+    () => process.exit(process.exitCode ?? 0),
     (err: unknown) => {
       console.error(`bench failed: ${err instanceof Error ? err.message : String(err)}`);
       process.exit(1);
