@@ -599,6 +599,18 @@ export class ModelRouter {
     }
   }
 
+  /**
+   * Folds a latency sample into the target's shared average. Best effort: latency only orders targets,
+   * so a store failure is logged and the call's answer is kept (the budget checks still fail closed).
+   */
+  private async noteLatency(target: ModelTarget, ms: number): Promise<void> {
+    try {
+      await this.store.recordLatency(target.name, ms, this.opts.latencyAlpha ?? 0.3);
+    } catch (err) {
+      log.warn({ target: target.name, err: errorMessage(err) }, "could not record a latency sample");
+    }
+  }
+
   /** One HTTP request to one target; emits its `model.call` event. */
   private async attempt(
     target: ModelTarget,
@@ -648,7 +660,7 @@ export class ModelRouter {
         )
         .withResponse();
       const latency = Math.round(performance.now() - started);
-      await this.store.recordLatency(target.name, latency, this.opts.latencyAlpha ?? 0.3);
+      await this.noteLatency(target, latency);
       const servedModel = response.headers.get("x-tfy-resolved-model") ?? data.model ?? target.model;
       const usage = { input: data.usage?.prompt_tokens ?? 0, output: data.usage?.completion_tokens ?? 0 };
       // In virtual mode the gateway may serve another model: price it as that model when it is known.
@@ -678,8 +690,7 @@ export class ModelRouter {
       const f = classify(err, req.signal?.aborted === true);
       const elapsed = Math.round(performance.now() - started);
       // A hung target is a slow one: its timeout counts as a latency sample so it sinks in its tier.
-      if (f.reason === "timeout")
-        await this.store.recordLatency(target.name, elapsed, this.opts.latencyAlpha ?? 0.3);
+      if (f.reason === "timeout") await this.noteLatency(target, elapsed);
       const served = err instanceof APIError && err.headers ? err.headers.get("x-tfy-resolved-model") : null;
       await emit({
         type: "model.call",

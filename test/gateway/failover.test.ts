@@ -250,6 +250,17 @@ describe("latency routing", () => {
     expect(calls(events)[0]?.route?.ewma_ms).toBeGreaterThanOrEqual(0);
   });
 
+  it("keeps the answer when the store cannot record a latency sample (latency only orders targets)", async () => {
+    const p = await start({ chain: [tgt("model-a", 1)] });
+    class FlakyStore extends MemoryBudgetStore {
+      override async recordLatency(): Promise<number> {
+        throw new Error("store down");
+      }
+    }
+    const res = await run(router(p, [target(p, "model-a", 1)], { store: new FlakyStore() }), "flaky-1");
+    expect(res.target.name).toBe("model-a");
+  });
+
   it("keeps the configured order with latencyRouting: false, and rejects a bad alpha", async () => {
     const p = await start({ chain: [tgt("slow", 1, 100), tgt("fast", 1, 0)] });
     const r = router(p, [target(p, "slow", 1), target(p, "fast", 1)], { latencyRouting: false });
