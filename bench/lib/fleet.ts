@@ -1,7 +1,7 @@
 /**
  * The world of the queue benchmarks (`alert-storm`, `concurrency`): a sandbox stack whose cluster holds
- * `n` copies of `clean-signal`'s alerted workload (`catalog-0` … `catalog-<n-1>` in `shop`), the
- * sandbox Slack, BullMQ's `runs` queue and the run store under a fresh Redis prefix, and worker
+ * `n` copies of `clean-signal`'s alerted workload (`catalog-0` … `catalog-<n-1>` in `shop`) in its own
+ * process (`bench/lib/sandbox-proc.ts`), the sandbox Slack, BullMQ's `runs` queue and the run store under a fresh Redis prefix, and worker
  * processes (`bench/lib/worker-proc.ts`, forked: a separate Node process each, as in production)
  * that run the real processors against that stack.
  *
@@ -15,7 +15,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { type SandboxSlack, startSandboxSlack } from "../../sandbox/slack/index.js";
-import { type SandboxStack, startSandboxStack } from "../../sandbox/stack.js";
 import {
   type AlertmanagerWebhook,
   loadScenario,
@@ -93,7 +92,6 @@ export interface WorkerHandle {
 /** A running fleet: stack, Slack, queue and store under `prefix`; `spawnWorker` forks a worker process. */
 export interface Fleet {
   scenario: Scenario;
-  stack: SandboxStack;
   slack: SandboxSlack;
   prefix: string;
   producer: RunsProducer;
@@ -109,7 +107,26 @@ export async function startFleet(n: number, modelMs: number): Promise<Fleet> {
   const dir = mkdtempSync(join(tmpdir(), "backstop-bench-fleet-"));
   const keyPath = join(dir, "key.pem");
   loadSigningKey({ path: keyPath, create: true });
-  const stack = await startSandboxStack({ scenario });
+  const scenarioFile = join(dir, "scenario.json");
+  writeFileSync(scenarioFile, JSON.stringify(scenario));
+  const sandbox = fork(resolveInPackage("bench/lib/sandbox-proc.ts"), [], {
+    execArgv: ["--import", "tsx"],
+    env: { ...process.env, LOG_LEVEL: "silent", BENCH_SANDBOX_SCENARIO: scenarioFile },
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  const urls = await new Promise<{
+    infraUrl: string;
+    ticketsUrl: string;
+    modelsUrl: string;
+    kubeconfig: string;
+  }>((resolve, reject) => {
+    sandbox.once(
+      "message",
+      (m: { type: string; infraUrl: string; ticketsUrl: string; modelsUrl: string; kubeconfig: string }) =>
+        m.type === "ready" ? resolve(m) : reject(new Error(`sandbox process said ${m.type}`)),
+    );
+    sandbox.once("exit", (code) => reject(new Error(`the sandbox process exited with code ${code}`)));
+  });
   const slack = await startSandboxSlack({
     botToken: BOT_TOKEN,
     botUserId: "U0BACKSTOP",
@@ -129,10 +146,10 @@ export async function startFleet(n: number, modelMs: number): Promise<Fleet> {
       prefix,
       slackApiUrl: slack.apiUrl,
       botToken: BOT_TOKEN,
-      kubeconfig: stack.cluster.kubeconfigYaml("writer"),
-      infraUrl: stack.infraUrl,
-      ticketsUrl: stack.tickets.url,
-      modelsUrl: stack.models.url,
+      kubeconfig: urls.kubeconfig,
+      infraUrl: urls.infraUrl,
+      ticketsUrl: urls.ticketsUrl,
+      modelsUrl: urls.modelsUrl,
       keyPath,
       scenario,
     }),
@@ -192,7 +209,6 @@ export async function startFleet(n: number, modelMs: number): Promise<Fleet> {
 
   return {
     scenario,
-    stack,
     slack,
     prefix,
     producer,
@@ -217,7 +233,12 @@ export async function startFleet(n: number, modelMs: number): Promise<Fleet> {
       } while (cursor !== "0");
       await redis.quit().catch(() => undefined);
       await slack.close().catch(() => undefined);
-      await stack.close();
+      await new Promise<void>((resolve) => {
+        if (sandbox.exitCode !== null) return resolve();
+        sandbox.once("exit", () => resolve());
+        sandbox.send({ type: "close" });
+        setTimeout(() => sandbox.kill("SIGKILL"), 10_000).unref();
+      });
     },
   };
 }

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import { KubeConfig } from "@kubernetes/client-node";
-import { WebClient } from "@slack/web-api";
+import { LogLevel, WebClient } from "@slack/web-api";
 import { loadPrompt } from "../../prompts/loader.js";
 import { scenarioRouter } from "../../sandbox/harness.js";
 import { ScenarioSchema } from "../../scenarios/schema.js";
@@ -88,6 +88,7 @@ const worker = startRunsWorker({
     slack: new WebClient(cfg.botToken, {
       slackApiUrl: cfg.slackApiUrl,
       retryConfig: { retries: 0 },
+      logLevel: LogLevel.ERROR,
       timeout: 10_000,
     }),
     store,
@@ -121,3 +122,5 @@ process.on("message", async (m: { type: string; req?: string }) => {
     process.exit(0);
   }
 });
+// The parent is gone (crashed or killed): stop rather than linger.
+process.on("disconnect", () => process.exit(0));
