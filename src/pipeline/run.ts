@@ -340,14 +340,14 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
     const diagnosis = parsed.diagnosis;
     lastDiagnosis = diagnosis;
 
-    const quality = await ctx.measure("quality", () =>
-      runQualityGate(
-        diagnosis,
-        signals,
-        { onset: input.onset, alertText: evidenceText, judge, prompt: deps.prompts.judge },
-        opts.quality,
-      ),
+    const qualityStarted = performance.now();
+    const quality = await runQualityGate(
+      diagnosis,
+      signals,
+      { onset: input.onset, alertText: evidenceText, judge, prompt: deps.prompts.judge },
+      opts.quality,
     );
+    ctx.addTime("quality", performance.now() - qualityStarted);
     const canReroute = reroutes < maxReroutes && result.target.tier < deps.router.maxTier();
     const nextTier = result.target.tier + 1;
     // Whatever the verdict, remember the best action a human could approve: one the hard rules allow.
@@ -383,16 +383,16 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
       return finish("resolved", `No action needed: ${diagnosis.hypothesis}`, null);
     }
 
-    const verdict = await ctx.measure("action_gate", () =>
-      runActionGate(diagnosis, signals, deps.policy, {
-        namespaceLabels,
-        dryRun: async (a) => {
-          const r = await deps.actions.dryRun(a);
-          await ctx.emit("action.dry_run", { action: a, ok: r.ok, error: r.error });
-          return r;
-        },
-      }),
-    );
+    const gateStarted = performance.now();
+    const verdict = await runActionGate(diagnosis, signals, deps.policy, {
+      namespaceLabels,
+      dryRun: async (a) => {
+        const r = await deps.actions.dryRun(a);
+        await ctx.emit("action.dry_run", { action: a, ok: r.ok, error: r.error });
+        return r;
+      },
+    });
+    ctx.addTime("action_gate", performance.now() - gateStarted);
     await ctx.emit("gate.action", { passed: verdict.passed, action: verdict.action, rules: verdict.rules });
     if (!verdict.passed || !verdict.action) {
       failedRules = verdict.rules.filter((r) => !r.passed).map((r) => r.rule);
