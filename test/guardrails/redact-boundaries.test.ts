@@ -169,6 +169,8 @@ describe("look-alikes are kept", () => {
     'WWW-Authenticate: Bearer realm="kubernetes", error="invalid_token"',
     "Basic auth failed for user app; Bearer authentication required",
     "charge ch_3MmlLrLkdIwHu7ix0snN0B15 for cus_NffrFeUfNV2Hib ok",
+    "\tat org.postgresql.core.v3.ConnectionFactoryImpl.openConnectionImpl(ConnectionFactoryImpl.java:693)",
+    "registered bean ConnectionFactoryImpl2024Handler and OrderServiceV2ControllerTests",
   ];
   for (const line of clean) {
     it(line.slice(0, 60), async () => {
