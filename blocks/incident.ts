@@ -296,7 +296,9 @@ export function alertJoinedReply(d: { alertname: string; what: string; runId: st
  * `KubeQuotaExceeded`) and alerts refused at intake (an invalid namespace or name, labels over the
  * bounds). Each line is `{ alertname, reason }`; text is escaped and cut to Slack's limits.
  */
-export function alertNoticeMessage(lines: { alertname: string; reason: string; refused: boolean }[]): SlackMessage {
+export function alertNoticeMessage(
+  lines: { alertname: string; reason: string; refused: boolean }[],
+): SlackMessage {
   const shown = lines.slice(0, 20);
   const body = shown
     .map(
@@ -305,8 +307,7 @@ export function alertNoticeMessage(lines: { alertname: string; reason: string; r
     )
     .join("\n");
   const more = lines.length > shown.length ? `\n…and ${lines.length - shown.length} more` : "";
-  return message(
-    `Alertmanager: ${lines.length} alert(s) started no run`,
-    [section(`${body}${more}`.slice(0, LIMITS.sectionText))],
-  );
+  return message(`Alertmanager: ${lines.length} alert(s) started no run`, [
+    section(`${body}${more}`.slice(0, LIMITS.sectionText)),
+  ]);
 }

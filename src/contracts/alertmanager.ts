@@ -54,7 +54,7 @@ export function parseRfc3339(s: string): number | null {
 
 /** A string that is an RFC 3339 timestamp ({@link parseRfc3339}). */
 export const Rfc3339Schema = z
-  .string()
+  .string({ error: "required: an RFC 3339 timestamp such as 2026-11-21T11:50:00Z" })
   .refine((s) => parseRfc3339(s) !== null, "expected an RFC 3339 timestamp such as 2026-11-21T11:50:00Z");
 
 const StringMap = z.record(z.string(), z.string());
@@ -165,15 +165,23 @@ export function labelsOverLimit(labels: Record<string, string>): string | null {
   return null;
 }
 
+/** The annotations kubernetes-mixin (and most rules) set, kept first when some must be dropped. */
+const PRIMARY_ANNOTATIONS = ["summary", "description", "message", "runbook_url"];
+
 /**
  * Annotations within {@link INTAKE_LIMITS}: values cut with {@link TRUNCATION_MARKER}, the first
- * {@link INTAKE_LIMITS.annotations} kept in name order until the total is reached, and
+ * {@link INTAKE_LIMITS.annotations} kept (summary, description, message, runbook_url first, then by
+ * name) until the total is reached, and
  * {@link TRUNCATED_ANNOTATION} naming what was cut. Returns the same object when nothing was cut.
  */
 export function boundAnnotations(annotations: Record<string, string>): Record<string, string> {
+  const rank = (k: string): number => {
+    const i = PRIMARY_ANNOTATIONS.indexOf(k);
+    return i < 0 ? PRIMARY_ANNOTATIONS.length : i;
+  };
   const entries = Object.entries(annotations)
     .filter(([k]) => k !== TRUNCATED_ANNOTATION)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    .sort(([a], [b]) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
   const out: Record<string, string> = {};
   let cut = 0;
   let dropped = 0;

@@ -8,7 +8,13 @@ import { BackstopError } from "../errors.js";
  * run resolves at run time through the read-only path (a pod's owner chain, an HPA's
  * `scaleTargetRef`, a Job's CronJob), see {@link needsResolution}.
  */
-export type TargetKind = "Deployment" | "StatefulSet" | "DaemonSet" | "Job" | "HorizontalPodAutoscaler" | "Pod";
+export type TargetKind =
+  | "Deployment"
+  | "StatefulSet"
+  | "DaemonSet"
+  | "Job"
+  | "HorizontalPodAutoscaler"
+  | "Pod";
 
 /**
  * The workload a run triages: a namespace and a name. `kind` absent means "the Deployment of that
@@ -115,7 +121,10 @@ export function resolveAlertTarget(alert: AlertmanagerAlert): AlertTarget {
   const namespace = (ksm ? l.exported_namespace : undefined) ?? l.namespace ?? l.exported_namespace;
   const alertname = l.alertname ?? "alert";
   if (namespace === undefined) {
-    return { status: "none", reason: `${alertname} names no namespace (cluster-wide): no workload to triage` };
+    return {
+      status: "none",
+      reason: `${alertname} names no namespace (cluster-wide): no workload to triage`,
+    };
   }
   const badNs = invalidNameReason("Namespace", namespace);
   if (badNs) return { status: "invalid", reason: badNs };
@@ -196,6 +205,7 @@ export function parseTargetRef(ref: string): RunTarget {
       `expected <namespace>/<workload>, e.g. shop/checkout; got "${ref}"`,
     );
   const bad = invalidNameReason("Namespace", m[1]!) ?? invalidNameReason("Workload", m[3]!);
-  if (bad) throw new BackstopError("target.invalid", `${bad}; expected <namespace>/<workload>, e.g. shop/checkout`);
+  if (bad)
+    throw new BackstopError("target.invalid", `${bad}; expected <namespace>/<workload>, e.g. shop/checkout`);
   return { namespace: m[1]!, workload: m[3]! };
 }

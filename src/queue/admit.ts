@@ -19,7 +19,14 @@ const log = childLogger("queue.admit");
 export type Admission =
   | { status: "queued"; incidentKey: string; runId: string }
   | { status: "duplicate"; incidentKey: string; runId: string }
-  | { status: "joined"; incidentKey: string; runId: string; holder: string; holderRunId: string; first: boolean };
+  | {
+      status: "joined";
+      incidentKey: string;
+      runId: string;
+      holder: string;
+      holderRunId: string;
+      first: boolean;
+    };
 
 /** What {@link admitRun} needs. */
 export interface AdmitDeps {

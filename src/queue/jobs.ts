@@ -42,7 +42,9 @@ export const RunJobDataSchema = z.object({
     namespace: z.string().min(1),
     workload: z.string().min(1),
     /** The kind the alert named (see `RunTarget`); absent: the Deployment, else the StatefulSet, of that name. */
-    kind: z.enum(["Deployment", "StatefulSet", "DaemonSet", "Job", "HorizontalPodAutoscaler", "Pod"]).optional(),
+    kind: z
+      .enum(["Deployment", "StatefulSet", "DaemonSet", "Job", "HorizontalPodAutoscaler", "Pod"])
+      .optional(),
   }),
   onset: z.string().min(1),
   alert: AlertmanagerWebhookSchema.nullable(),

@@ -6,9 +6,9 @@ import { childLogger } from "../log.js";
 import { resumeAfterDecision } from "../pipeline/decide.js";
 import type { PendingApproval } from "../pipeline/ports.js";
 import { type RunResult, runBackstop } from "../pipeline/run.js";
+import { needsResolution, type RunTarget, workloadKey } from "../pipeline/target.js";
 import { serializeReceipt } from "../receipt/index.js";
 import { SlackThreadReporter } from "../slack/reporter.js";
-import { needsResolution, type RunTarget, workloadKey } from "../pipeline/target.js";
 import { type DecisionJobData, type ExpiryJobData, type RunJobData, runIdFor } from "./jobs.js";
 import { JOB_ATTEMPTS, type RunProcessors, type RunsProducer } from "./runs.js";
 import type { IncidentRecord, RunStore } from "./store.js";
@@ -191,7 +191,10 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
         const kind = (["DaemonSet", "Job"] as const).find((k) => k === owner.kind);
         target = { namespace: target.namespace, workload: owner.name, ...(kind ? { kind } : {}) };
       } catch (err) {
-        log.warn({ runId: data.runId, err: errorMessage(err) }, "cannot resolve the alert's owner; triaging it as named");
+        log.warn(
+          { runId: data.runId, err: errorMessage(err) },
+          "cannot resolve the alert's owner; triaging it as named",
+        );
       }
     }
     const claim = await d.store.claimRun({

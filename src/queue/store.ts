@@ -143,7 +143,8 @@ export const ACTIVE_RUN_TTL_S = 24 * 60 * 60;
  * Claims a workload's active-run entry for an incident, atomically. KEYS[1] the entry, KEYS[2] the
  * incident's "joined" marker. ARGV[1] incident key, ARGV[2] TTL (s), ARGV[3] BullMQ job key prefix
  * (`<prefix>:runs:`, or "" to skip job checks), ARGV[4] "1" to treat an existing job of this incident
- * as a duplicate. A holder whose job no longer exists is stale and replaced.
+ * as a duplicate, ARGV[5] grace (ms). A holder whose job does not exist is stale and replaced — once
+ * its claim is older than the grace, since a fresh claim's job is still being added.
  * Returns {'duplicate', key, 0} | {'joined', holder, first (1|0)} | {'claimed', key, 0}.
  */
 const CLAIM_RUN_LUA = `
@@ -152,7 +153,8 @@ if ARGV[4] == '1' and ARGV[3] ~= '' and redis.call('EXISTS', ARGV[3] .. ARGV[1])
 end
 local holder = redis.call('GET', KEYS[1])
 if holder and holder ~= ARGV[1] then
-  if ARGV[3] == '' or redis.call('EXISTS', ARGV[3] .. holder) == 1 then
+  local age = tonumber(ARGV[2]) * 1000 - redis.call('PTTL', KEYS[1])
+  if ARGV[3] == '' or age < tonumber(ARGV[5]) or redis.call('EXISTS', ARGV[3] .. holder) == 1 then
     local first = redis.call('SET', KEYS[2], holder, 'EX', ARGV[2], 'NX')
     if first then return {'joined', holder, 1} end
     return {'joined', holder, 0}
@@ -167,6 +169,9 @@ const RELEASE_RUN_LUA = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `;
+
+/** How long a fresh claim counts as live before its job exists (ms): the claim-then-add window, with margin. */
+export const CLAIM_GRACE_MS = 30_000;
 
 /** The answer of {@link RunStore.claimRun}. */
 export type RunClaim =
@@ -410,7 +415,8 @@ export class RunStore {
    * One run per workload: claims `workloadKey`'s active-run entry (`<prefix>:active:<workloadKey>`)
    * for `incidentKey` in one Lua script (one round trip). `duplicate`: `checkOwnJob` is set and this
    * incident's job already exists (`<jobKeyPrefix><incidentKey>`), i.e. a re-send; `joined`: another
-   * incident (`holder`) has a live run for the workload — `first` is true the first time this incident
+   * incident (`holder`) has a live run for the workload (its job exists, or its claim is younger than
+   * {@link CLAIM_GRACE_MS}) — `first` is true the first time this incident
    * joins it, so a note is posted once; `claimed`: this incident now holds it (until
    * {@link releaseRun}, or {@link ACTIVE_RUN_TTL_S} s). A holder whose job is gone is replaced.
    * @throws BackstopError `store.unavailable`.
@@ -431,6 +437,7 @@ export class RunStore {
         String(ACTIVE_RUN_TTL_S),
         c.jobKeyPrefix,
         c.checkOwnJob ? "1" : "0",
+        String(CLAIM_GRACE_MS),
       ),
     )) as [string, string, number];
     if (res[0] === "joined") return { status: "joined", holder: res[1], first: res[2] === 1 };

@@ -166,7 +166,10 @@ export function bearerMatches(header: string | undefined, expected: string): boo
  */
 export function checkContentType(header: string | undefined): void {
   const [type = "", ...params] = (header ?? "").split(";").map((p) => p.trim().toLowerCase());
-  const charset = params.find((p) => p.startsWith("charset="))?.slice("charset=".length).replace(/"/g, "");
+  const charset = params
+    .find((p) => p.startsWith("charset="))
+    ?.slice("charset=".length)
+    .replace(/"/g, "");
   if (type !== "application/json" || (charset !== undefined && charset !== "utf-8" && charset !== "utf8")) {
     throw new HttpError(
       415,
@@ -262,7 +265,11 @@ export function screenAlerts(webhook: AlertmanagerWebhook): {
     }
     const about = resolveAlertTarget(alert);
     if (about.status === "invalid") {
-      refused.push({ fingerprint: alert.fingerprint, alertname, reason: `alerts.${i}.labels: ${about.reason}` });
+      refused.push({
+        fingerprint: alert.fingerprint,
+        alertname,
+        reason: `alerts.${i}.labels: ${about.reason}`,
+      });
       return;
     }
     kept.push({ alert: { ...alert, annotations: boundAnnotations(alert.annotations) }, about });
@@ -412,7 +419,7 @@ async function withdrawApproval(
   log: Logger,
 ): Promise<boolean> {
   const pending = await opts.store.getPending(runId);
-  if (!pending || pending.status !== "pending") return false;
+  if (pending?.status !== "pending") return false;
   const outcome = await opts.store.decide(runId, "withdrawn", null, at);
   if (!outcome.won) return false;
   log.info({ runId }, "alert resolved while awaiting approval: approval withdrawn");
@@ -518,8 +525,15 @@ export function createAlertHandler(
         screened = screenAlerts(webhook);
         if (screened.kept.length === 0) {
           const w = webhook;
-          void noteNoRun(w, screened.refused.map((r) => ({ ...r, refused: true })), opts, log);
-          throw new HttpError(400, "every alert was refused; nothing was queued", { refused: screened.refused });
+          void noteNoRun(
+            w,
+            screened.refused.map((r) => ({ ...r, refused: true })),
+            opts,
+            log,
+          );
+          throw new HttpError(400, "every alert was refused; nothing was queued", {
+            refused: screened.refused,
+          });
         }
       } catch (err) {
         const status = err instanceof HttpError ? err.status : 400;
