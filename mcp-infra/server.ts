@@ -12,6 +12,7 @@ import type { InfraContext } from "./signals.js";
 import { registerDeploymentStatusTool } from "./tools/deployment_status.js";
 import { registerGetSignalsTool } from "./tools/get_signals.js";
 import { registerNamespacesTool } from "./tools/namespaces.js";
+import { registerResolveOwnerTool } from "./tools/resolve_owner.js";
 
 const log = childLogger("mcp-infra");
 
@@ -48,6 +49,7 @@ function buildServer(ctx: InfraContext): McpServer {
   registerNamespacesTool(server, ctx);
   registerDeploymentStatusTool(server, ctx);
   registerGetSignalsTool(server, ctx);
+  registerResolveOwnerTool(server, ctx);
   return server;
 }
 

@@ -10,6 +10,7 @@ import { sendBlockAction, sendSlashCommand } from "../../sandbox/slack/index.js"
 import { type SandboxStack, startSandboxStack } from "../../sandbox/stack.js";
 import { loadScenario, type Scenario } from "../../scenarios/schema.js";
 import type { RunEvent, RunReporter } from "../../src/contracts/events.js";
+import { connectInfra } from "../../src/mcp/index.js";
 import { resolveInPackage } from "../../src/paths.js";
 import { createProcessors } from "../../src/queue/processors.js";
 import { startRunsWorker } from "../../src/queue/runs.js";
@@ -343,6 +344,58 @@ describe("Backstop in Slack, end to end", () => {
     await until("told it was decided", async () =>
       bot.slack.ephemerals(APPROVER).some((m) => m.text.includes("already decided (withdrawn)")),
     );
+    expect(stack.cluster.mutations()).toHaveLength(0);
+  });
+
+  it("alerts naming two pods of orders (no deployment label) resolve to one run for the Deployment", async () => {
+    const s = await reset("cascading-failure");
+    const infra = await connectInfra(stack.infraUrl);
+    const pods = (await infra.getSignals("shop", "orders")).pods.map((p) => p.name);
+    await infra.close();
+    expect(pods.length).toBeGreaterThanOrEqual(2);
+    const webhook = structuredClone(s.alert);
+    webhook.groupKey = `${webhook.groupKey}/pods`;
+    const orders = webhook.alerts.find((a) => a.labels.deployment === "orders")!;
+    const { deployment: _d, ...labels } = orders.labels;
+    webhook.alerts = pods.slice(0, 2).map((pod, i) => ({
+      ...orders,
+      labels: { ...labels, pod },
+      fingerprint: `b0d0000000000${i}`,
+    }));
+    const res = await fetch(bot.alertsUrl, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ALERT_TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify(webhook),
+    });
+    expect(res.status).toBe(202);
+    expect(((await res.json()) as { queued: unknown[] }).queued).toHaveLength(2);
+    const incident = await until("awaiting approval", incidentWithStatus(["awaiting_approval"], "orders"));
+    const joined = await until("the other incident joined", async () => {
+      const all = await bot.store.recentIncidents(20);
+      return all.find((i) => i.key !== incident.key && i.summary?.includes("Joined the active run")) ?? null;
+    });
+    expect(joined.summary).toContain(incident.runId);
+    expect(joined.workload).toBe("orders");
+    expect(await bot.store.activeRun("shop/orders")).toBe(incident.key);
+    const approvals = bot.slack
+      .messages(ALERT_CHANNEL)
+      .filter((m) => JSON.stringify(m.blocks).includes(ACTION_APPROVE));
+    expect(approvals).toHaveLength(1);
+    // End the run: the workload is free again.
+    await sendBlockAction(bot.eventsUrl, SIGNING_SECRET, {
+      user_id: APPROVER,
+      channel_id: ALERT_CHANNEL,
+      message_ts: approvals[0]!.ts,
+      thread_ts: approvals[0]!.thread_ts ?? approvals[0]!.ts,
+      action_id: ACTION_REJECT,
+      value: incident.runId,
+      response_url: bot.slack.newResponseUrl(),
+    });
+    await until("finished", async () => {
+      const i = await bot.store.getIncident(incident.key);
+      return i && i.status !== "awaiting_approval" ? i : null;
+    });
+    await until("released", async () => (await bot.store.activeRun("shop/orders")) === null);
     expect(stack.cluster.mutations()).toHaveLength(0);
   });
 
