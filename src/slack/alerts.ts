@@ -272,7 +272,14 @@ export function screenAlerts(webhook: AlertmanagerWebhook): {
       });
       return;
     }
-    kept.push({ alert: { ...alert, annotations: boundAnnotations(alert.annotations) }, about });
+    kept.push({
+      alert: {
+        ...alert,
+        annotations: boundAnnotations(alert.annotations),
+        generatorURL: alert.generatorURL.slice(0, INTAKE_LIMITS.urlChars),
+      },
+      about,
+    });
   });
   return { kept, refused };
 }
@@ -281,6 +288,8 @@ export function screenAlerts(webhook: AlertmanagerWebhook): {
 function jobWebhook(webhook: AlertmanagerWebhook, alert: AlertmanagerAlert): AlertmanagerWebhook {
   return {
     ...webhook,
+    receiver: webhook.receiver.slice(0, INTAKE_LIMITS.urlChars),
+    externalURL: webhook.externalURL.slice(0, INTAKE_LIMITS.urlChars),
     groupLabels: boundLabelMap(webhook.groupLabels),
     commonLabels: boundLabelMap(webhook.commonLabels),
     commonAnnotations: boundAnnotations(webhook.commonAnnotations),

@@ -350,7 +350,7 @@ describe("POST /alerts/alertmanager", () => {
     };
     const big = await post(
       notification({
-        alerts: [{ ...base, annotations }],
+        alerts: [{ ...base, annotations, generatorURL: `http://p/graph?g0.expr=${"x".repeat(100_000)}` }],
         commonAnnotations: { description: "c".repeat(50_000) },
       }),
     );
@@ -363,6 +363,7 @@ describe("POST /alerts/alertmanager", () => {
     expect(kept[TRUNCATED_ANNOTATION]).toContain("dropped");
     const bytes = Object.entries(kept).reduce((n, [k, v]) => n + Buffer.byteLength(k + v), 0);
     expect(bytes).toBeLessThanOrEqual(INTAKE_LIMITS.annotationsTotalBytes + 200);
+    expect(queued.alerts[0]!.generatorURL.length).toBe(INTAKE_LIMITS.urlChars);
     expect(queued.commonAnnotations.description!.length).toBeLessThanOrEqual(
       INTAKE_LIMITS.annotationValueBytes,
     );
@@ -381,6 +382,11 @@ describe("POST /alerts/alertmanager", () => {
     const { error } = await json<{ error: string }>(res);
     expect(error).toContain("version");
     expect(error).toContain("alerts.0.fingerprint");
+    const longFp = await post(
+      notification({ alerts: [{ ...bad.alerts[0]!, fingerprint: "f".repeat(200) }] }),
+    );
+    expect(longFp.status).toBe(400);
+    expect((await json<{ error: string }>(longFp)).error).toContain("alerts.0.fingerprint");
     expect((await post("{not json")).status).toBe(400);
     expect((await post({ ...bad, alerts: [] })).status).toBe(400);
     expect(await bot.jobs()).toHaveLength(0);
