@@ -169,6 +169,12 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
       .catch((err) => log.warn({ incidentKey, err: errorMessage(err) }, "could not release the active run"));
   };
 
+  /** Releases the entry of the target as named and, when the run resolved an owner, the owner's. */
+  const releaseAll = async (named: RunTarget, resolved: RunTarget, incidentKey: string): Promise<void> => {
+    await release(resolved, incidentKey);
+    if (workloadKey(named) !== workloadKey(resolved)) await release(named, incidentKey);
+  };
+
   /**
    * The workload a job's target means: a Pod, HPA or Job named by the alert is resolved to its owner
    * through the read-only path (when the world offers it), then the owner's active-run entry is
@@ -250,6 +256,7 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
         }
         if (claimed.joined) {
           await noteJoined(incident, claimed.joined, target);
+          await release(data.target, data.incidentKey);
           await opened.close();
           return { outcome: "joined", joined: claimed.joined };
         }
@@ -284,10 +291,10 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
         const escalationTs = slack.escalationMessageTs();
         if (result.pending && escalationTs) await d.store.setEscalationTs(result.runId, escalationTs);
         pendingRun = result.pending !== null;
-        if (!pendingRun) await release(target, data.incidentKey);
+        if (!pendingRun) await releaseAll(data.target, target, data.incidentKey);
         return { outcome: result.outcome, pending: pendingRun };
       } catch (err) {
-        if (job.attemptsMade + 1 >= JOB_ATTEMPTS) await release(target, data.incidentKey);
+        if (job.attemptsMade + 1 >= JOB_ATTEMPTS) await releaseAll(data.target, target, data.incidentKey);
         throw err;
       } finally {
         await opened.close();

@@ -201,6 +201,20 @@ describe("POST /alerts/alertmanager", () => {
     expect(await bot.jobs()).toHaveLength(1);
   });
 
+  it("two alerts about the same pod join at intake; a different pod waits for run-time resolution", async () => {
+    const crash = mixin("KubePodCrashLooping");
+    const waiting = mixin("KubeContainerWaiting");
+    waiting.alerts[0]!.labels.pod = crash.alerts[0]!.labels.pod!;
+    expect((await post(crash)).status).toBe(202);
+    const res = await post(waiting);
+    expect(res.status).toBe(200);
+    expect((await json<{ joined: unknown[] }>(res)).joined).toHaveLength(1);
+    // Another pod's owner is unknown until the worker reads it: it is queued, and meets the first at run time.
+    const other = mixin("KubePodNotReady");
+    expect((await post(other)).status).toBe(202);
+    expect(await bot.jobs()).toHaveLength(2);
+  });
+
   it("an alert naming no workload starts no run and is posted to the channel once", async () => {
     const n = mixin("KubeMemoryOvercommit");
     for (let i = 0; i < 2; i++) {
