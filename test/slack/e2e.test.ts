@@ -323,7 +323,11 @@ describe("Backstop in Slack, end to end", () => {
       const m = bot.slack.messages(ALERT_CHANNEL).find((x) => x.ts === escalation.ts);
       return m && !JSON.stringify(m.blocks).includes(ACTION_APPROVE) && m.text.startsWith("Withdrawn");
     });
-    const receipt = await until("the receipt", () => bot.store.getReceipt(incident.runId));
+    // The escalated run stored its receipt so far; wait for the finished one.
+    const receipt = await until("the finished receipt", async () => {
+      const r = await bot.store.getReceipt(incident.runId);
+      return r?.includes("approval.decided") ? r : null;
+    });
     expect(verifyReceiptText(receipt)).toMatchObject({ ok: true });
     const events = (JSON.parse(receipt) as { events: RunEvent[] }).events;
     expect(events.find((e) => e.type === "approval.decided")?.data).toMatchObject({ decision: "withdrawn" });
