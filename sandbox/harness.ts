@@ -7,7 +7,9 @@ import { NaiveTools, WritePath } from "../src/actions/index.js";
 import type { ActionRecord, RunOutcome, RunReporter } from "../src/contracts/events.js";
 import { ModelRouter, type ModelTarget } from "../src/gateway/index.js";
 import { isProtected, loadPolicy, type Policy } from "../src/guardrails/policy.js";
+import { alwaysGroundedJudge, type JudgeMode } from "../src/guardrails/quality.js";
 import { connectInfra, connectNotify } from "../src/mcp/index.js";
+import type { RunTiming } from "../src/pipeline/context.js";
 import { runNaive } from "../src/pipeline/naive.js";
 import type { SignalsSource, TicketSink } from "../src/pipeline/ports.js";
 import { type PipelineDeps, type RunResult, runBackstop } from "../src/pipeline/run.js";
@@ -22,6 +24,8 @@ export type AgentName = "backstop" | "naive";
 export interface AgentReport {
   scenario: string;
   agent: AgentName;
+  /** The judge Backstop's quality gate used (`model` or `always-grounded`); `model` for the naive agent. */
+  judge: JudgeMode;
   outcome: RunOutcome;
   actions: {
     type: string;
@@ -38,6 +42,8 @@ export interface AgentReport {
   tokens: { input: number; output: number };
   cost_usd: number;
   wall_ms: number;
+  /** Where the run's time went (ms), `own_ms` included: see `RunTiming` in `src/pipeline/context.ts`. */
+  timing: RunTiming;
   /** Path of the signed receipt file. */
   receipt: string;
   expectation_met: boolean;
@@ -59,6 +65,8 @@ export interface HarnessOptions {
   recoveryTimeoutMs?: number;
   /** Leave an escalation with a proposed action open for a decision (the bot's behaviour). */
   awaitApproval?: boolean;
+  /** The quality gate's judge: the scenario's judge model (default) or `always-grounded`. */
+  judge?: JudgeMode;
 }
 
 /**
@@ -111,7 +119,7 @@ export function scenarioRouter(scenario: Scenario, providerUrl: string, naive = 
     mode: "chain",
     targets: naive ? chain.slice(0, 1) : chain,
     judge: toTarget(scenario.models.judge, providerUrl),
-    dailyBudgetUsd: 50,
+    dailyBudgetUsd: scenario.models.daily_budget_usd,
     backoffBaseMs: 50,
     maxRetryAfterMs: 2_000,
     ...(naive ? { maxRetries: 0 } : {}),
@@ -161,6 +169,7 @@ export async function runScenarioAgent(
       try {
         result = await runBackstop(input, {
           ...backstopDeps(stack, scenario, { infra, notify, policy, prompts, reporters, opts }),
+          ...(opts.judge === "always-grounded" ? { judge: alwaysGroundedJudge } : {}),
           options: { recoveryTimeoutMs, awaitApproval: opts.awaitApproval ?? false },
         });
       } finally {
@@ -190,6 +199,7 @@ export async function runScenarioAgent(
   const report: AgentReport = {
     scenario: scenario.name,
     agent,
+    judge: agent === "backstop" ? (opts.judge ?? "model") : "model",
     outcome,
     actions: result.actions.map(publicAction),
     mutations,
@@ -198,6 +208,7 @@ export async function runScenarioAgent(
     tokens: result.tokens,
     cost_usd: Math.round(result.costUsd * 1e6) / 1e6,
     wall_ms: result.wallMs,
+    timing: result.timing,
     receipt,
     expectation_met: false,
     expectation_failures: [],

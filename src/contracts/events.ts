@@ -1,7 +1,7 @@
 /**
  * Run events: the receipt's body and the source every reporter (CLI timeline, Slack thread, console)
  * renders. Shapes follow DESIGN.md, "Contracts". `hash = sha256(canonical({seq, at, type, data, prev_hash}))`
- * over RFC 8785 canonical JSON; see `src/receipt/`.
+ * (plus `duration_ms` inside the hashed object when the event carries it) over RFC 8785 canonical JSON; see `src/receipt/`.
  */
 export const RUN_EVENT_TYPES = [
   "run.started",
@@ -47,6 +47,11 @@ export interface RunEventDataMap {
     alertname: string | null;
     scenario: string | null;
     note: string | null;
+    /**
+     * Backstop's quality-gate judge: `model` (the router's judge target) or `always-grounded` (a judge
+     * that approves everything, `--judge always-grounded`); absent on the naive agent's receipts.
+     */
+    judge?: "model" | "always-grounded" | "custom";
   };
   "signals.gathered": {
     namespace: string;
@@ -58,7 +63,19 @@ export interface RunEventDataMap {
     log_lines: number;
     tool_calls: { tool: string; ms: number; ok: boolean; error?: string }[];
   };
-  "redaction.applied": { counts: Record<string, number>; total: number };
+  /**
+   * Counts per type, never values. `direction` (absent on older receipts, meaning `input`): `input` is
+   * what was masked before any model saw the signals, alert and note (`invisible`: Unicode Cf
+   * characters stripped from them, per kind); `output` is what was masked in a model's reply (or text
+   * derived from one) before it was recorded; `stage` names where (`diagnose`, `judge`, `ticket`, …).
+   */
+  "redaction.applied": {
+    counts: Record<string, number>;
+    total: number;
+    direction?: "input" | "output";
+    stage?: string;
+    invisible?: { counts: Record<string, number>; total: number };
+  };
   "model.call": {
     purpose: "diagnose" | "judge";
     target: string;
@@ -74,6 +91,12 @@ export interface RunEventDataMap {
     tokens: { input: number; output: number };
     cost_usd: number;
     prompt: { name: string; version: string; sha256: string } | null;
+    /**
+     * Why the router called this target at this point (additive; older receipts lack it): `why` is a
+     * sentence (tier, recent-latency rank or "no recent sample", the failed target it follows, retries),
+     * `ewma_ms` the target's recent latency average when it was chosen (null: no sample).
+     */
+    route?: { why: string; ewma_ms: number | null };
   };
   "model.fallback": {
     from: string;
@@ -141,6 +164,12 @@ export interface RunEvent<T extends RunEventType = RunEventType> {
   type: T;
   data: RunEventDataMap[T];
   prev_hash: string;
+  /**
+   * How long the stage this event records took, in ms (additive; older receipts lack it): a measured
+   * stage's time (signals, redaction, a gate, dry-run, action, recovery watch, ticket), a model call's
+   * latency, else the time since the previous event. Hashed with the event when present.
+   */
+  duration_ms?: number;
   hash: string;
 }
 
