@@ -16,6 +16,7 @@ export { actionPlain, actionText, decisionLine, eventReply, failedRulesText } fr
 export { errorMessage, helpMessage, USAGE } from "./help.js";
 export {
   alertResolvedReply,
+  clusterRefusedNote,
   INCIDENT_STATUSES,
   type IncidentStatus,
   type IncidentView,

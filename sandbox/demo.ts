@@ -7,6 +7,7 @@ import type { Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { loadPrompt } from "../prompts/loader.js";
 import { listScenarioFiles, loadScenario, type Scenario } from "../scenarios/schema.js";
+import { type ClusterRoster, DEFAULT_CLUSTER_LABEL, selectCluster } from "../src/contracts/cluster.js";
 import type { RunEvent, RunOutcome, RunReporter } from "../src/contracts/events.js";
 import { BackstopError, errorMessage } from "../src/errors.js";
 import { loadPolicy, type Policy } from "../src/guardrails/policy.js";
@@ -33,7 +34,7 @@ import { blastRadius, runScenarioAgent } from "./harness.js";
 import { ensureRedis } from "./redis.js";
 import { sandboxRunWorld } from "./run-world.js";
 import { type SandboxSlack, sendBlockAction, startSandboxSlack } from "./slack/index.js";
-import { type SandboxStack, startSandboxStack } from "./stack.js";
+import { DEFAULT_SANDBOX_CLUSTER, type SandboxStack, startSandboxStack } from "./stack.js";
 
 const log = childLogger("demo");
 
@@ -57,6 +58,8 @@ export interface DemoOptions {
   approvalTimeoutMs?: number;
   /** The built console page (default `dist/console`, made by `npm run build`). */
   staticDir?: string;
+  /** The name the demo serves its sandbox cluster under (default `sandbox`); alerts may carry it as `cluster`. */
+  clusterName?: string;
 }
 
 /** A running demo: the console URL, the bot URL, and one `close()` that stops everything it started. */
@@ -64,6 +67,8 @@ export interface Demo {
   consoleUrl: string;
   botUrl: string;
   redis: { url: string; source: "env" | "local" | "child" };
+  /** The cluster name(s) the demo's Backstop serves. */
+  clusters: readonly string[];
   backend: ConsoleBackend;
   close(): Promise<void>;
 }
@@ -108,9 +113,11 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
     const connection = connectionFromUrl(redis.url);
     const prefix = `bsdemo-${randomBytes(4).toString("hex")}`;
 
-    const backstopWorld = await startSandboxStack({ scenario: first, host });
+    const clusterName = opts.clusterName ?? DEFAULT_SANDBOX_CLUSTER;
+    const backstopWorld = await startSandboxStack({ scenario: first, host, clusterName });
     closers.push(() => backstopWorld.close());
-    const naiveWorld = await startSandboxStack({ scenario: first, host });
+    const roster: ClusterRoster = { names: backstopWorld.clusterNames, label: DEFAULT_CLUSTER_LABEL };
+    const naiveWorld = await startSandboxStack({ scenario: first, host, clusterName });
     closers.push(() => naiveWorld.close());
 
     const botToken = `xoxb-demo-${randomBytes(8).toString("hex")}`;
@@ -153,6 +160,7 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
       alertWebhookToken: alertToken,
       approvers: { users: approvers },
       approvalTimeoutMs,
+      clusters: roster,
     };
     const bot = createBackstopApp(settings, { producer, store });
     const { url: botUrl } = await bot.start();
@@ -251,7 +259,10 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
         });
         if (!primary)
           throw new BackstopError("demo.fire", `${scenario.name}: no firing alert names a workload`);
-        const backstopRunId = runIdFor(incidentKeyForAlert(webhook, primary));
+        const picked = selectCluster(primary.labels, roster);
+        if (!("cluster" in picked))
+          throw new BackstopError("demo.fire", `${scenario.name}: ${picked.reason}`);
+        const backstopRunId = runIdFor(incidentKeyForAlert(webhook, primary, picked.cluster));
         state.backstop = {
           runId: backstopRunId,
           scenario: scenario.name,
@@ -340,6 +351,7 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
         return {
           agent,
           runId: s.runId,
+          cluster: runCluster(s.events),
           scenario: s.scenario,
           events: [...s.events],
           outcome: s.outcome,
@@ -375,6 +387,7 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
       consoleUrl: web.url,
       botUrl,
       redis: { url: redis.url, source: redis.source },
+      clusters: backstopWorld.clusterNames,
       backend,
       close: closeAll,
     };
@@ -385,9 +398,17 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
 }
 
 /** A sandbox cluster as the console shows it. */
+/** The cluster a run's `run.started` event names, or null. */
+function runCluster(events: readonly RunEvent[]): string | null {
+  const started = events.find((e) => e.type === "run.started");
+  const c = (started?.data as { cluster?: unknown } | undefined)?.cluster;
+  return typeof c === "string" ? c : null;
+}
+
 function clusterView(stack: SandboxStack): ClusterView {
   const snap = stack.cluster.snapshot();
   return {
+    name: stack.clusterNames[0]!,
     namespaces: snap.namespaces.map((n) => ({ name: n.name, protected: n.protected })),
     workloads: snap.workloads.map((w) => ({
       kind: w.kind,

@@ -43,6 +43,9 @@ export function registerDemo(program: Command): void {
       console.log(`  Bot      ${demo.botUrl}  (Slack events and /alerts/alertmanager)`);
       console.log(`  Redis    ${redisNote[demo.redis.source]}`);
       console.log(
+        `  Cluster  ${demo.clusters.join(", ")}  (alerts labelled cluster=${demo.clusters[0]}, or with no cluster label)`,
+      );
+      console.log(
         "\nClick a scenario in the console: the naive agent and Backstop face the same alert side by side.",
       );
       console.log("Ctrl-C stops everything.\n");

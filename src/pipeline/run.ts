@@ -57,6 +57,11 @@ export interface PipelineDeps {
 /** What starts a run. `onset` is when the incident began (the alert's `startsAt`). */
 export interface RunInput {
   runId: string;
+  /**
+   * The cluster the run is on (the bot always sets it). Every receipt event that names a workload
+   * carries it, and so do the ticket and any pending approval; the deps must be that cluster's.
+   */
+  cluster?: string | null;
   trigger: "alert" | "command" | "cli";
   target: RunTarget;
   onset: Date;
@@ -107,7 +112,7 @@ function alertText(alert: AlertmanagerWebhook | null): string {
 export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<RunResult> {
   const started = Date.now();
   const opts = deps.options ?? {};
-  const ctx = new RunContext(input.runId, deps.reporters, deps.clock);
+  const ctx = new RunContext(input.runId, deps.reporters, deps.clock, undefined, input.cluster ?? null);
   const budget = new AnomalyBudget(deps.policy.anomaly);
   const actions: ActionRecord[] = [];
   let lastDiagnosis: Diagnosis | null = null;
@@ -166,6 +171,7 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
           if (!opts.awaitApproval || !escalation.proposedAction) return;
           pending = {
             runId: input.runId,
+            ...(input.cluster ? { cluster: input.cluster } : {}),
             target: input.target,
             reason: escalation.reason,
             proposedAction: escalation.proposedAction,
@@ -456,7 +462,10 @@ export async function fileTicket(
   actions: ActionRecord[],
 ): Promise<void> {
   if (!tickets) return;
+  // The cluster leads the title and the body: the same namespace/workload exists in every cluster.
+  const where = input.cluster ? `${input.cluster}/` : "";
   const body = [
+    ...(input.cluster ? [`Cluster: ${input.cluster}`] : []),
     `Outcome: ${outcome}`,
     summary,
     diagnosis
@@ -468,9 +477,9 @@ export async function fileTicket(
   ].join("\n\n");
   try {
     const t = await tickets.createTicket({
-      title: `[${outcome}] ${input.target.namespace}/${input.target.workload}: ${diagnosis?.hypothesis.slice(0, 80) ?? "incident"}`,
+      title: `[${outcome}] ${where}${input.target.namespace}/${input.target.workload}: ${diagnosis?.hypothesis.slice(0, 80) ?? "incident"}`,
       description: body,
-      labels: ["backstop", outcome],
+      labels: ["backstop", outcome, ...(input.cluster ? [`cluster:${input.cluster}`] : [])],
     });
     await ctx.emit("ticket.filed", { id: t.id, url: t.url, tool: "create_issue" });
   } catch (err) {

@@ -78,6 +78,7 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
       threads: d.store,
       view: {
         runId: incident.runId,
+        cluster: incident.cluster ?? null,
         alertname: incident.alertname,
         severity: incident.severity,
         namespace: incident.namespace,
@@ -119,8 +120,9 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
   };
 
   const reportStartFailure = async (incident: IncidentRecord, err: unknown): Promise<void> => {
+    const where = incident.cluster ? `${incident.cluster}/` : "";
     const text =
-      `Backstop could not start triage of ${incident.namespace}/${incident.workload} ` +
+      `Backstop could not start triage of ${where}${incident.namespace}/${incident.workload} ` +
       `(run ${incident.runId}) after ${JOB_ATTEMPTS} attempts: ${errorMessage(err)}. Nothing was changed; ` +
       "a human needs to look at this incident.";
     const thread = await d.store.getThread(incident.key).catch(() => null);
@@ -144,6 +146,7 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
         incident = {
           key: data.incidentKey,
           runId: data.runId,
+          cluster: data.cluster,
           namespace: data.target.namespace,
           workload: data.target.workload,
           alertname: data.alert?.commonLabels.alertname ?? data.alert?.alerts[0]?.labels.alertname ?? null,
@@ -172,7 +175,11 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
       }
       let opened: Awaited<ReturnType<RunWorld["open"]>>;
       try {
-        opened = await d.world.open({ runId: data.runId, incidentKey: data.incidentKey });
+        opened = await d.world.open({
+          runId: data.runId,
+          incidentKey: data.incidentKey,
+          cluster: data.cluster,
+        });
       } catch (err) {
         // Nothing of the run could start (e.g. the infra MCP server is unreachable). BullMQ retries;
         // after the last attempt a human hears of it in the channel, not from silence.
@@ -184,6 +191,7 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
         const result = await runBackstop(
           {
             runId: data.runId,
+            cluster: data.cluster,
             trigger: data.trigger,
             target: data.target,
             onset: new Date(data.onset),
@@ -227,7 +235,14 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
       if (data.decision !== "expired") await d.producer.cancelExpiry(data.runId);
       const incident = await d.store.getIncident(record.incidentKey);
       if (!incident) throw new Error(`incident ${record.incidentKey} of run ${data.runId} is missing`);
-      const opened = await d.world.open({ runId: data.runId, incidentKey: record.incidentKey });
+      // The approval acts on the cluster the run was diagnosed on, and no other: the world opens
+      // that cluster's signals and write path (and refuses a cluster it does not serve).
+      const cluster = record.pending.cluster ?? incident.cluster ?? undefined;
+      const opened = await d.world.open({
+        runId: data.runId,
+        incidentKey: record.incidentKey,
+        ...(cluster ? { cluster } : {}),
+      });
       const [stage, slack] = reportersFor(incident, null);
       if (record.escalationTs) slack.adoptEscalation(record.escalationTs, record.pending.proposedAction);
       try {

@@ -10,7 +10,8 @@ import { targetFromAlert } from "../pipeline/target.js";
 import { incidentKeyForAlert, type RunJobData, runIdFor } from "../queue/jobs.js";
 import type { RunsProducer } from "../queue/runs.js";
 import type { RunStore } from "../queue/store.js";
-import type { SlackSettings } from "./config.js";
+import { clusterOfAlert, noteRefusedClusters, type RefusedAlert } from "./cluster-select.js";
+import { clusterRoster, type SlackSettings } from "./config.js";
 
 /**
  * `POST /alerts/alertmanager`: Alertmanager's webhook receiver (notification format version 4,
@@ -53,11 +54,13 @@ export interface AlertRouteResult {
   queued: QueuedAlert[];
   ignored: IgnoredAlert[];
   resolved: ResolvedAlert[];
+  /** Firing alerts refused for their cluster (unknown, or none while several are served); noted in the channel. */
+  refused: RefusedAlert[];
 }
 
 /** Options of {@link createAlertHandler}. `client` posts resolution replies; `clock` gives their time. */
 export interface AlertRouteOptions {
-  settings: Pick<SlackSettings, "alertChannel" | "alertWebhookToken">;
+  settings: Pick<SlackSettings, "alertChannel" | "alertWebhookToken" | "clusters">;
   producer: Pick<RunsProducer, "enqueueRun">;
   store: Pick<RunStore, "getIncident" | "getThread" | "updateIncident">;
   client: WebClient;
@@ -163,9 +166,15 @@ export async function queueAlerts(
   opts: Pick<AlertRouteOptions, "settings" | "producer" | "clock">,
 ): Promise<AlertRouteResult> {
   const now = (opts.clock ?? (() => new Date()))();
-  const result: AlertRouteResult = { queued: [], ignored: [], resolved: [] };
+  const result: AlertRouteResult = { queued: [], ignored: [], resolved: [], refused: [] };
   for (const alert of webhook.alerts) {
-    const incidentKey = incidentKeyForAlert(webhook, alert);
+    // The cluster first: an alert from a cluster this Backstop does not serve starts nothing.
+    const picked = clusterOfAlert(alert, clusterRoster(opts.settings));
+    if ("refused" in picked) {
+      if (alert.status === "firing") result.refused.push(picked.refused);
+      continue;
+    }
+    const incidentKey = incidentKeyForAlert(webhook, alert, picked.cluster);
     if (alert.status === "resolved") {
       result.resolved.push({ incidentKey, fingerprint: alert.fingerprint });
       continue;
@@ -182,6 +191,7 @@ export async function queueAlerts(
     const runId = runIdFor(incidentKey);
     const data: RunJobData = {
       runId,
+      cluster: picked.cluster,
       trigger: "alert",
       incidentKey,
       target,
@@ -281,10 +291,13 @@ export function createAlertHandler(
           deduplicated: result.queued.filter((q) => q.deduplicated).length,
           ignored: result.ignored.length,
           resolved: result.resolved.length,
+          refused: result.refused.length,
         },
         "alertmanager notification accepted",
       );
       sendJson(res, result.queued.length > 0 ? 202 : 200, result);
+      if (result.refused.length > 0)
+        await noteRefusedClusters(opts.client, opts.settings.alertChannel, result.refused, log);
       if (result.resolved.length > 0) await noteResolved(webhook, result.resolved, { ...opts, log });
     })().catch((err) => {
       log.error({ err: errorMessage(err) }, "alert route failed");

@@ -71,7 +71,7 @@ describe("POST /alerts/alertmanager", () => {
         (await res.json()) as { queued: { incidentKey: string; runId: string; deduplicated: boolean }[] },
       );
     }
-    const key = incidentKeyForAlert(notification(), notification().alerts[0]!);
+    const key = incidentKeyForAlert(notification(), notification().alerts[0]!, "default");
     expect(bodies.map((b) => b.queued.map((q) => q.deduplicated))).toEqual([[false], [true], [true]]);
     expect(bodies.every((b) => b.queued[0]?.incidentKey === key && b.queued[0]?.runId === `run-${key}`)).toBe(
       true,
@@ -151,7 +151,7 @@ describe("POST /alerts/alertmanager", () => {
       status: "resolved",
       alerts: [{ ...notification().alerts[0]!, status: "resolved", endsAt: "2026-11-21T12:05:00Z" }],
     });
-    const key = incidentKeyForAlert(resolved, resolved.alerts[0]!);
+    const key = incidentKeyForAlert(resolved, resolved.alerts[0]!, "default");
     const client = new WebClient(BOT_TOKEN, { slackApiUrl: bot.slack.apiUrl, retryConfig: { retries: 0 } });
     const root = await client.chat.postMessage({ channel: ALERT_CHANNEL, text: "incident root" });
     await bot.store.saveIncident(incident(key, `run-${key}`, { status: "resolved" }));

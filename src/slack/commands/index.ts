@@ -11,13 +11,14 @@ import {
   USAGE as SUBCOMMAND_USAGE,
   statusMessage,
 } from "../../../blocks/index.js";
+import { type ClusterTarget, parseClusterTargetRef } from "../../contracts/cluster.js";
 import { errorMessage, isBackstopError } from "../../errors.js";
-import { parseTargetRef } from "../../pipeline/target.js";
 import { incidentKeyForCommand, type RunJobData, runIdFor } from "../../queue/jobs.js";
 import type { IncidentRecord } from "../../queue/store.js";
 import type { Receipt } from "../../receipt/index.js";
 import { ReceiptSchema } from "../../receipt/index.js";
 import type { ListenerContext } from "../app.js";
+import { clusterRoster } from "../config.js";
 import { uploadReceipt } from "../receipt-upload.js";
 
 /**
@@ -105,6 +106,7 @@ export function incidentView(r: IncidentRecord): IncidentView {
     : "queued";
   return {
     runId: r.runId,
+    cluster: r.cluster ?? null,
     alertname: r.alertname,
     severity: r.severity,
     namespace: r.namespace,
@@ -162,25 +164,31 @@ async function triage(
   ack: AckFn<string | RespondArguments>,
   respond: RespondFn,
 ): Promise<void> {
-  let target: { namespace: string; workload: string };
+  let target: ClusterTarget;
   try {
-    target = parseTargetRef(cmd.ref);
+    target = parseClusterTargetRef(cmd.ref, clusterRoster(ctx.settings));
   } catch (err) {
     const why = isBackstopError(err) ? err.message : errorMessage(err);
     await ack(ephemeral(errorReply(why, SUBCOMMAND_USAGE.triage)));
     return;
   }
-  const incidentKey = incidentKeyForCommand(target.namespace, target.workload, ctx.newNonce());
+  const incidentKey = incidentKeyForCommand(
+    target.cluster,
+    target.namespace,
+    target.workload,
+    ctx.newNonce(),
+  );
   const runId = runIdFor(incidentKey);
   await ack({
     response_type: "ephemeral",
-    text: `Queued triage of ${target.namespace}/${target.workload} (run ${runId}). Updates follow in a thread here.`,
+    text: `Queued triage of ${target.namespace}/${target.workload} in cluster ${target.cluster} (run ${runId}). Updates follow in a thread here.`,
   });
   const data: RunJobData = {
     runId,
+    cluster: target.cluster,
     trigger: "command",
     incidentKey,
-    target,
+    target: { namespace: target.namespace, workload: target.workload },
     onset: ctx.clock().toISOString(),
     alert: null,
     note: cmd.note,
