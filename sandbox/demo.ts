@@ -34,9 +34,12 @@ import { blastRadius, runScenarioAgent } from "./harness.js";
 import { ensureRedis } from "./redis.js";
 import { sandboxRunWorld } from "./run-world.js";
 import { type SandboxSlack, sendBlockAction, startSandboxSlack } from "./slack/index.js";
-import { DEFAULT_SANDBOX_CLUSTER, type SandboxStack, startSandboxStack } from "./stack.js";
+import { type SandboxStack, startSandboxStack } from "./stack.js";
 
 const log = childLogger("demo");
+
+/** The name the demo serves its sandbox cluster under (printed at start; alerts may carry it as `cluster`). */
+export const DEMO_CLUSTER = "sandbox";
 
 /** The demo's Slack workspace: one incidents channel, two approvers (on-call) and a developer who is not. */
 export const DEMO_CHANNEL = "C0INCIDENTS";
@@ -113,7 +116,7 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
     const connection = connectionFromUrl(redis.url);
     const prefix = `bsdemo-${randomBytes(4).toString("hex")}`;
 
-    const clusterName = opts.clusterName ?? DEFAULT_SANDBOX_CLUSTER;
+    const clusterName = opts.clusterName ?? DEMO_CLUSTER;
     const backstopWorld = await startSandboxStack({ scenario: first, host, clusterName });
     closers.push(() => backstopWorld.close());
     const roster: ClusterRoster = { names: backstopWorld.clusterNames, label: DEFAULT_CLUSTER_LABEL };

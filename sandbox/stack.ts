@@ -1,13 +1,17 @@
 import { startInfraMcpHttp } from "../mcp-infra/index.js";
 import { type Scenario, scenarioForCluster } from "../scenarios/schema.js";
+import { DEFAULT_CLUSTER_NAME } from "../src/contracts/cluster.js";
 import { BackstopError } from "../src/errors.js";
 import { type SandboxCluster, startSandboxCluster } from "./cluster/index.js";
 import { type SandboxModelProvider, startSandboxModelProvider } from "./model/index.js";
 import type { LiveUpstream } from "./model/provider.js";
 import { type SandboxTickets, startSandboxTickets } from "./tickets/index.js";
 
-/** The name a single-cluster sandbox serves its cluster under unless told otherwise. */
-export const DEFAULT_SANDBOX_CLUSTER = "sandbox";
+/**
+ * The name a single-cluster sandbox serves its cluster under unless told otherwise: the same as a
+ * single-cluster install's default (`default`), so a bot configured without clusters runs on it.
+ */
+export const DEFAULT_SANDBOX_CLUSTER = DEFAULT_CLUSTER_NAME;
 
 /**
  * The whole sandbox world on loopback: one Kubernetes API (+ Prometheus) per cluster, model provider,
