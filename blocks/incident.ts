@@ -286,18 +286,37 @@ export function alertResolvedReply(alertname: string, at: string): SlackMessage 
 }
 
 /**
- * The channel note for an alert Backstop refused because of its cluster: it came from a cluster this
- * Backstop does not serve, or it names none while several are served. `reason` says which cluster the
- * alert came from and which this Backstop serves (from `selectCluster`); `target` is `namespace/workload`
- * when the labels name one. Nothing was run, and the note says so.
+ * The note posted in an incident's thread when another alert (or `/backstop triage`) for the same
+ * workload arrives while its run is queued, running or awaiting approval: it joins this incident
+ * instead of starting a second run. `what` is e.g. `shop/checkout`; text is escaped and cut.
  */
-export function clusterRefusedNote(n: {
-  alertname: string | null;
-  target: string | null;
-  reason: string;
-}): SlackMessage {
-  const what = `${n.alertname ? `*${safe(n.alertname, 300)}*` : "an alert"}${n.target ? ` on ${code(n.target.slice(0, 300))}` : ""}`;
-  const text = `:no_entry: Not triaging ${what}: ${safe(n.reason, 1500)}. No run was started and nothing was changed.`;
-  const plain = `Not triaging ${n.alertname ?? "an alert"}${n.target ? ` on ${n.target}` : ""}: ${n.reason}.`;
-  return message(escapeText(plain.slice(0, 1000)), [section(text)]);
+export function alertJoinedReply(d: { alertname: string; what: string; runId: string }): SlackMessage {
+  const name = safe(d.alertname, 300);
+  return message(`${d.alertname} for ${d.what} joined this incident; no second run`, [
+    section(
+      `:link: *${name}* for ${code(d.what.slice(0, 300))} arrived while this run is active for the same workload: it joins this incident; no second run is started.`,
+    ),
+    context(`Run ${code(d.runId.slice(0, 200))}`),
+  ]);
+}
+
+/**
+ * A channel notice for alerts that start no run: alerts naming no workload (e.g. `KubeMemoryOvercommit`,
+ * `KubeQuotaExceeded`) and alerts refused at intake (an invalid namespace or name, labels over the
+ * bounds). Each line is `{ alertname, reason }`; text is escaped and cut to Slack's limits.
+ */
+export function alertNoticeMessage(
+  lines: { alertname: string; reason: string; refused: boolean }[],
+): SlackMessage {
+  const shown = lines.slice(0, 20);
+  const body = shown
+    .map(
+      (l) =>
+        `${l.refused ? ":no_entry:" : ":information_source:"} *${safe(l.alertname, 200)}*: ${safe(l.reason, 500)}${l.refused ? " (refused; no run)" : " (no run)"}`,
+    )
+    .join("\n");
+  const more = lines.length > shown.length ? `\n…and ${lines.length - shown.length} more` : "";
+  return message(`Alertmanager: ${lines.length} alert(s) started no run`, [
+    section(`${body}${more}`.slice(0, LIMITS.sectionText)),
+  ]);
 }

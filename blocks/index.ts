@@ -15,8 +15,9 @@ export {
 export { actionPlain, actionText, decisionLine, eventReply, failedRulesText } from "./events.js";
 export { errorMessage, helpMessage, USAGE } from "./help.js";
 export {
+  alertJoinedReply,
+  alertNoticeMessage,
   alertResolvedReply,
-  clusterRefusedNote,
   INCIDENT_STATUSES,
   type IncidentStatus,
   type IncidentView,

@@ -132,7 +132,7 @@ export interface RunEventDataMap {
   };
   "approval.decided": {
     cluster?: string;
-    decision: "approved" | "rejected" | "expired";
+    decision: "approved" | "rejected" | "expired" | "withdrawn";
     by: string | null;
     at: string;
   };

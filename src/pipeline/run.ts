@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { type LoadedPrompt, render } from "../../prompts/loader.js";
-import type { AlertmanagerWebhook } from "../../scenarios/schema.js";
+import type { AlertmanagerWebhook } from "../contracts/alertmanager.js";
 import type { Diagnosis } from "../contracts/diagnosis.js";
 import type { ActionRecord, RunOutcome } from "../contracts/events.js";
 import type { Signals } from "../contracts/signals.js";

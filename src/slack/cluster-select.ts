@@ -1,14 +1,11 @@
-import type { WebClient } from "@slack/web-api";
-import type { Logger } from "pino";
-import { clusterRefusedNote } from "../../blocks/index.js";
-import type { AlertmanagerAlert } from "../../scenarios/schema.js";
+import type { AlertmanagerAlert } from "../contracts/alertmanager.js";
 import { type ClusterRoster, selectCluster } from "../contracts/cluster.js";
-import { errorMessage } from "../errors.js";
 import { targetFromAlert } from "../pipeline/target.js";
 
 /**
  * Intake's cluster selection for Alertmanager alerts (see `selectCluster` in src/contracts/cluster.ts
- * for the rule). Kept apart from the route so the route only asks "which cluster?" and reports refusals.
+ * for the rule). Kept apart from the route so the route only asks "which cluster?"; refusals go into
+ * the route's `refused` list and its channel notice.
  */
 
 /** An alert refused because of its cluster: who it was, which cluster it named (null: none), and why. */
@@ -42,26 +39,4 @@ export function clusterOfAlert(
       reason: choice.reason,
     },
   };
-}
-
-/**
- * Posts one note per refused alert in `channel` saying which cluster the alert came from and which
- * clusters this Backstop serves. Failures are logged, never thrown (the webhook has been answered).
- */
-export async function noteRefusedClusters(
-  client: WebClient,
-  channel: string,
-  refused: readonly RefusedAlert[],
-  log: Logger,
-): Promise<void> {
-  for (const r of refused) {
-    try {
-      await client.chat.postMessage({ channel, ...clusterRefusedNote(r) });
-    } catch (err) {
-      log.error(
-        { fingerprint: r.fingerprint, cluster: r.cluster, err: errorMessage(err) },
-        "could not post a cluster refusal note",
-      );
-    }
-  }
 }

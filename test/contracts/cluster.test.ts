@@ -3,7 +3,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { clusterRefusedNote } from "../../blocks/index.js";
 import { ClusterWriters, loadKubeConfig } from "../../src/actions/clusters.js";
 import { WritePath } from "../../src/actions/write-path.js";
 import { loadConfig } from "../../src/config.js";
@@ -228,20 +227,5 @@ describe("receipt events carry the run's cluster", () => {
     });
     expect(redaction!.data).not.toHaveProperty("cluster");
     expect(action).not.toHaveProperty("cluster");
-  });
-});
-
-describe("the refusal note", () => {
-  it("names the alert, its workload and the reason, escaped for Slack", () => {
-    const note = clusterRefusedNote({
-      alertname: "KubePodCrashLooping",
-      target: "shop/checkout",
-      reason: "the alert came from cluster `prod-<x>` which this Backstop does not serve; it serves prod-eu1",
-    });
-    const text = JSON.stringify(note);
-    expect(text).toContain("KubePodCrashLooping");
-    expect(text).toContain("shop/checkout");
-    expect(text).toContain("prod-&lt;x&gt;");
-    expect(text).not.toContain("prod-<x>");
   });
 });

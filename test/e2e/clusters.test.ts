@@ -208,27 +208,37 @@ describe("two clusters behind one Backstop", () => {
     await reset(s);
     const before = (await bot.jobs()).length;
 
+    // Every alert refused: a 400 (Alertmanager does not retry it), naming why, and a note in the channel.
     const unknown = await post(notification(s, "fp-unknown", "prod-ap1"));
-    expect(unknown.status).toBe(200);
-    expect(unknown.body.queued).toEqual([]);
+    expect(unknown.status).toBe(400);
     expect(unknown.body.refused).toMatchObject([{ cluster: "prod-ap1" }]);
     const unknownNote = await until("the unknown-cluster note", async () =>
-      bot.slack.messages(ALERT_CHANNEL).find((m) => m.text.includes("prod-ap1")),
+      bot.slack.messages(ALERT_CHANNEL).find((m) => JSON.stringify(m.blocks).includes("prod-ap1")),
     );
-    expect(unknownNote.text).toContain(`${EU}, ${US}`);
+    expect(JSON.stringify(unknownNote.blocks)).toContain(`${EU}, ${US}`);
 
     const unlabelled = await post(notification(s, "fp-nolabel", null));
-    expect(unlabelled.status).toBe(200);
-    expect(unlabelled.body.queued).toEqual([]);
+    expect(unlabelled.status).toBe(400);
     expect(unlabelled.body.refused).toMatchObject([{ cluster: null }]);
     const noLabelNote = await until("the no-label note", async () =>
-      bot.slack.messages(ALERT_CHANNEL).find((m) => m.text.includes("no `cluster` label")),
+      bot.slack.messages(ALERT_CHANNEL).find((m) => JSON.stringify(m.blocks).includes("no `cluster` label")),
     );
-    expect(noLabelNote.text).toContain(`${EU}, ${US}`);
+    expect(JSON.stringify(noLabelNote.blocks)).toContain(`${EU}, ${US}`);
 
-    expect((await bot.jobs()).length).toBe(before);
-    expect(mutated(EU)).toEqual([]);
+    // In a mixed notification the served cluster's alert runs and the other is refused (202).
+    const mixed = notification(s, "fp-mixed", EU);
+    const stranger = structuredClone(mixed.alerts[0]!);
+    stranger.fingerprint = "fp-mixed-2";
+    stranger.labels.cluster = "prod-ap1";
+    mixed.alerts.push(stranger);
+    const both = await post(mixed);
+    expect(both.status).toBe(202);
+    expect(both.body.queued).toHaveLength(1);
+    expect(both.body.refused).toMatchObject([{ fingerprint: "fp-mixed-2", cluster: "prod-ap1" }]);
+    await until("the mixed run to end", finished(["resolved", "escalated", "failed"]));
     expect(mutated(US)).toEqual([]);
+
+    expect((await bot.jobs()).length).toBe(before + 1);
   });
 
   it("/backstop triage needs the cluster when two are served, and refuses one it does not serve", async () => {

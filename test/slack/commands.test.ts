@@ -77,7 +77,9 @@ describe("/backstop over signed HTTP", () => {
     expect(res.status).toBe(200);
     const body = JSON.parse(res.body) as { response_type: string; text: string };
     expect(body.response_type).toBe("ephemeral");
-    expect(body.text).toContain("Queued triage of shop/checkout in cluster default (run run-cmd-default-shop-checkout-n1)");
+    expect(body.text).toContain(
+      "Queued triage of shop/checkout in cluster default (run run-cmd-default-shop-checkout-n1)",
+    );
     await vi.waitFor(async () => expect(await bot.jobs()).toHaveLength(1));
     const [job] = await bot.jobs();
     expect(job?.id).toBe("cmd-default-shop-checkout-n1");

@@ -1,0 +1,88 @@
+import { errorMessage } from "../errors.js";
+import { childLogger } from "../log.js";
+import { needsResolution, type RunTarget, workloadKey } from "../pipeline/target.js";
+import type { RunJobData } from "./jobs.js";
+import { runIdFor } from "./jobs.js";
+import type { RunsProducer } from "./runs.js";
+import type { RunStore } from "./store.js";
+
+const log = childLogger("queue.admit");
+
+/**
+ * How a run request was admitted:
+ * - `queued`: a new `triage` job;
+ * - `duplicate`: this incident's job already exists (a re-send, a repeat): nothing new;
+ * - `joined`: another incident (`holder`, run `holderRunId`) has a run queued, running or awaiting
+ *   approval for the same workload, so no second run starts; `first` is true the first time this
+ *   incident joins it (post the note once).
+ */
+export type Admission =
+  | { status: "queued"; incidentKey: string; runId: string }
+  | { status: "duplicate"; incidentKey: string; runId: string }
+  | {
+      status: "joined";
+      incidentKey: string;
+      runId: string;
+      holder: string;
+      holderRunId: string;
+      first: boolean;
+    };
+
+/**
+ * The key of a workload's active-run entry: `<cluster>/<workloadKey>` (cluster names have no `/`), so
+ * one run per workload *per cluster*: `shop/checkout` in prod-eu1 never joins the run of
+ * `shop/checkout` in prod-us1.
+ */
+export function activeRunKey(cluster: string, target: RunTarget): string {
+  return `${cluster}/${workloadKey(target)}`;
+}
+
+/** What {@link admitRun} needs. */
+export interface AdmitDeps {
+  store: Pick<RunStore, "claimRun" | "releaseRun">;
+  producer: Pick<RunsProducer, "jobKeyPrefix" | "addRun" | "enqueueRun">;
+}
+
+/**
+ * Admits one run request, one run per workload. A target named directly (a Deployment, StatefulSet,
+ * DaemonSet or unqualified workload) claims the workload's active-run entry and checks for its own
+ * job in one Lua script (`RunStore.claimRun`), then, only when it is new, adds the job (a second
+ * round trip); if the add fails, the claim is released so Alertmanager's retry starts clean. A
+ * target whose owner is resolved at run time (Pod, HPA, Job) is queued deduplicated by incident key
+ * only; the worker claims the owner's entry once it knows it.
+ * @throws BackstopError `store.unavailable`, `queue.unavailable`, `input.invalid_job`.
+ */
+export async function admitRun(data: RunJobData, deps: AdmitDeps): Promise<Admission> {
+  const { incidentKey, runId } = data;
+  if (needsResolution(data.target)) {
+    const { deduplicated } = await deps.producer.enqueueRun(data);
+    return { status: deduplicated ? "duplicate" : "queued", incidentKey, runId };
+  }
+  const key = activeRunKey(data.cluster, data.target);
+  const claim = await deps.store.claimRun({
+    workloadKey: key,
+    incidentKey,
+    jobKeyPrefix: deps.producer.jobKeyPrefix,
+    checkOwnJob: true,
+  });
+  if (claim.status === "duplicate") return { status: "duplicate", incidentKey, runId };
+  if (claim.status === "joined") {
+    return {
+      status: "joined",
+      incidentKey,
+      runId,
+      holder: claim.holder,
+      holderRunId: runIdFor(claim.holder),
+      first: claim.first,
+    };
+  }
+  try {
+    await deps.producer.addRun(data);
+  } catch (err) {
+    await deps.store.releaseRun(key, incidentKey).catch((e) => {
+      log.warn({ incidentKey, err: errorMessage(e) }, "could not release a claim after a failed enqueue");
+    });
+    throw err;
+  }
+  return { status: "queued", incidentKey, runId };
+}
