@@ -12,6 +12,7 @@ import { DEFAULT_K8S_TIMEOUT_MS } from "./k8s.js";
 import { registerDeploymentStatusTool } from "./tools/deployment_status.js";
 import { registerGetSignalsTool } from "./tools/get_signals.js";
 import { registerNamespacesTool } from "./tools/namespaces.js";
+import { registerResolveOwnerTool } from "./tools/resolve_owner.js";
 
 const log = childLogger("mcp-infra");
 
@@ -56,6 +57,7 @@ function buildServer(ctx: InfraClusters): McpServer {
   registerNamespacesTool(server, ctx);
   registerDeploymentStatusTool(server, ctx);
   registerGetSignalsTool(server, ctx);
+  registerResolveOwnerTool(server, ctx);
   return server;
 }
 

@@ -10,7 +10,12 @@ import { BackstopError } from "../errors.js";
 import { AllowListedMcpClient, parseToolOutput } from "./allowlist.js";
 
 /** The only infra tools Backstop may call: all read-only. */
-export const INFRA_TOOL_ALLOW_LIST = ["namespaces", "deployment_status", "get_signals"] as const;
+export const INFRA_TOOL_ALLOW_LIST = [
+  "namespaces",
+  "deployment_status",
+  "get_signals",
+  "resolve_owner",
+] as const;
 
 /** One namespace as `namespaces` returns it; `protected` reflects the label `backstop.dev/protected="true"`. */
 export const NamespaceInfoSchema = z.object({
@@ -22,6 +27,15 @@ export const NamespaceInfoSchema = z.object({
 });
 export type NamespaceInfo = z.infer<typeof NamespaceInfoSchema>;
 const NamespacesResultSchema = z.object({ namespaces: z.array(NamespaceInfoSchema), truncated: z.boolean() });
+
+/** What `resolve_owner` returns: the owning workload and the chain of objects read (the named one first). */
+export const ResolveOwnerResultSchema = z.object({
+  namespace: z.string(),
+  kind: z.string(),
+  name: z.string(),
+  chain: z.array(z.object({ kind: z.string(), name: z.string() })),
+});
+export type ResolveOwnerResult = z.infer<typeof ResolveOwnerResultSchema>;
 
 /**
  * Options of {@link connectInfra}: per-request timeout (ms, default 30 000), extra HTTP headers, and
@@ -53,6 +67,15 @@ export interface InfraClient {
   deploymentStatus(namespace: string, name: string): Promise<WorkloadSignal>;
   /** `get_signals`: the evidence for one workload over `window` (Prometheus duration, default `15m`), parsed by `SignalsSchema`. */
   getSignals(namespace: string, workload: string, window?: string): Promise<Signals>;
+  /**
+   * `resolve_owner`: the workload owning a Pod (ReplicaSet → Deployment, StatefulSet, DaemonSet,
+   * Job → CronJob), an HPA's `scaleTargetRef`, a Job's CronJob — from `ownerReferences`, never names.
+   */
+  resolveOwner(
+    namespace: string,
+    kind: "Pod" | "HorizontalPodAutoscaler" | "Job",
+    name: string,
+  ): Promise<ResolveOwnerResult>;
   /** The raw allow-listed call, for callers that need another allowed tool generically. */
   call(name: string, args: Record<string, unknown>): Promise<unknown>;
   close(): Promise<void>;
@@ -111,6 +134,10 @@ export async function connectInfra(url: string, opts: InfraClientOptions = {}): 
         );
       }
       return signals;
+    },
+    async resolveOwner(namespace, kind, name) {
+      const out = await mcp.call("resolve_owner", withCluster({ namespace, kind, name }));
+      return parseToolOutput("resolve_owner", out, ResolveOwnerResultSchema);
     },
     async call(name, args) {
       const out = await mcp.call(name, withCluster(args));

@@ -263,6 +263,11 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
       try {
         const claimed = await resolveAndClaim(data, opened.deps.signals);
         target = claimed.target;
+        if (target.workload !== incident.workload) {
+          // The alert named a pod, an HPA or a Job: the incident is about the workload that owns it.
+          incident = { ...incident, workload: target.workload };
+          await d.store.updateIncident(incident.key, { workload: target.workload });
+        }
         if (claimed.joined) {
           await noteJoined(incident, claimed.joined, target);
           await opened.close();

@@ -101,9 +101,13 @@ const mutated = (cluster: string) =>
     .mutations()
     .filter((m) => m.user === "writer");
 
+/** The run's final receipt: the one whose last event is `run.finished` (an escalation stores one earlier). */
 async function receiptEvents(runId: string): Promise<RunEvent[]> {
-  const text = await until("the stored receipt", () => bot.store.getReceipt(runId));
-  return (JSON.parse(text) as { events: RunEvent[] }).events;
+  return until("the finished receipt", async () => {
+    const text = await bot.store.getReceipt(runId);
+    const events = text ? (JSON.parse(text) as { events: RunEvent[] }).events : [];
+    return events.at(-1)?.type === "run.finished" ? events : null;
+  });
 }
 
 /** Every receipt event whose data names a workload or an action names `cluster`, and none names another. */
