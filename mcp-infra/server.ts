@@ -62,7 +62,7 @@ function buildServer(ctx: InfraClusters): McpServer {
 }
 
 /**
- * Creates the MCP server with its three read-only tools (`namespaces`, `deployment_status`, `get_signals`),
+ * Creates the MCP server with its four read-only tools (`namespaces`, `deployment_status`, `get_signals`, `resolve_owner`),
  * not yet connected to a transport. Each call builds fresh API clients from `opts.kubeConfig`.
  */
 export function createInfraMcpServer(opts: InfraServerOptions): McpServer {

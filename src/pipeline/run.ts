@@ -16,7 +16,7 @@ import type { Receipt, SigningKey } from "../receipt/index.js";
 import { actAndVerify } from "./act.js";
 import { endRun, RunContext, type RunTotals, signalsSummary } from "./context.js";
 import type { ActionRunner, Escalation, PendingApproval, SignalsSource, TicketSink } from "./ports.js";
-import type { RunTarget } from "./target.js";
+import { type RunTarget, resolveRunTarget } from "./target.js";
 
 /** Tunables of one run. Durations in ms. */
 export interface PipelineOptions {
@@ -119,6 +119,10 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
   let candidate: ActionRecord | null = null;
   let failedRules: string[] = [];
 
+  // An alert that named a pod, an HPA or a Job: triage the workload that owns it (the worker has
+  // usually resolved it already; `backstop run` has not).
+  const resolved = await resolveRunTarget(input.target, deps.signals);
+  if (resolved !== input.target) input = { ...input, target: resolved };
   const { namespace, workload } = input.target;
   const alertname = input.alert?.commonLabels.alertname ?? input.alert?.alerts[0]?.labels.alertname ?? null;
   // The input guardrail covers what a human typed too, before it reaches the receipt or the thread.

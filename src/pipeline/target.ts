@@ -1,6 +1,7 @@
 import type { AlertmanagerAlert, AlertmanagerWebhook } from "../contracts/alertmanager.js";
 import { invalidNameReason } from "../contracts/k8s-names.js";
 import { BackstopError } from "../errors.js";
+import type { SignalsSource } from "./ports.js";
 
 /**
  * Kinds a run's target can have. `Deployment`/`StatefulSet`/`DaemonSet` are workloads named directly
@@ -191,6 +192,34 @@ export function targetFromWebhook(webhook: AlertmanagerWebhook): {
     "alert.no_target",
     "no alert in the notification names a workload: expected labels namespace plus deployment, statefulset or pod",
   );
+}
+
+/**
+ * The workload a target means at run time: a Pod, HPA or Job (see {@link needsResolution}) is
+ * resolved through `signals.resolveOwner` (the read-only path; `ownerReferences`, an HPA's
+ * `scaleTargetRef`), a Deployment or StatefulSet owner losing its kind (they are looked up by name),
+ * a DaemonSet or Job keeping it. Any other target, a source without `resolveOwner`, or a failed
+ * lookup (logged by the caller through `onError`) leaves the target as named, so the run triages
+ * that name and escalates when it is not a workload it can read. Never throws.
+ */
+export async function resolveRunTarget(
+  target: RunTarget,
+  signals: Pick<SignalsSource, "resolveOwner">,
+  onError?: (err: unknown) => void,
+): Promise<RunTarget> {
+  if (!needsResolution(target) || !signals.resolveOwner) return target;
+  try {
+    const owner = await signals.resolveOwner(
+      target.namespace,
+      target.kind as "Pod" | "HorizontalPodAutoscaler" | "Job",
+      target.workload,
+    );
+    const kind = (["DaemonSet", "Job"] as const).find((k) => k === owner.kind);
+    return { namespace: target.namespace, workload: owner.name, ...(kind ? { kind } : {}) };
+  } catch (err) {
+    onError?.(err);
+    return target;
+  }
 }
 
 /**

@@ -6,7 +6,7 @@ import { childLogger } from "../log.js";
 import { resumeAfterDecision } from "../pipeline/decide.js";
 import type { PendingApproval } from "../pipeline/ports.js";
 import { type RunResult, runBackstop } from "../pipeline/run.js";
-import { needsResolution, type RunTarget, workloadKey } from "../pipeline/target.js";
+import { needsResolution, type RunTarget, resolveRunTarget, workloadKey } from "../pipeline/target.js";
 import { serializeReceipt } from "../receipt/index.js";
 import { SlackThreadReporter } from "../slack/reporter.js";
 import { activeRunKey } from "./admit.js";
@@ -181,25 +181,13 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
     data: RunJobData,
     signals: RunWorldDeps["signals"],
   ): Promise<{ target: RunTarget; joined: string | null }> => {
-    let target: RunTarget = data.target;
-    if (!needsResolution(target)) return { target, joined: null };
-    if (signals.resolveOwner) {
-      try {
-        const owner = await signals.resolveOwner(
-          target.namespace,
-          target.kind as "Pod" | "HorizontalPodAutoscaler" | "Job",
-          target.workload,
-        );
-        // Deployments and StatefulSets are looked up by name; a DaemonSet or a Job keeps its kind.
-        const kind = (["DaemonSet", "Job"] as const).find((k) => k === owner.kind);
-        target = { namespace: target.namespace, workload: owner.name, ...(kind ? { kind } : {}) };
-      } catch (err) {
-        log.warn(
-          { runId: data.runId, err: errorMessage(err) },
-          "cannot resolve the alert's owner; triaging it as named",
-        );
-      }
-    }
+    if (!needsResolution(data.target)) return { target: data.target, joined: null };
+    const target = await resolveRunTarget(data.target, signals, (err) =>
+      log.warn(
+        { runId: data.runId, err: errorMessage(err) },
+        "cannot resolve the alert's owner; triaging it as named",
+      ),
+    );
     const claim = await d.store.claimRun({
       workloadKey: activeRunKey(data.cluster, target),
       incidentKey: data.incidentKey,

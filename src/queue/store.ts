@@ -143,11 +143,27 @@ return {1, ARGV[1], ARGV[2]}
 export const ACTIVE_RUN_TTL_S = 24 * 60 * 60;
 
 /**
+ * Incident statuses of a run that is not over: queued or running (`triaging` … `acting`) or waiting
+ * for a human (`awaiting_approval`). Any other status (resolved, escalated, failed, rejected, …) is over.
+ */
+export const ACTIVE_STATUSES = [
+  "queued",
+  "triaging",
+  "diagnosing",
+  "validating",
+  "acting",
+  "awaiting_approval",
+];
+const ACTIVE_LUA = ACTIVE_STATUSES.map((st) => `['${st}'] = true`).join(", ");
+
+/**
  * Claims a workload's active-run entry for an incident, atomically. KEYS[1] the entry, KEYS[2] the
  * incident's "joined" marker. ARGV[1] incident key, ARGV[2] TTL (s), ARGV[3] BullMQ job key prefix
  * (`<prefix>:runs:`, or "" to skip job checks), ARGV[4] "1" to treat an existing job of this incident
- * as a duplicate, ARGV[5] grace (ms). A holder whose job does not exist is stale and replaced — once
- * its claim is older than the grace, since a fresh claim's job is still being added.
+ * as a duplicate, ARGV[5] grace (ms), ARGV[6] the incident records' key prefix (`<p>:incident:`).
+ * The holder is live while its claim is younger than the grace (its job is still being added), or
+ * its job exists and its incident is not over (no record yet, or a status in {@link ACTIVE_STATUSES}).
+ * A holder that is not live is stale and replaced.
  * Returns {'duplicate', key, 0} | {'joined', holder, first (1|0)} | {'claimed', key, 0}.
  */
 const CLAIM_RUN_LUA = `
@@ -156,8 +172,18 @@ if ARGV[4] == '1' and ARGV[3] ~= '' and redis.call('EXISTS', ARGV[3] .. ARGV[1])
 end
 local holder = redis.call('GET', KEYS[1])
 if holder and holder ~= ARGV[1] then
+  local live = true
   local age = tonumber(ARGV[2]) * 1000 - redis.call('PTTL', KEYS[1])
-  if ARGV[3] == '' or age < tonumber(ARGV[5]) or redis.call('EXISTS', ARGV[3] .. holder) == 1 then
+  if age >= tonumber(ARGV[5]) then
+    if ARGV[3] ~= '' and redis.call('EXISTS', ARGV[3] .. holder) == 0 then live = false end
+    local raw = redis.call('GET', ARGV[6] .. holder)
+    if live and raw then
+      local ok, obj = pcall(cjson.decode, raw)
+      local active = {${ACTIVE_LUA}}
+      if ok and type(obj) == 'table' and type(obj.status) == 'string' and not active[obj.status] then live = false end
+    end
+  end
+  if live then
     local first = redis.call('SET', KEYS[2], holder, 'EX', ARGV[2], 'NX')
     if first then return {'joined', holder, 1} end
     return {'joined', holder, 0}
@@ -418,8 +444,8 @@ export class RunStore {
    * One run per workload: claims `workloadKey`'s active-run entry (`<prefix>:active:<workloadKey>`)
    * for `incidentKey` in one Lua script (one round trip). `duplicate`: `checkOwnJob` is set and this
    * incident's job already exists (`<jobKeyPrefix><incidentKey>`), i.e. a re-send; `joined`: another
-   * incident (`holder`) has a live run for the workload (its job exists, or its claim is younger than
-   * {@link CLAIM_GRACE_MS}) — `first` is true the first time this incident
+   * incident (`holder`) has a live run for the workload (its claim is younger than
+   * {@link CLAIM_GRACE_MS}, or its job exists and its incident's status is in {@link ACTIVE_STATUSES}) — `first` is true the first time this incident
    * joins it, so a note is posted once; `claimed`: this incident now holds it (until
    * {@link releaseRun}, or {@link ACTIVE_RUN_TTL_S} s). A holder whose job is gone is replaced.
    * @throws BackstopError `store.unavailable`.
@@ -441,6 +467,7 @@ export class RunStore {
         c.jobKeyPrefix,
         c.checkOwnJob ? "1" : "0",
         String(CLAIM_GRACE_MS),
+        this.k("incident", ""),
       ),
     )) as [string, string, number];
     if (res[0] === "joined") return { status: "joined", holder: res[1], first: res[2] === 1 };

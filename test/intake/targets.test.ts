@@ -12,7 +12,7 @@ import {
   TRUNCATION_MARKER,
 } from "../../src/contracts/alertmanager.js";
 import { isDnsLabel, isDnsSubdomain } from "../../src/contracts/k8s-names.js";
-import { resolveAlertTarget } from "../../src/pipeline/target.js";
+import { resolveAlertTarget, resolveRunTarget } from "../../src/pipeline/target.js";
 
 const DIR = join(import.meta.dirname, "../fixtures/alertmanager");
 
@@ -213,5 +213,37 @@ describe("intake bounds", () => {
     expect(out[TRUNCATED_ANNOTATION]).toMatch(/1 value\(s\) cut.*annotation\(s\) dropped/);
     const small = { summary: "ok" };
     expect(boundAnnotations(small)).toBe(small);
+  });
+});
+
+describe("resolveRunTarget", () => {
+  const owner = (kind: string, name: string) => ({
+    resolveOwner: async () => ({ kind, name }),
+  });
+  it("a pod's Deployment is looked up by name; a DaemonSet keeps its kind; others pass through", async () => {
+    const pod = { namespace: "shop", workload: "checkout-7d9f8b6c5d-x2x9k", kind: "Pod" as const };
+    expect(await resolveRunTarget(pod, owner("Deployment", "checkout"))).toEqual({
+      namespace: "shop",
+      workload: "checkout",
+    });
+    expect(await resolveRunTarget(pod, owner("DaemonSet", "agent"))).toEqual({
+      namespace: "shop",
+      workload: "agent",
+      kind: "DaemonSet",
+    });
+    const direct = { namespace: "shop", workload: "checkout", kind: "Deployment" as const };
+    expect(await resolveRunTarget(direct, owner("StatefulSet", "x"))).toBe(direct);
+    expect(await resolveRunTarget(pod, {})).toBe(pod);
+  });
+  it("a failed lookup leaves the target as named and reports the error", async () => {
+    const hpa = { namespace: "shop", workload: "checkout-hpa", kind: "HorizontalPodAutoscaler" as const };
+    const errors: unknown[] = [];
+    const failing = {
+      resolveOwner: async () => {
+        throw new Error("forbidden");
+      },
+    };
+    expect(await resolveRunTarget(hpa, failing, (e) => errors.push(e))).toBe(hpa);
+    expect(errors).toHaveLength(1);
   });
 });
