@@ -8,6 +8,7 @@ import type { ActionRecord, RunOutcome, RunReporter } from "../src/contracts/eve
 import { BackstopError } from "../src/errors.js";
 import { ModelRouter, type ModelTarget } from "../src/gateway/index.js";
 import { isProtected, loadPolicy, type Policy } from "../src/guardrails/policy.js";
+import { alwaysGroundedJudge, type JudgeMode } from "../src/guardrails/quality.js";
 import { connectInfra, connectNotify } from "../src/mcp/index.js";
 import { runNaive } from "../src/pipeline/naive.js";
 import type { SignalsSource, TicketSink } from "../src/pipeline/ports.js";
@@ -23,6 +24,8 @@ export type AgentName = "backstop" | "naive";
 export interface AgentReport {
   scenario: string;
   agent: AgentName;
+  /** The judge Backstop's quality gate used (`model` or `always-grounded`); `model` for the naive agent. */
+  judge: JudgeMode;
   outcome: RunOutcome;
   actions: {
     type: string;
@@ -60,6 +63,8 @@ export interface HarnessOptions {
   recoveryTimeoutMs?: number;
   /** Leave an escalation with a proposed action open for a decision (the bot's behaviour). */
   awaitApproval?: boolean;
+  /** The quality gate's judge: the scenario's judge model (default) or `always-grounded`. */
+  judge?: JudgeMode;
 }
 
 /**
@@ -122,7 +127,7 @@ export function scenarioRouter(scenario: Scenario, providerUrl: string, naive = 
     mode: "chain",
     targets: naive ? chain.slice(0, 1) : chain,
     judge: toTarget(scenario.models.judge, providerUrl),
-    dailyBudgetUsd: 50,
+    dailyBudgetUsd: scenario.models.daily_budget_usd,
     backoffBaseMs: 50,
     maxRetryAfterMs: 2_000,
     ...(naive ? { maxRetries: 0 } : {}),
@@ -186,6 +191,7 @@ export async function runScenarioAgent(
             opts,
             cluster: clusterName,
           }),
+          ...(opts.judge === "always-grounded" ? { judge: alwaysGroundedJudge } : {}),
           options: { recoveryTimeoutMs, awaitApproval: opts.awaitApproval ?? false },
         });
       } finally {
@@ -215,6 +221,7 @@ export async function runScenarioAgent(
   const report: AgentReport = {
     scenario: scenario.name,
     agent,
+    judge: agent === "backstop" ? (opts.judge ?? "model") : "model",
     outcome,
     actions: result.actions.map(publicAction),
     mutations,

@@ -2,7 +2,7 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { WorkloadSignalSchema } from "../../src/contracts/signals.js";
 import { clusterArg, type InfraClusters } from "../clusters.js";
-import { readWorkload, workloadSignal } from "../signals.js";
+import { readWorkload, sanitizedWorkloadSignal } from "../signals.js";
 import { READ_ONLY_ANNOTATIONS, toolResult } from "./result.js";
 
 /** A DNS-1123 name (namespaces, workloads): lower-case alphanumerics and `-`, at most 253 characters. */
@@ -33,14 +33,14 @@ export function registerDeploymentStatusTool(server: McpServer, clusters: InfraC
       title: "Deployment status",
       description:
         "Status of one Deployment (or StatefulSet of that name): replicas desired/ready/available/updated, " +
-        "conditions (messages cut to 300 chars), main container image and current revision. Read-only.",
+        "conditions (messages redacted, then cut to 300 chars), main container image and current revision. Read-only.",
       inputSchema: deploymentStatusInput(clusters.names),
       outputSchema: WorkloadSignalSchema,
       annotations: READ_ONLY_ANNOTATIONS,
     },
     async ({ cluster, namespace, name }) =>
       toolResult("deployment_status", async () =>
-        workloadSignal(await readWorkload(clusters.resolve(cluster), namespace, name)),
+        sanitizedWorkloadSignal(await readWorkload(clusters.resolve(cluster), namespace, name)),
       ),
   );
 }
