@@ -68,13 +68,17 @@ export const AlertmanagerAlertSchema = z.object({
   startsAt: Rfc3339Schema.optional(),
   endsAt: Rfc3339Schema.default(ZERO_TIME),
   generatorURL: z.string().default(""),
-  fingerprint: z.string().min(1),
+  /** Alertmanager's is 16 hex digits; bounded so a hostile one cannot bloat keys, notes and answers. */
+  fingerprint: z.string().min(1).max(128),
 });
 
 /** The whole notification (`version: "4"`, at least one alert). */
 export const AlertmanagerWebhookSchema = z.object({
   version: z.literal("4"),
-  groupKey: z.string().min(1),
+  groupKey: z
+    .string()
+    .min(1)
+    .max(16 * 1024),
   truncatedAlerts: z.number().int().min(0).default(0),
   status: z.enum(["firing", "resolved"]),
   receiver: z.string(),
@@ -120,6 +124,8 @@ export const INTAKE_LIMITS = {
   annotationValueBytes: 2048,
   /** Bytes over all annotation names and values of one alert; past it the rest are dropped. */
   annotationsTotalBytes: 8 * 1024,
+  /** Characters kept of `generatorURL`, `externalURL` and `receiver` (links and names; longer ones are cut). */
+  urlChars: 2048,
 } as const;
 
 /** What ends a value cut by the intake. */

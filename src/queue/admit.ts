@@ -1,6 +1,6 @@
 import { errorMessage } from "../errors.js";
 import { childLogger } from "../log.js";
-import { needsResolution, type RunTarget, workloadKey } from "../pipeline/target.js";
+import { type RunTarget, workloadKey } from "../pipeline/target.js";
 import type { RunJobData } from "./jobs.js";
 import { runIdFor } from "./jobs.js";
 import type { RunsProducer } from "./runs.js";
@@ -40,24 +40,21 @@ export function activeRunKey(cluster: string, target: RunTarget): string {
 /** What {@link admitRun} needs. */
 export interface AdmitDeps {
   store: Pick<RunStore, "claimRun" | "releaseRun">;
-  producer: Pick<RunsProducer, "jobKeyPrefix" | "addRun" | "enqueueRun">;
+  producer: Pick<RunsProducer, "jobKeyPrefix" | "addRun">;
 }
 
 /**
- * Admits one run request, one run per workload. A target named directly (a Deployment, StatefulSet,
- * DaemonSet or unqualified workload) claims the workload's active-run entry and checks for its own
- * job in one Lua script (`RunStore.claimRun`), then, only when it is new, adds the job (a second
- * round trip); if the add fails, the claim is released so Alertmanager's retry starts clean. A
- * target whose owner is resolved at run time (Pod, HPA, Job) is queued deduplicated by incident key
- * only; the worker claims the owner's entry once it knows it.
+ * Admits one run request, one run per workload, in one Redis round trip for a re-send or a join and
+ * two for a new run: the target's active-run entry is claimed and the incident's own job looked for
+ * in one Lua script (`RunStore.claimRun`); only a new claim adds the job (the second round trip). If
+ * the add fails, the claim is released so Alertmanager's retry starts clean. A Pod, HPA or Job claims
+ * the entry of the object it names (`ns/Pod/name`: alerts about the same pod meet here); the worker
+ * claims its owner's once it has resolved it, so alerts naming different pods of one Deployment
+ * still make one run.
  * @throws BackstopError `store.unavailable`, `queue.unavailable`, `input.invalid_job`.
  */
 export async function admitRun(data: RunJobData, deps: AdmitDeps): Promise<Admission> {
   const { incidentKey, runId } = data;
-  if (needsResolution(data.target)) {
-    const { deduplicated } = await deps.producer.enqueueRun(data);
-    return { status: deduplicated ? "duplicate" : "queued", incidentKey, runId };
-  }
   const key = activeRunKey(data.cluster, data.target);
   const claim = await deps.store.claimRun({
     workloadKey: key,

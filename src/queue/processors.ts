@@ -172,6 +172,17 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
       .catch((err) => log.warn({ incidentKey, err: errorMessage(err) }, "could not release the active run"));
   };
 
+  /** Releases the entry of the target as named and, when the run resolved an owner, the owner's. */
+  const releaseAll = async (
+    cluster: string,
+    named: RunTarget,
+    resolved: RunTarget,
+    incidentKey: string,
+  ): Promise<void> => {
+    await release(cluster, resolved, incidentKey);
+    if (workloadKey(named) !== workloadKey(resolved)) await release(cluster, named, incidentKey);
+  };
+
   /**
    * The workload a job's target means: a Pod, HPA or Job named by the alert is resolved to its owner
    * through the read-only path (when the world offers it), then the owner's active-run entry is
@@ -258,6 +269,7 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
         }
         if (claimed.joined) {
           await noteJoined(incident, claimed.joined, target);
+          await release(data.cluster, data.target, data.incidentKey);
           await opened.close();
           return { outcome: "joined", joined: claimed.joined };
         }
@@ -293,10 +305,11 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
         const escalationTs = slack.escalationMessageTs();
         if (result.pending && escalationTs) await d.store.setEscalationTs(result.runId, escalationTs);
         pendingRun = result.pending !== null;
-        if (!pendingRun) await release(data.cluster, target, data.incidentKey);
+        if (!pendingRun) await releaseAll(data.cluster, data.target, target, data.incidentKey);
         return { outcome: result.outcome, pending: pendingRun };
       } catch (err) {
-        if (job.attemptsMade + 1 >= JOB_ATTEMPTS) await release(data.cluster, target, data.incidentKey);
+        if (job.attemptsMade + 1 >= JOB_ATTEMPTS)
+          await releaseAll(data.cluster, data.target, target, data.incidentKey);
         throw err;
       } finally {
         await opened.close();

@@ -297,7 +297,11 @@ export function screenAlerts(
       return;
     }
     kept.push({
-      alert: { ...alert, annotations: boundAnnotations(alert.annotations) },
+      alert: {
+        ...alert,
+        annotations: boundAnnotations(alert.annotations),
+        generatorURL: alert.generatorURL.slice(0, INTAKE_LIMITS.urlChars),
+      },
       about,
       cluster: picked.cluster,
     });
@@ -309,6 +313,8 @@ export function screenAlerts(
 function jobWebhook(webhook: AlertmanagerWebhook, alert: AlertmanagerAlert): AlertmanagerWebhook {
   return {
     ...webhook,
+    receiver: webhook.receiver.slice(0, INTAKE_LIMITS.urlChars),
+    externalURL: webhook.externalURL.slice(0, INTAKE_LIMITS.urlChars),
     groupLabels: boundLabelMap(webhook.groupLabels),
     commonLabels: boundLabelMap(webhook.commonLabels),
     commonAnnotations: boundAnnotations(webhook.commonAnnotations),

@@ -201,6 +201,20 @@ describe("POST /alerts/alertmanager", () => {
     expect(await bot.jobs()).toHaveLength(1);
   });
 
+  it("two alerts about the same pod join at intake; a different pod waits for run-time resolution", async () => {
+    const crash = mixin("KubePodCrashLooping");
+    const waiting = mixin("KubeContainerWaiting");
+    waiting.alerts[0]!.labels.pod = crash.alerts[0]!.labels.pod!;
+    expect((await post(crash)).status).toBe(202);
+    const res = await post(waiting);
+    expect(res.status).toBe(200);
+    expect((await json<{ joined: unknown[] }>(res)).joined).toHaveLength(1);
+    // Another pod's owner is unknown until the worker reads it: it is queued, and meets the first at run time.
+    const other = mixin("KubePodNotReady");
+    expect((await post(other)).status).toBe(202);
+    expect(await bot.jobs()).toHaveLength(2);
+  });
+
   it("an alert naming no workload starts no run and is posted to the channel once", async () => {
     const n = mixin("KubeMemoryOvercommit");
     for (let i = 0; i < 2; i++) {
@@ -350,7 +364,7 @@ describe("POST /alerts/alertmanager", () => {
     };
     const big = await post(
       notification({
-        alerts: [{ ...base, annotations }],
+        alerts: [{ ...base, annotations, generatorURL: `http://p/graph?g0.expr=${"x".repeat(100_000)}` }],
         commonAnnotations: { description: "c".repeat(50_000) },
       }),
     );
@@ -363,6 +377,7 @@ describe("POST /alerts/alertmanager", () => {
     expect(kept[TRUNCATED_ANNOTATION]).toContain("dropped");
     const bytes = Object.entries(kept).reduce((n, [k, v]) => n + Buffer.byteLength(k + v), 0);
     expect(bytes).toBeLessThanOrEqual(INTAKE_LIMITS.annotationsTotalBytes + 200);
+    expect(queued.alerts[0]!.generatorURL.length).toBe(INTAKE_LIMITS.urlChars);
     expect(queued.commonAnnotations.description!.length).toBeLessThanOrEqual(
       INTAKE_LIMITS.annotationValueBytes,
     );
@@ -381,6 +396,11 @@ describe("POST /alerts/alertmanager", () => {
     const { error } = await json<{ error: string }>(res);
     expect(error).toContain("version");
     expect(error).toContain("alerts.0.fingerprint");
+    const longFp = await post(
+      notification({ alerts: [{ ...bad.alerts[0]!, fingerprint: "f".repeat(200) }] }),
+    );
+    expect(longFp.status).toBe(400);
+    expect((await json<{ error: string }>(longFp)).error).toContain("alerts.0.fingerprint");
     expect((await post("{not json")).status).toBe(400);
     expect((await post({ ...bad, alerts: [] })).status).toBe(400);
     expect(await bot.jobs()).toHaveLength(0);

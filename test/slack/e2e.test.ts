@@ -111,6 +111,32 @@ const threadOf = (incident: IncidentRecord) => {
   return { root, replies: bot.slack.thread(ALERT_CHANNEL, root.ts).slice(1) };
 };
 
+/** Starts a worker unless one runs, so each test can run on its own (`-t`). */
+function ensureWorker(): void {
+  if (workers.length === 0) startWorker();
+}
+
+let triaged: Promise<IncidentRecord> | null = null;
+/**
+ * `/backstop triage shop/checkout` on hallucinated-diagnosis, run once and shared by the tests that
+ * look at its thread and receipt, whichever of them runs first.
+ */
+function triagedCheckout(): Promise<IncidentRecord> {
+  triaged ??= (async () => {
+    ensureWorker();
+    await reset("hallucinated-diagnosis");
+    const res = await sendSlashCommand(bot.eventsUrl, SIGNING_SECRET, {
+      text: "triage shop/checkout paged by checkout errors",
+      user_id: APPROVER,
+      channel_id: ALERT_CHANNEL,
+      response_url: bot.slack.newResponseUrl({ channel: ALERT_CHANNEL, user: APPROVER }),
+    });
+    expect(res.status).toBe(200);
+    return until("resolved", incidentWithStatus(["resolved"]));
+  })();
+  return triaged;
+}
+
 beforeAll(async () => {
   key = loadSigningKey({
     path: join(mkdtempSync(join(tmpdir(), "backstop-slack-e2e-")), "key.pem"),
@@ -128,16 +154,7 @@ afterAll(async () => {
 
 describe("Backstop in Slack, end to end", () => {
   it("a signed /backstop triage makes a thread with every stage and resolves hallucinated-diagnosis", async () => {
-    startWorker();
-    await reset("hallucinated-diagnosis");
-    const res = await sendSlashCommand(bot.eventsUrl, SIGNING_SECRET, {
-      text: "triage shop/checkout paged by checkout errors",
-      user_id: APPROVER,
-      channel_id: ALERT_CHANNEL,
-      response_url: bot.slack.newResponseUrl({ channel: ALERT_CHANNEL, user: APPROVER }),
-    });
-    expect(res.status).toBe(200);
-    const incident = await until("resolved", incidentWithStatus(["resolved"]));
+    const incident = await triagedCheckout();
     // The receipt is the thread's last reply, posted right after the run finishes.
     await until("the receipt reply", async () =>
       threadOf(incident).replies.some((r) => /receipt/i.test(r.text)),
@@ -164,7 +181,7 @@ describe("Backstop in Slack, end to end", () => {
   });
 
   it("the receipt button uploads the signed receipt into the thread, and it verifies", async () => {
-    const incident = await until("resolved", incidentWithStatus(["resolved"]));
+    const incident = await triagedCheckout();
     const { root } = threadOf(incident);
     const res = await sendBlockAction(bot.eventsUrl, SIGNING_SECRET, {
       user_id: STRANGER,
@@ -184,6 +201,7 @@ describe("Backstop in Slack, end to end", () => {
   });
 
   it("cascading-failure escalates; a stranger's click changes nothing; an approver's double click acts once", async () => {
+    ensureWorker();
     const s = await reset("cascading-failure");
     await fireAlert(s, "c0ffee0000000001");
     const incident = await until("awaiting approval", incidentWithStatus(["awaiting_approval"], "orders"));
@@ -220,6 +238,7 @@ describe("Backstop in Slack, end to end", () => {
   });
 
   it("Reject executes nothing", async () => {
+    ensureWorker();
     const s = await reset("cascading-failure");
     await fireAlert(s, "c0ffee0000000002");
     const incident = await until("awaiting approval", incidentWithStatus(["awaiting_approval"], "orders"));
@@ -244,6 +263,7 @@ describe("Backstop in Slack, end to end", () => {
   });
 
   it("an escalation nobody decides expires: rejected, nothing changed, its buttons gone", async () => {
+    ensureWorker();
     const s = await reset("cascading-failure");
     await fireAlert(s, "c0ffee0000000003");
     const incident = await until("awaiting approval", incidentWithStatus(["awaiting_approval"], "orders"));
@@ -267,6 +287,7 @@ describe("Backstop in Slack, end to end", () => {
   });
 
   it("while orders awaits approval a second alert joins its thread; Alertmanager's resolution withdraws the approval", async () => {
+    ensureWorker();
     const s = await reset("cascading-failure");
     await fireAlert(s, "c0ffee0000000004");
     const incident = await until("awaiting approval", incidentWithStatus(["awaiting_approval"], "orders"));
@@ -323,10 +344,10 @@ describe("Backstop in Slack, end to end", () => {
       const m = bot.slack.messages(ALERT_CHANNEL).find((x) => x.ts === escalation.ts);
       return m && !JSON.stringify(m.blocks).includes(ACTION_APPROVE) && m.text.startsWith("Withdrawn");
     });
-    // The escalation stored a receipt already; wait for the one the decision finished.
+    // The escalated run stored its receipt so far; wait for the finished one.
     const receipt = await until("the finished receipt", async () => {
       const r = await bot.store.getReceipt(incident.runId);
-      return r?.includes('"type":"run.finished"') ? r : null;
+      return r?.includes("approval.decided") ? r : null;
     });
     expect(verifyReceiptText(receipt)).toMatchObject({ ok: true });
     const events = (JSON.parse(receipt) as { events: RunEvent[] }).events;
@@ -352,6 +373,7 @@ describe("Backstop in Slack, end to end", () => {
   });
 
   it("alerts naming two pods of orders (no deployment label) resolve to one run for the Deployment", async () => {
+    ensureWorker();
     const s = await reset("cascading-failure");
     const infra = await connectInfra(stack.infraUrl);
     const pods = (await infra.getSignals("shop", "orders")).pods.map((p) => p.name);
