@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
   type AnyMiddlewareArgs,
@@ -56,6 +56,12 @@ export interface AppDeps {
   store: SlackStore;
   newNonce?: () => string;
   clock?: () => Date;
+  /** Extra GET routes on the same HTTP server, e.g. `/metrics`, `/healthz`, `/readyz` (src/observability). */
+  routes?: readonly {
+    path: string;
+    method: "GET";
+    handler: (req: IncomingMessage, res: ServerResponse) => void;
+  }[];
 }
 
 /** What every listener gets at registration: settings, dependencies with defaults filled, a logger. */
@@ -233,6 +239,8 @@ export function createBackstopApp(settings: SlackSettings, deps: AppDeps): Backs
     alertServer = createServer((req, res) => {
       const path = new URL(req.url ?? "/", "http://localhost").pathname;
       if (path === ALERT_ROUTE && req.method === "POST") return alertHandler(req, res);
+      const extra = deps.routes?.find((r) => r.path === path && req.method === r.method);
+      if (extra) return extra.handler(req, res);
       res.writeHead(404, { "content-type": "application/json" });
       res.end(JSON.stringify({ error: "not found" }));
     });
@@ -240,7 +248,10 @@ export function createBackstopApp(settings: SlackSettings, deps: AppDeps): Backs
     const receiver = new HTTPReceiver({
       signingSecret: settings.signingSecret,
       endpoints: SLACK_EVENTS_PATH,
-      customRoutes: [{ path: ALERT_ROUTE, method: ["POST"], handler: alertHandler }],
+      customRoutes: [
+        { path: ALERT_ROUTE, method: ["POST"], handler: alertHandler },
+        ...(deps.routes ?? []).map((r) => ({ path: r.path, method: [r.method], handler: r.handler })),
+      ],
       logger,
       processBeforeResponse: false,
     });
