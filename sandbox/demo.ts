@@ -26,7 +26,8 @@ import {
   slackCheck,
   TRACER_NAME,
 } from "../src/observability/index.js";
-import { targetFromAlert, targetFromWebhook } from "../src/pipeline/target.js";
+import { targetFromAlert, targetFromWebhook, workloadKey } from "../src/pipeline/target.js";
+import { activeRunKey } from "../src/queue/admit.js";
 import { incidentKeyForAlert, runIdFor } from "../src/queue/jobs.js";
 import { createProcessors } from "../src/queue/processors.js";
 import { connectionFromUrl, RunsProducer, startRunsWorker } from "../src/queue/runs.js";
@@ -321,6 +322,16 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
         if (!("cluster" in picked))
           throw new BackstopError("demo.fire", `${scenario.name}: ${picked.reason}`);
         const backstopRunId = runIdFor(incidentKeyForAlert(webhook, primary, picked.cluster));
+        // The world was just reset, so a run still open from an earlier fire (e.g. awaiting approval)
+        // is about a world that no longer exists: free its workloads so this fire starts a run of its
+        // own instead of joining that one (one run per workload, per cluster).
+        for (const a of webhook.alerts) {
+          const t = targetFromAlert(a);
+          if (!t) continue;
+          const key = activeRunKey(picked.cluster, t);
+          const holder = await store.activeRun(key);
+          if (holder) await store.releaseRun(key, holder);
+        }
         state.backstop = {
           runId: backstopRunId,
           scenario: scenario.name,
