@@ -26,7 +26,7 @@ import {
   slackCheck,
   TRACER_NAME,
 } from "../src/observability/index.js";
-import { targetFromAlert, targetFromWebhook, workloadKey } from "../src/pipeline/target.js";
+import { targetFromAlert, targetFromWebhook } from "../src/pipeline/target.js";
 import { activeRunKey } from "../src/queue/admit.js";
 import { incidentKeyForAlert, runIdFor } from "../src/queue/jobs.js";
 import { createProcessors } from "../src/queue/processors.js";
