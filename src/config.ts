@@ -66,6 +66,13 @@ const EnvSchema = z.object({
   BACKSTOP_APPROVERS: z.string().default(""),
   BACKSTOP_APPROVER_GROUP: z.string().optional(),
   BACKSTOP_ALERT_TOKEN: z.string().min(16, "use a long random token").optional(),
+  BACKSTOP_GUARDRAIL_TOKEN: z.string().min(16, "use a long random token").optional(),
+  BACKSTOP_GUARDRAIL_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .default(1024 * 1024),
   SLACK_MODE: z.enum(["http", "socket"]).default("http"),
   SLACK_BOT_TOKEN: z.string().optional(),
   SLACK_SIGNING_SECRET: z.string().optional(),
@@ -114,6 +121,10 @@ export interface Config {
     apiUrl: string | undefined;
     alertChannel: string | undefined;
     alertToken: string | undefined;
+    /** Bearer token of `POST /guardrails/quality` (BACKSTOP_GUARDRAIL_TOKEN); the route is off without it. */
+    guardrailToken: string | undefined;
+    /** Largest guardrail request body in bytes (BACKSTOP_GUARDRAIL_MAX_BYTES, default 1 MiB). */
+    guardrailMaxBytes: number;
     port: number;
     host: string;
   };
@@ -203,6 +214,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       apiUrl: e.SLACK_API_URL,
       alertChannel: e.SLACK_ALERT_CHANNEL,
       alertToken: e.BACKSTOP_ALERT_TOKEN,
+      guardrailToken: e.BACKSTOP_GUARDRAIL_TOKEN,
+      guardrailMaxBytes: e.BACKSTOP_GUARDRAIL_MAX_BYTES,
       port: e.PORT,
       host: e.HOST,
     },
