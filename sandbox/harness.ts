@@ -59,6 +59,11 @@ export interface HarnessOptions {
   recoveryTimeoutMs?: number;
   /** Leave an escalation with a proposed action open for a decision (the bot's behaviour). */
   awaitApproval?: boolean;
+  /**
+   * Backstop's model router for a scenario (default {@link scenarioRouter} over the sandbox provider),
+   * e.g. a `virtual`-mode router through a real gateway in front of the provider.
+   */
+  router?: (scenario: Scenario, providerUrl: string) => ModelRouter;
 }
 
 /**
@@ -74,12 +79,12 @@ export function backstopDeps(
     policy: Policy;
     prompts: { diagnosis: LoadedPrompt; judge: LoadedPrompt };
     reporters: RunReporter[];
-    opts: Pick<HarnessOptions, "signingKey">;
+    opts: Pick<HarnessOptions, "signingKey" | "router">;
   },
 ): Omit<PipelineDeps, "options"> {
   return {
     signals: d.infra,
-    router: scenarioRouter(scenario, stack.models.url),
+    router: (d.opts.router ?? scenarioRouter)(scenario, stack.models.url),
     actions: new WritePath({ kubeConfig: stack.cluster.kubeConfig("writer"), pollIntervalMs: 100 }),
     tickets: d.notify,
     policy: d.policy,

@@ -8,8 +8,10 @@ import { setLogLevel } from "./log.js";
  * reads `process.env` (DESIGN.md, "Rules of the house"); everything else receives a `Config`.
  *
  * Model targets come from `BACKSTOP_TARGETS`: a JSON array (or a path to a JSON file) of
- * `{ name, base_url, model, api_key_env?, tier, input_usd_per_mtok, output_usd_per_mtok, timeout_ms?, rpm? }`;
- * the API key is read from the environment variable named by `api_key_env` (default `OPENAI_API_KEY`).
+ * `{ name, base_url, model, api_key_env?, tier, input_usd_per_mtok, output_usd_per_mtok, timeout_ms?, rpm?,
+ * headers? }`; the API key is read from the environment variable named by `api_key_env` (default
+ * `OPENAI_API_KEY`); `headers` (string values) go with every request to the target, e.g. Portkey's
+ * `x-portkey-config` (docs/gateways.md).
  * `BACKSTOP_JUDGE_TARGET` is one such object for the quality gate's cheap judge.
  */
 const TargetEnvSchema = z.object({
@@ -22,6 +24,7 @@ const TargetEnvSchema = z.object({
   output_usd_per_mtok: z.number().nonnegative().default(0),
   timeout_ms: z.number().int().positive().default(20_000),
   rpm: z.number().int().positive().optional(),
+  headers: z.record(z.string(), z.string()).optional(),
 });
 export type TargetConfig = z.infer<typeof TargetEnvSchema> & { apiKey: string | undefined };
 
