@@ -4,6 +4,7 @@ import { discoveryDocument } from "./discovery.js";
 import type { FaultInjector } from "./faults.js";
 import { applyPatch } from "./patch.js";
 import { answerQuery } from "./prometheus.js";
+import { decodeSelfSubjectAccessReview, PROTOBUF_CONTENT_TYPE } from "./protobuf.js";
 import { allowed, authorize, type SandboxUser } from "./rbac.js";
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from "./selectors.js";
 import { badRequest, type K8sStatus, StatusError } from "./status.js";
@@ -90,6 +91,10 @@ function sendStatus(res: ServerResponse, status: K8sStatus): void {
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
+  return (await readRawBody(req)).toString("utf8");
+}
+
+async function readRawBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -98,7 +103,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
     if (size > MAX_BODY) throw new StatusError(413, "Request entity too large: limit is 1048576");
     chunks.push(b);
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
 }
 
 function verbOf(method: string, name: string, query: URLSearchParams): string {
@@ -505,7 +510,17 @@ async function handle(state: ServerState, req: IncomingMessage, res: ServerRespo
   if (r.resource !== "selfsubjectaccessreviews")
     authorize(user, { ...r, namespaceLabels: world.namespaceLabels(r.namespace) ?? {} });
   world.reconcile();
-  const body = method === "PATCH" || method === "PUT" || method === "POST" ? await readBody(req) : "";
+  const raw = method === "PATCH" || method === "PUT" || method === "POST" ? await readRawBody(req) : null;
+  const protobuf = (req.headers["content-type"] ?? "").startsWith(PROTOBUF_CONTENT_TYPE);
+  if (protobuf && r.resource !== "selfsubjectaccessreviews") {
+    throw new StatusError(
+      415,
+      `the sandbox reads ${PROTOBUF_CONTENT_TYPE} only for selfsubjectaccessreviews: send application/json`,
+      undefined,
+      "UnsupportedMediaType",
+    );
+  }
+  const body = raw?.toString("utf8") ?? "";
   const ns = r.namespace || undefined;
   const q = url.searchParams;
   const table = (r.verb === "get" || r.verb === "list") && wantsTable(req.headers.accept);
@@ -529,7 +544,11 @@ async function handle(state: ServerState, req: IncomingMessage, res: ServerRespo
   }
   if (r.resource === "selfsubjectaccessreviews") {
     if (r.verb !== "create") return unsupported();
-    const review = selfSubjectAccessReview(state, user, parseJsonBody(body));
+    const review = selfSubjectAccessReview(
+      state,
+      user,
+      protobuf ? decodeSelfSubjectAccessReview(raw ?? Buffer.alloc(0)) : parseJsonBody(body),
+    );
     return sendJson(res, 201, review);
   }
 
