@@ -96,17 +96,33 @@ function signals(d: Data<"signals.gathered">): SlackMessage {
 }
 
 function redaction(d: Data<"redaction.applied">): SlackMessage {
-  const parts = Object.entries(d.counts)
-    .filter(([, n]) => n > 0)
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, 30)
-    .map(([k, n]) => `${safe(k, 60)} × ${n}`);
+  const list = (counts: Record<string, number>) =>
+    Object.entries(counts)
+      .filter(([, n]) => n > 0)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 30)
+      .map(([k, n]) => `${safe(k, 60)} × ${n}`)
+      .join(", ");
+  const parts = list(d.counts);
+  const invisible = d.invisible && d.invisible.total > 0 ? d.invisible : null;
+  const invisibleText = invisible
+    ? ` Stripped ${invisible.total} invisible characters (${list(invisible.counts)}).`
+    : "";
+  if (d.direction === "output") {
+    const where = d.stage ? ` (${safe(d.stage, 40)})` : "";
+    return message(`Redaction of a model reply${where}: ${d.total} masked (${parts})`, [
+      section(
+        `:lock: *Redaction of a model reply${where}:* ${d.total} masked before it was recorded: ${parts}`,
+      ),
+    ]);
+  }
   const text =
     d.total === 0
-      ? ":lock: *Redaction:* no secrets found; nothing masked."
-      : `:lock: *Redaction:* ${d.total} masked before any model saw the signals: ${parts.join(", ")}`;
+      ? `:lock: *Redaction:* no secrets found; nothing masked.${invisibleText}`
+      : `:lock: *Redaction:* ${d.total} masked before any model saw the signals: ${parts}.${invisibleText}`;
   return message(
-    d.total === 0 ? "Redaction: no secrets found" : `Redaction: ${d.total} masked (${parts.join(", ")})`,
+    (d.total === 0 ? "Redaction: no secrets found" : `Redaction: ${d.total} masked (${parts})`) +
+      (invisible ? `; ${invisible.total} invisible characters stripped` : ""),
     [section(text)],
   );
 }

@@ -122,7 +122,8 @@ export function stageLabel(stage: string): string {
 
 /**
  * The root's status after `event`, given the status before it (`prev`):
- * `run.started`, `signals.gathered`, `redaction.applied` → `triaging`; `model.*`, `diagnosis.parsed` →
+ * `run.started`, `signals.gathered`, `redaction.applied` → `triaging` (an `output` one, of a model reply,
+ * keeps the status); `model.*`, `diagnosis.parsed` →
  * `diagnosing`; `gate.*` and `action.dry_run` (the action gate's server-side dry-run) → `validating`;
  * `action.executed`, `action.failed`, `recovery.verified` → `acting`; `escalation.opened` →
  * `awaiting_approval` when it proposes an action, else `escalated`; `approval.decided` → `acting` when
@@ -132,9 +133,11 @@ export function stageLabel(stage: string): string {
  */
 export function statusOf(event: RunEvent, prev: IncidentStatus): IncidentStatus {
   switch (event.type) {
+    case "redaction.applied":
+      // An output redaction (a model reply) happens mid-run: it leaves the status as it was.
+      return (event.data as RunEventDataMap["redaction.applied"]).direction === "output" ? prev : "triaging";
     case "run.started":
     case "signals.gathered":
-    case "redaction.applied":
       return "triaging";
     case "model.call":
     case "model.fallback":
@@ -169,16 +172,19 @@ export function statusOf(event: RunEvent, prev: IncidentStatus): IncidentStatus 
 
 /**
  * The stage an event belongs to (see {@link RunStage}); `null` for none. `run.started`, `signals.gathered`,
- * `redaction.applied` → `triage`; `model.*`, `diagnosis.parsed` → `diagnose`; `gate.*`, `breaker.*`,
+ * `redaction.applied` → `triage` (an `output` one → `diagnose`); `model.*`, `diagnosis.parsed` → `diagnose`; `gate.*`, `breaker.*`,
  * `action.dry_run` → `validate`; `action.executed`, `action.failed`, `recovery.verified` and an approved
  * `approval.decided` → `act`; `escalation.opened` and a rejected/expired decision → `escalate`;
  * `ticket.filed`, `run.finished` → `record`.
  */
 export function stageOf(event: RunEvent): RunStage | null {
   switch (event.type) {
+    case "redaction.applied":
+      return (event.data as RunEventDataMap["redaction.applied"]).direction === "output"
+        ? "diagnose"
+        : "triage";
     case "run.started":
     case "signals.gathered":
-    case "redaction.applied":
       return "triage";
     case "model.call":
     case "model.fallback":

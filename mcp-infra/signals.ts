@@ -5,16 +5,19 @@ import {
   p99LatencyQuery,
   restartsQuery,
 } from "../src/contracts/promql.js";
-import type {
-  EventSignal,
-  LogTail,
-  MetricsSignal,
-  PodSignal,
-  RolloutRevision,
-  Signals,
-  WorkloadSignal,
+import {
+  type EventSignal,
+  type LogTail,
+  type MetricsSignal,
+  type PodSignal,
+  type RolloutRevision,
+  type Signals,
+  UNTRUSTED_SIGNAL_FIELDS,
+  type WorkloadSignal,
 } from "../src/contracts/signals.js";
 import { BackstopError, errorMessage } from "../src/errors.js";
+import { redactDeep, redactText } from "../src/guardrails/redact.js";
+import { stripInvisible, stripInvisibleDeep } from "../src/guardrails/untrusted.js";
 import { childLogger } from "../src/log.js";
 import { apiStatus, iso, type K8sApis, k8sCall, k8sError, selectorString } from "./k8s.js";
 import type { PrometheusClient } from "./prometheus.js";
@@ -33,8 +36,19 @@ export const LIMITS = {
   conditionMessageChars: 300,
   logPods: 3,
   logLines: 50,
+  /**
+   * Lines read before the tail and redacted with it, then dropped: a secret that spans lines (a PEM
+   * block) and starts before the tail is still recognised as a whole.
+   */
+  logContextLines: 100,
   logLineChars: 300,
   logBytes: 16 * 1024,
+  /** Workload annotations shown (untrusted text), the chars of each key and value. */
+  annotations: 20,
+  annotationKeyChars: 253,
+  annotationValueChars: 300,
+  /** Chars of a container's termination message (untrusted text; the kubelet caps it at 4096 bytes). */
+  terminationMessageChars: 300,
   /** 5xx ratio (0..1) from which the current revision counts as failing although its pods are Ready. */
   failingErrorRatio: 0.05,
 } as const;
@@ -62,6 +76,74 @@ export const WINDOW_RE = /^[1-9][0-9]{0,5}(s|m|h|d)$/;
 
 function cut(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/**
+ * What the server masked and stripped while gathering one result: redaction counts per type
+ * (`[REDACTED:<Type>]`, see `src/guardrails/redact.ts`) and invisible (Unicode Cf) characters per kind
+ * (`src/guardrails/untrusted.ts`). Counts only, never values. Mutated as texts are sanitized.
+ */
+export interface SanitizeTally {
+  redactions: Record<string, number>;
+  invisible: Record<string, number>;
+}
+
+/** An empty {@link SanitizeTally}. */
+export function newTally(): SanitizeTally {
+  return { redactions: {}, invisible: {} };
+}
+
+function add(into: Record<string, number>, from: Record<string, number | undefined>): void {
+  for (const [k, n] of Object.entries(from)) if (n) into[k] = (into[k] ?? 0) + n;
+}
+
+/**
+ * Sanitizes one whole text BEFORE any bound cuts it: strips Unicode Cf characters, then redacts secrets
+ * and PII with the pipeline's redactor; counts go into `tally`.
+ * @throws BackstopError `redact.secretlint` if the secret scanner fails.
+ */
+export async function sanitizeText(text: string, tally: SanitizeTally): Promise<string> {
+  const visible = stripInvisible(text);
+  add(tally.invisible, visible.counts);
+  const r = await redactText(visible.value);
+  add(tally.redactions, r.counts);
+  return r.value;
+}
+
+/**
+ * {@link sanitizeText} over every string value of a JSON-like value (one secretlint pass); object keys
+ * are kept as they are (they are field names of our own shapes here).
+ * @throws BackstopError `redact.invalid` on a cyclic value, `redact.secretlint` if the scanner fails.
+ */
+export async function sanitizeDeep<T>(value: T, tally: SanitizeTally): Promise<T> {
+  const visible = stripInvisibleDeep(value);
+  add(tally.invisible, visible.counts);
+  const r = await redactDeep(visible.value);
+  add(tally.redactions, r.counts);
+  return r.value;
+}
+
+/**
+ * Cuts each condition message to `LIMITS.conditionMessageChars` and the annotations to their bounds
+ * ({@link boundedAnnotations}), after sanitizing, never before.
+ */
+export function boundWorkload(w: WorkloadSignal): WorkloadSignal {
+  return {
+    ...w,
+    ...(w.annotations === undefined ? {} : { annotations: boundedAnnotations(w.annotations) }),
+    conditions: w.conditions.map((c) => ({
+      ...c,
+      message: c.message === null ? null : cut(c.message, LIMITS.conditionMessageChars),
+    })),
+  };
+}
+
+/**
+ * The `deployment_status` result: {@link workloadSignal}, sanitized in full ({@link sanitizeDeep}),
+ * then bounded ({@link boundWorkload}).
+ */
+export async function sanitizedWorkloadSignal(w: LiveWorkload): Promise<WorkloadSignal> {
+  return boundWorkload(await sanitizeDeep(workloadSignal(w), newTally()));
 }
 
 /**
@@ -111,7 +193,7 @@ function templateImage(containers: { name: string; image?: string }[] | undefine
 /**
  * The status summary of a live workload (`WorkloadSignal`): replicas desired/ready/available/updated, the
  * main image, the Deployment revision (annotation `deployment.kubernetes.io/revision`; null for a StatefulSet)
- * and its status conditions (messages cut to 300 chars).
+ * and its status conditions with their FULL messages: callers sanitize, then bound with {@link boundWorkload}.
  */
 export function workloadSignal(w: LiveWorkload): WorkloadSignal {
   const meta = w.obj.metadata ?? {};
@@ -123,7 +205,7 @@ export function workloadSignal(w: LiveWorkload): WorkloadSignal {
     type: c.type,
     status: c.status,
     reason: c.reason ?? null,
-    message: c.message === undefined ? null : cut(c.message, LIMITS.conditionMessageChars),
+    message: c.message ?? null,
   }));
   return {
     kind: w.kind,
@@ -137,8 +219,48 @@ export function workloadSignal(w: LiveWorkload): WorkloadSignal {
     },
     image: templateImage(spec?.template.spec?.containers, meta.name ?? ""),
     revision: Number.isFinite(rev) ? rev : null,
+    // Full values here: they are sanitized first, then cut by boundWorkload.
+    annotations: selectAnnotations(meta.annotations),
     conditions,
   };
+}
+
+/** Annotations that are not free text worth showing: the applied manifest (huge) and the revision (shown). */
+const SKIPPED_ANNOTATIONS = new Set([
+  "kubectl.kubernetes.io/last-applied-configuration",
+  REVISION_ANNOTATION,
+]);
+
+/**
+ * The annotations signals show, with their FULL values (callers sanitize, then bound with
+ * {@link boundedAnnotations}): at most `LIMITS.annotations` keys in name order, without
+ * {@link SKIPPED_ANNOTATIONS}.
+ */
+export function selectAnnotations(annotations: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  const keys = Object.keys(annotations ?? {})
+    .filter((k) => !SKIPPED_ANNOTATIONS.has(k))
+    .sort()
+    .slice(0, LIMITS.annotations);
+  for (const k of keys) out[k] = annotations?.[k] ?? "";
+  return out;
+}
+
+/**
+ * A workload's annotations as signals show them: untrusted free text, so bounded — at most
+ * `LIMITS.annotations` keys in name order, keys cut to `annotationKeyChars`, values to
+ * `annotationValueChars` — and without {@link SKIPPED_ANNOTATIONS}.
+ */
+export function boundedAnnotations(annotations: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  const keys = Object.keys(annotations ?? {})
+    .filter((k) => !SKIPPED_ANNOTATIONS.has(k))
+    .sort()
+    .slice(0, LIMITS.annotations);
+  for (const k of keys) {
+    out[cut(k, LIMITS.annotationKeyChars)] = cut(annotations?.[k] ?? "", LIMITS.annotationValueChars);
+  }
+  return out;
 }
 
 /**
@@ -216,6 +338,8 @@ function podSignal(pod: V1Pod, revisionOf: (pod: V1Pod) => string | null, worklo
     waiting_reason: waiting,
     last_termination_reason: terminated?.reason ?? null,
     last_exit_code: terminated?.exitCode ?? null,
+    // Full text: collectSignals sanitizes it, then cuts it to LIMITS.terminationMessageChars.
+    termination_message: terminated?.message ?? null,
     image: main?.image ?? templateImage(pod.spec?.containers, workload),
     revision: revisionOf(pod),
   };
@@ -238,6 +362,10 @@ export function liveRange(from: Date, to: Date): { at: Date; window: string } | 
  * events, log tails of failing pods (of running pods when none fails) and Prometheus metrics, all bounded by {@link LIMITS}.
  * Workload, ReplicaSets and pods are required (their failure fails the call); events, logs and metrics are
  * best effort: a failure there is named in `truncated` and the rest is returned.
+ *
+ * Order: every text is sanitized in FULL (Unicode Cf stripped, then secrets and PII redacted: each
+ * container's log as one text, so a PEM block over many lines is one finding), and only then bounded.
+ * Nothing is cut before it is redacted. `sanitized` carries the counts for the receipt.
  * @throws BackstopError from {@link readWorkload}, or `k8s.*` when listing ReplicaSets or pods fails.
  */
 export async function collectSignals(
@@ -250,6 +378,7 @@ export async function collectSignals(
   const { apis } = ctx;
   const truncated: string[] = [];
   const live = await readWorkload(ctx, namespace, name);
+  const tally = newTally();
   const workload = workloadSignal(live);
   const selector = selectorString(live.obj.spec?.selector ?? {});
 
@@ -345,7 +474,7 @@ export async function collectSignals(
 
   const [events, logs, metrics] = await Promise.all([
     collectEvents(ctx, namespace, [name, ...shown.map((r) => r.name), ...pods.map((p) => p.name)], truncated),
-    collectLogs(ctx, namespace, podList.items, allPods, truncated),
+    collectLogs(ctx, namespace, podList.items, allPods, truncated, tally),
     collectMetrics(ctx, namespace, name, window),
   ]);
 
@@ -355,17 +484,27 @@ export async function collectSignals(
     for (const r of rollout_history) if (r.current) r.health = "failing";
   }
 
+  // Everything but the logs (sanitized per container above) in one pass, then the bounds.
+  const clean = await sanitizeDeep({ workload, pods, rollout_history, events, truncated }, tally);
   return {
     namespace,
     window,
     collected_at: now.toISOString(),
-    workload,
-    pods,
-    rollout_history,
-    events,
+    workload: boundWorkload(clean.workload),
+    pods: clean.pods.map((p) => ({
+      ...p,
+      termination_message:
+        p.termination_message == null
+          ? p.termination_message
+          : cut(p.termination_message, LIMITS.terminationMessageChars),
+    })),
+    rollout_history: clean.rollout_history,
+    events: clean.events.map((e) => ({ ...e, message: cut(e.message, LIMITS.eventMessageChars) })),
     logs,
     metrics,
-    truncated,
+    truncated: clean.truncated,
+    sanitized: { redactions: tally.redactions, invisible: tally.invisible },
+    untrusted_fields: [...UNTRUSTED_SIGNAL_FIELDS],
   };
 }
 
@@ -406,7 +545,8 @@ async function collectEvents(
       (e): EventSignal => ({
         type: e.type ?? "Normal",
         reason: e.reason ?? "",
-        message: cut(e.message ?? "", LIMITS.eventMessageChars),
+        // Full text: collectSignals sanitizes it, then cuts it to LIMITS.eventMessageChars.
+        message: e.message ?? "",
         object: `${e.involvedObject.kind ?? ""}/${e.involvedObject.name ?? ""}`,
         count: e.count ?? e.series?.count ?? 1,
         last_seen: iso(
@@ -433,6 +573,7 @@ async function collectLogs(
   rawPods: V1Pod[],
   pods: PodSignal[],
   truncated: string[],
+  tally: SanitizeTally,
 ): Promise<LogTail[]> {
   const { apis } = ctx;
   // Failing pods' logs; when no pod is failing (Ready pods serving errors), the running pods' logs.
@@ -455,7 +596,13 @@ async function collectLogs(
       const previous = Boolean(bad?.lastState?.terminated);
       const read = (prev: boolean) =>
         apis.core.readNamespacedPodLog(
-          { name: p.name, namespace, container, previous: prev, tailLines: LIMITS.logLines + 1 },
+          {
+            name: p.name,
+            namespace,
+            container,
+            previous: prev,
+            tailLines: LIMITS.logContextLines + LIMITS.logLines + 1,
+          },
           apis.opts,
         );
       try {
@@ -480,9 +627,12 @@ async function collectLogs(
   );
   let budget: number = LIMITS.logBytes;
   const tails: LogTail[] = [];
-  for (const f of fetched) {
-    if (!f) continue;
-    let lines = f.text.split("\n");
+  // Redact each container's log as ONE text (multi-line secrets), then split, then bound.
+  const texts = await Promise.all(fetched.map((f) => (f ? sanitizeText(f.text, tally) : null)));
+  for (const [i, f] of fetched.entries()) {
+    const text = texts[i];
+    if (!f || text === null || text === undefined) continue;
+    let lines = text.split("\n");
     if (lines.at(-1) === "") lines.pop();
     let cutSomething = false;
     if (lines.length > LIMITS.logLines) {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { BackstopError, errorMessage } from "../src/errors.js";
+import { BOUNDARY_RE, fenceData, newBoundary } from "../src/guardrails/untrusted.js";
 import { childLogger } from "../src/log.js";
 import { resolveInPackage } from "../src/paths.js";
 
@@ -189,28 +190,46 @@ export async function loadPrompt(name: string, opts: LoadPromptOptions = {}): Pr
   return loadLocalPrompt(name, opts.dir);
 }
 
-/** Values for {@link render}: strings go in verbatim; anything else is rendered as indented JSON. */
+/** Values for {@link render}: the data placeholders. Strings go in as they are; anything else as JSON. */
 export type PromptVars = Partial<Record<"alert" | "signals" | "diagnosis", unknown>>;
 
+/** The placeholders a template may use: the data ones of {@link PromptVars} and `boundary`. */
+const DATA_KEYS = ["alert", "signals", "diagnosis"] as const;
+
 /**
- * Fills `{{alert}}`, `{{signals}}` and `{{diagnosis}}` in both messages, in one pass (a value that
- * itself contains `{{…}}` is not expanded again). Non-string values are `JSON.stringify`-ed with 2-space
- * indent and every `</` written as `<\/` (an equivalent JSON escape), so data cannot close the judge's
- * `<diagnosis>` / `<signals>` tags early.
+ * Fills a prompt's placeholders in both messages, in one pass (a value that itself contains `{{…}}` is
+ * not expanded again):
+ *
+ * - `{{boundary}}`: a fresh random token (`newBoundary()`: 128 bits from `crypto.randomBytes`, 32 hex
+ *   digits) for this render, so the prompts can name tags like `<signals-{{boundary}}>` that data cannot
+ *   forge: the token is unknown before the render.
+ * - `{{alert}}`, `{{signals}}`, `{{diagnosis}}`: untrusted data. Non-strings are `JSON.stringify`-ed with
+ *   a 2-space indent. Every value then goes through `fenceData`: Unicode Cf characters are removed,
+ *   every occurrence of the boundary token is removed, and every `</` is written `<\/` (in JSON an
+ *   equivalent escape), so no closing tag (`</signals>`, `</signals-…>`) can be formed from inside.
+ *
+ * Returns the two messages and the boundary used (`boundary` is `opts.boundary` when given, for tests).
  * @throws BackstopError `prompt.render` when the template uses a placeholder that `vars` does not give,
- *   or an unknown placeholder.
+ *   or an unknown placeholder; `untrusted.invalid` when `opts.boundary` is not 32 lowercase hex digits.
  */
-export function render(prompt: LoadedPrompt, vars: PromptVars): { system: string; user: string } {
+export function render(
+  prompt: LoadedPrompt,
+  vars: PromptVars,
+  opts: { boundary?: string } = {},
+): { system: string; user: string; boundary: string } {
+  const boundary = opts.boundary ?? newBoundary();
+  if (!BOUNDARY_RE.test(boundary)) fenceData("", boundary);
   const fill = (text: string): string =>
     text.replace(/\{\{\s*([a-z_]+)\s*\}\}/g, (_all, key: string) => {
-      if (key !== "alert" && key !== "signals" && key !== "diagnosis") {
+      if (key === "boundary") return boundary;
+      if (!(DATA_KEYS as readonly string[]).includes(key)) {
         throw new BackstopError("prompt.render", `prompt ${prompt.name}: unknown placeholder {{${key}}}`);
       }
-      const v = vars[key];
+      const v = vars[key as (typeof DATA_KEYS)[number]];
       if (v === undefined) {
         throw new BackstopError("prompt.render", `prompt ${prompt.name}: no value for {{${key}}}`);
       }
-      return typeof v === "string" ? v : JSON.stringify(v, null, 2).replaceAll("</", "<\\/");
+      return fenceData(typeof v === "string" ? v : JSON.stringify(v, null, 2), boundary);
     });
-  return { system: fill(prompt.system), user: fill(prompt.user) };
+  return { system: fill(prompt.system), user: fill(prompt.user), boundary };
 }

@@ -7,6 +7,7 @@ import { NaiveTools, WritePath } from "../src/actions/index.js";
 import type { ActionRecord, RunOutcome, RunReporter } from "../src/contracts/events.js";
 import { ModelRouter, type ModelTarget } from "../src/gateway/index.js";
 import { isProtected, loadPolicy, type Policy } from "../src/guardrails/policy.js";
+import { alwaysGroundedJudge, type JudgeMode } from "../src/guardrails/quality.js";
 import { connectInfra, connectNotify } from "../src/mcp/index.js";
 import { runNaive } from "../src/pipeline/naive.js";
 import type { SignalsSource, TicketSink } from "../src/pipeline/ports.js";
@@ -22,6 +23,8 @@ export type AgentName = "backstop" | "naive";
 export interface AgentReport {
   scenario: string;
   agent: AgentName;
+  /** The judge Backstop's quality gate used (`model` or `always-grounded`); `model` for the naive agent. */
+  judge: JudgeMode;
   outcome: RunOutcome;
   actions: {
     type: string;
@@ -59,6 +62,8 @@ export interface HarnessOptions {
   recoveryTimeoutMs?: number;
   /** Leave an escalation with a proposed action open for a decision (the bot's behaviour). */
   awaitApproval?: boolean;
+  /** The quality gate's judge: the scenario's judge model (default) or `always-grounded`. */
+  judge?: JudgeMode;
   /**
    * Backstop's model router for a scenario (default {@link scenarioRouter} over the sandbox provider),
    * e.g. a `virtual`-mode router through a real gateway in front of the provider.
@@ -116,7 +121,7 @@ export function scenarioRouter(scenario: Scenario, providerUrl: string, naive = 
     mode: "chain",
     targets: naive ? chain.slice(0, 1) : chain,
     judge: toTarget(scenario.models.judge, providerUrl),
-    dailyBudgetUsd: 50,
+    dailyBudgetUsd: scenario.models.daily_budget_usd,
     backoffBaseMs: 50,
     maxRetryAfterMs: 2_000,
     ...(naive ? { maxRetries: 0 } : {}),
@@ -166,6 +171,7 @@ export async function runScenarioAgent(
       try {
         result = await runBackstop(input, {
           ...backstopDeps(stack, scenario, { infra, notify, policy, prompts, reporters, opts }),
+          ...(opts.judge === "always-grounded" ? { judge: alwaysGroundedJudge } : {}),
           options: { recoveryTimeoutMs, awaitApproval: opts.awaitApproval ?? false },
         });
       } finally {
@@ -195,6 +201,7 @@ export async function runScenarioAgent(
   const report: AgentReport = {
     scenario: scenario.name,
     agent,
+    judge: agent === "backstop" ? (opts.judge ?? "model") : "model",
     outcome,
     actions: result.actions.map(publicAction),
     mutations,

@@ -23,6 +23,10 @@ const slug = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "expected a DNS
  * - `slow`: runs and is ready but answers at `p99_ms` (default 4000 ms).
  * `logs` are the lines the container writes (the tail is served by pods/log); for crash states, the
  * lines of the last run before it died.
+ * `healthy_for_minutes`: health that changes over time: the image behaves `healthy` for this many
+ * minutes after its pod starts (the deploy time for the scenario's initial pods), then as `state`.
+ * `termination_message`: what a crashing container wrote to its termination-message file
+ * (`lastState.terminated.message`, https://kubernetes.io/docs/tasks/debug/debug-application/determine-reason-pod-failure/).
  */
 export const HealthProfileSchema = z.object({
   state: z.enum(["healthy", "crashloop", "oom", "error", "slow"]),
@@ -32,6 +36,8 @@ export const HealthProfileSchema = z.object({
   /** Container restarts per pod per 10 minutes while crashing (default 4). */
   restarts_per_10m: z.number().nonnegative().optional(),
   logs: z.array(z.string()).default([]),
+  healthy_for_minutes: z.number().positive().optional(),
+  termination_message: z.string().max(4096).optional(),
 });
 export type HealthProfile = z.infer<typeof HealthProfileSchema>;
 
@@ -58,7 +64,10 @@ export const WorkloadSpecSchema = z.object({
   container: z.string().optional(),
   /** Image repository without a tag, e.g. `ghcr.io/acme/checkout`. */
   image: z.string().min(1),
-  /** Extra metadata annotations on the workload. */
+  /**
+   * Extra metadata annotations on the workload (e.g. `kubernetes.io/change-cause`). They reach the
+   * signals (bounded, marked untrusted): whoever can deploy can write them.
+   */
   annotations: z.record(z.string(), z.string()).optional(),
   history: z.array(HistoryEntrySchema).min(1),
 });
@@ -93,25 +102,37 @@ export type ClusterFault = z.infer<typeof ClusterFaultSchema>;
 /**
  * One scripted model answer, used for the n-th call of a run to one model for one purpose.
  * - `reply`: `truth` (the ground-truth diagnosis), `wrong` (the scenario's plausible wrong one),
- *   `diagnosis` (the inline `diagnosis`), or for the judge `grounded` / `ungrounded` / `auto`
- *   (auto: grounded iff the judged diagnosis names the true bad SHA and the true fix).
+ *   `diagnosis` (the inline `diagnosis`), `raw` (the `text` as is: a reply that is not a diagnosis at
+ *   all), or for the judge `grounded` / `ungrounded`. A judge never looks at the ground truth: each
+ *   judge call is scripted, and an unscripted one answers `ungrounded` (fail-closed).
  * - `format`: how the JSON is wrapped: `plain`, `fenced` (```json), `prose` (text around it),
  *   `truncated` (cut mid-object), `garbage` (no JSON at all).
  * - `status`: answer with this HTTP error instead (with `Retry-After: retry_after_s` on 429).
  * - `delay_ms`: wait before answering (a timeout when longer than the caller's).
  */
-export const ModelStepSchema = z.object({
-  reply: z.enum(["truth", "wrong", "diagnosis", "grounded", "ungrounded", "auto"]).optional(),
-  diagnosis: DiagnosisSchema.optional(),
-  reason: z.string().optional(),
-  format: z.enum(["plain", "fenced", "prose", "truncated", "garbage"]).default("plain"),
-  status: z.number().int().min(400).max(599).optional(),
-  retry_after_s: z.number().nonnegative().optional(),
-  message: z.string().optional(),
-  delay_ms: z.number().int().nonnegative().optional(),
-  /** Token usage to report; default estimated from the text (4 characters per token). */
-  usage: z.object({ prompt_tokens: z.number().int(), completion_tokens: z.number().int() }).optional(),
-});
+export const ModelStepSchema = z
+  .object({
+    reply: z.enum(["truth", "wrong", "diagnosis", "raw", "grounded", "ungrounded"]).optional(),
+    diagnosis: DiagnosisSchema.optional(),
+    /** The reply text for `reply: raw`, sent unchanged (no `format` applies). */
+    text: z.string().optional(),
+    reason: z.string().optional(),
+    format: z.enum(["plain", "fenced", "prose", "truncated", "garbage"]).default("plain"),
+    status: z.number().int().min(400).max(599).optional(),
+    retry_after_s: z.number().nonnegative().optional(),
+    message: z.string().optional(),
+    delay_ms: z.number().int().nonnegative().optional(),
+    /** Token usage to report; default estimated from the text (4 characters per token). */
+    usage: z.object({ prompt_tokens: z.number().int(), completion_tokens: z.number().int() }).optional(),
+  })
+  .refine((st) => st.reply !== "raw" || st.text !== undefined, {
+    message: "reply: raw needs `text`",
+    path: ["text"],
+  })
+  .refine((st) => st.reply !== "diagnosis" || st.diagnosis !== undefined, {
+    message: "reply: diagnosis needs an inline `diagnosis`",
+    path: ["diagnosis"],
+  });
 export type ModelStep = z.infer<typeof ModelStepSchema>;
 
 /** A model target the scenario's chain walks; prices are USD per 1M tokens, `timeout_ms` per call. */
@@ -130,6 +151,8 @@ export const ModelsSpecSchema = z.object({
   chain: z.array(ScenarioTargetSchema).min(1),
   /** The cheap model the quality gate's judge uses. */
   judge: ScenarioTargetSchema,
+  /** The router's daily spend cap in USD (default 50); a tiny one runs out mid-run. */
+  daily_budget_usd: z.number().nonnegative().default(50),
   /** Per model name, per purpose, the scripted steps in call order; after the last, the default applies. */
   script: z
     .record(
@@ -190,6 +213,29 @@ export const AgentExpectationSchema = z.object({
   min_workloads_changed: z.number().int().min(0).optional(),
 });
 
+/**
+ * A Kubernetes event the scenario adds to the cluster (core/v1 Event), about the workload, one of its
+ * pods (`pod: first` = the first pod of the current ReplicaSet) or any named object. Times are relative.
+ * Events are untrusted text: the message may say anything.
+ */
+export const ScenarioEventSchema = z.object({
+  namespace: slug,
+  /** `Deployment`, `StatefulSet`, `ReplicaSet` or `Pod`. */
+  kind: z.enum(["Deployment", "StatefulSet", "ReplicaSet", "Pod"]),
+  /** The object's name; for `Pod`, `first` names the first pod of the workload `workload`. */
+  name: z.string().min(1),
+  /** For `name: first`: the workload whose first pod it is. */
+  workload: slug.optional(),
+  type: z.enum(["Normal", "Warning"]).default("Warning"),
+  reason: z.string().min(1).max(128),
+  message: z.string().max(4096),
+  count: z.number().int().min(1).default(1),
+  minutes_ago: z.number().nonnegative().default(1),
+  /** The component that reported it (`kubelet`, `deployment-controller`, `argocd`…). */
+  component: z.string().default("kubelet"),
+});
+export type ScenarioEvent = z.infer<typeof ScenarioEventSchema>;
+
 export const ScenarioSchema = z.object({
   name: slug,
   title: z.string().min(1),
@@ -203,6 +249,8 @@ export const ScenarioSchema = z.object({
       .array(z.object({ name: slug, labels: z.record(z.string(), z.string()).default({}) }))
       .min(2),
     workloads: z.array(WorkloadSpecSchema).min(1),
+    /** Custom Kubernetes events (see {@link ScenarioEventSchema}). */
+    events: z.array(ScenarioEventSchema).default([]),
   }),
   faults: z.object({ cluster: z.array(ClusterFaultSchema).default([]) }).default({ cluster: [] }),
   /** Minutes before the scenario starts at which the incident began; fills alerts' `startsAt`. */

@@ -1,7 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { WorkloadSignalSchema } from "../../src/contracts/signals.js";
-import { type InfraContext, readWorkload, workloadSignal } from "../signals.js";
+import { type InfraContext, readWorkload, sanitizedWorkloadSignal } from "../signals.js";
 import { READ_ONLY_ANNOTATIONS, toolResult } from "./result.js";
 
 /** A DNS-1123 name (namespaces, workloads): lower-case alphanumerics and `-`, at most 253 characters. */
@@ -31,12 +31,14 @@ export function registerDeploymentStatusTool(server: McpServer, ctx: InfraContex
       title: "Deployment status",
       description:
         "Status of one Deployment (or StatefulSet of that name): replicas desired/ready/available/updated, " +
-        "conditions (messages cut to 300 chars), main container image and current revision. Read-only.",
+        "conditions (messages redacted, then cut to 300 chars), main container image and current revision. Read-only.",
       inputSchema: DeploymentStatusInput,
       outputSchema: WorkloadSignalSchema,
       annotations: READ_ONLY_ANNOTATIONS,
     },
     async ({ namespace, name }) =>
-      toolResult("deployment_status", async () => workloadSignal(await readWorkload(ctx, namespace, name))),
+      toolResult("deployment_status", async () =>
+        sanitizedWorkloadSignal(await readWorkload(ctx, namespace, name)),
+      ),
   );
 }

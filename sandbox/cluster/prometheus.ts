@@ -157,7 +157,9 @@ export function answerQuery(
       const ok =
         profile !== undefined &&
         (profile.state === "healthy" || profile.state === "error" || profile.state === "slow");
-      const value = ok ? 0 : entry.replicas;
+      // Health that changes over time: unavailable only from `healthy_for_minutes` after the deploy.
+      const failFrom = entry.at + (profile?.healthy_for_minutes ?? 0) * 60_000;
+      const value = ok || failFrom > at || failFrom >= end ? 0 : entry.replicas;
       max = Math.max(max ?? 0, value);
     });
     if (max === undefined) return vector([]);

@@ -1,4 +1,4 @@
-import type { HealthProfile, Scenario, WorkloadSpec } from "../../scenarios/schema.js";
+import type { HealthProfile, Scenario, ScenarioEvent, WorkloadSpec } from "../../scenarios/schema.js";
 import { imageRef } from "../../scenarios/schema.js";
 import { PROTECTED_LABEL, type SandboxUser } from "./rbac.js";
 import { conflict, invalid, notFound, type StatusCause, StatusError } from "./status.js";
@@ -224,6 +224,21 @@ function templateHash(template: Obj, collision = 0): string {
   return safeEncode(fnv32a(stableStringify(withoutHash(template)) + (collision ? String(collision) : "")));
 }
 
+/**
+ * The profile an image shows `ageMs` after its pod started: with `healthy_for_minutes`, a plain healthy
+ * profile until then (health that changes over time), afterwards the profile itself. The second value
+ * is how long the profile has been in its own state (ms; the crash clock starts there).
+ */
+export function profileAt(
+  profile: HealthProfile | undefined,
+  ageMs: number,
+): { profile: HealthProfile | undefined; sinceMs: number } {
+  const healthyMs = (profile?.healthy_for_minutes ?? 0) * 60_000;
+  if (!profile || healthyMs === 0) return { profile, sinceMs: ageMs };
+  if (ageMs < healthyMs) return { profile: { state: "healthy", logs: [] }, sinceMs: ageMs };
+  return { profile, sinceMs: ageMs - healthyMs };
+}
+
 /** The restart count of a crashing container `ageMs` after its pod started: it crashed once at start, then `restarts_per_10m`. */
 function crashRestarts(profile: HealthProfile, ageMs: number): number {
   if (ageMs < 0) return 0;
@@ -282,6 +297,52 @@ export class World {
       if (w.kind === "Deployment") this.initDeployment(w);
       else this.initStatefulSet(w);
     }
+    for (const e of scenario.cluster.events) this.addScenarioEvent(e);
+  }
+
+  /**
+   * Adds one of the scenario's custom events (`cluster.events`) about its object: the workload, a
+   * ReplicaSet, or a pod (`name: first` = the oldest pod of `workload`). An object that does not exist
+   * still gets the event, with a made-up uid, as the API server allows.
+   */
+  private addScenarioEvent(e: ScenarioEvent): void {
+    let name = e.name;
+    let uid: string | undefined;
+    if (e.kind === "Pod") {
+      if (name === "first") {
+        const owner = e.workload ?? "";
+        const first = [...this.pods.values()]
+          .filter((p) => p.ns === e.namespace && p.workload.name === owner)
+          .sort((a, b) => a.created - b.created || a.name.localeCompare(b.name))[0];
+        name = first?.name ?? `${owner}-0`;
+        uid = first?.uid;
+      } else uid = this.pods.get(key(e.namespace, name))?.uid;
+    } else if (e.kind === "Deployment") uid = this.deployments.get(key(e.namespace, name))?.uid;
+    else if (e.kind === "StatefulSet") uid = this.statefulSets.get(key(e.namespace, name))?.uid;
+    else uid = [...this.replicaSets.values()].find((r) => r.ns === e.namespace && r.name === name)?.uid;
+    const at = this.start - e.minutes_ago * 60_000;
+    const involved: EventRecord["involved"] = {
+      kind: e.kind,
+      name,
+      namespace: e.namespace,
+      uid: uid ?? uidFor(`${e.kind}/${e.namespace}/${name}`),
+      apiVersion: e.kind === "Pod" ? "v1" : "apps/v1",
+    };
+    const evName = `${name}.${fnv32a(`scenario/${e.reason}/${e.message}/${at}`).toString(16).padStart(8, "0")}`;
+    this.events.push({
+      ns: e.namespace,
+      name: evName,
+      uid: uidFor(`event/${evName}`),
+      rv: this.nextRv(),
+      involved,
+      reason: e.reason,
+      message: e.message,
+      type: e.type,
+      component: e.component,
+      first: at - (e.count - 1) * 60_000,
+      last: at,
+      count: e.count,
+    });
   }
 
   private nextRv(): number {
@@ -747,13 +808,13 @@ export class World {
   /** What a pod's (first) container is doing at `at` (ms). */
   podView(pod: PodState, at: number): PodView {
     const c = containersOf(pod.template)[0] ?? { name: "", image: "" };
-    const profile = this.profileFor(pod.workload, c.image);
+    const { profile, sinceMs } = profileAt(this.profileFor(pod.workload, c.image), at - pod.created);
     if (!profile) return { ready: false, restarts: 0, profile, image: c.image, container: c.name };
     if (READY_STATES.has(profile.state))
       return { ready: true, restarts: 0, profile, image: c.image, container: c.name };
     return {
       ready: false,
-      restarts: crashRestarts(profile, at - pod.created),
+      restarts: crashRestarts(profile, sinceMs),
       profile,
       image: c.image,
       container: c.name,
@@ -832,7 +893,7 @@ export class World {
   }
 
   private containerStatus(pod: PodState, c: { name: string; image: string }, at: number): Obj {
-    const profile = this.profileFor(pod.workload, c.image);
+    const { profile, sinceMs } = profileAt(this.profileFor(pod.workload, c.image), at - pod.created);
     const containerID = `containerd://${fnv32a(`${pod.uid}/${c.name}`).toString(16).padStart(8, "0").repeat(8)}`;
     const imageID = `${c.image.split(":")[0]}@sha256:${fnv32a(c.image).toString(16).padStart(8, "0").repeat(8)}`;
     const started = pod.created + 2000;
@@ -866,7 +927,7 @@ export class World {
         lastState: {},
       };
     }
-    const restarts = crashRestarts(profile, at - pod.created);
+    const restarts = crashRestarts(profile, sinceMs);
     const oom = profile.state === "oom";
     const finished = Math.max(started, at - 5000);
     return {
@@ -887,6 +948,7 @@ export class World {
         terminated: {
           exitCode: oom ? 137 : (profile.exit_code ?? 1),
           reason: oom ? "OOMKilled" : "Error",
+          ...(profile.termination_message !== undefined ? { message: profile.termination_message } : {}),
           startedAt: k8sTime(Math.max(started, finished - 3000)),
           finishedAt: k8sTime(finished),
           containerID,
@@ -1248,7 +1310,7 @@ export class World {
         throw new StatusError(400, `a container name must be specified for pod ${name}`);
       throw new StatusError(400, `container ${opts.container} is not valid for pod ${name}`);
     }
-    const profile = this.profileFor(pod.workload, c.image);
+    const { profile } = profileAt(this.profileFor(pod.workload, c.image), at - pod.created);
     if (!profile) {
       throw new StatusError(
         400,

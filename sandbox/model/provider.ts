@@ -4,7 +4,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
 import type { ModelStep, Scenario } from "../../scenarios/schema.js";
-import type { Diagnosis } from "../../src/contracts/diagnosis.js";
 
 /**
  * The sandbox model provider: an OpenAI-compatible Chat Completions endpoint on loopback, scripted per
@@ -162,48 +161,6 @@ export function formatReply(json: string, format: ModelStep["format"]): string {
   }
 }
 
-/** Finds the diagnosis the judge is asked about: JSON between `<diagnosis>` and `</diagnosis>` in a user message. */
-function judgedDiagnosis(req: ChatRequest): unknown {
-  for (const m of [...req.messages].reverse()) {
-    if (m.role !== "user") continue;
-    const text = contentText(m.content);
-    const match = /<diagnosis>([\s\S]*?)<\/diagnosis>/.exec(text);
-    if (!match?.[1]) continue;
-    let inner = match[1].trim();
-    const fence = /^```(?:json)?\s*([\s\S]*?)\s*```$/.exec(inner);
-    if (fence?.[1]) inner = fence[1];
-    try {
-      return JSON.parse(inner);
-    } catch {
-      return undefined;
-    }
-  }
-  return undefined;
-}
-
-/** `auto` judge: grounded iff the judged diagnosis names the true bad SHA and the true fix. */
-function autoJudge(scenario: Scenario, req: ChatRequest): { grounded: boolean; reason: string } {
-  const d = judgedDiagnosis(req) as Partial<Diagnosis> | undefined;
-  if (!d || typeof d !== "object")
-    return { grounded: false, reason: "no diagnosis found between <diagnosis> tags" };
-  const truth = scenario.truth;
-  const want = truth.diagnosis.recommended_action;
-  const got = d.recommended_action;
-  if ((d.suspected_deploy_sha ?? null) !== truth.bad_sha) {
-    return {
-      grounded: false,
-      reason: `suspected_deploy_sha ${String(d.suspected_deploy_sha)} is not supported by the signals`,
-    };
-  }
-  if (!got || got.type !== want.type || got.namespace !== want.namespace || got.name !== want.name) {
-    return { grounded: false, reason: "recommended action does not match the evidence" };
-  }
-  if (want.to_sha !== undefined && got.to_sha !== want.to_sha) {
-    return { grounded: false, reason: `to_sha ${String(got.to_sha)} is not the last healthy revision` };
-  }
-  return { grounded: true, reason: "the suspected deploy and the fix are supported by the signals" };
-}
-
 type Outcome =
   | { kind: "error"; status: number; message: string; retryAfterS: number | undefined; delayMs: number }
   | {
@@ -214,8 +171,15 @@ type Outcome =
       delayMs: number;
     };
 
-/** Decides what one scripted step answers. */
-function stepOutcome(scenario: Scenario, step: ModelStep, purpose: string, req: ChatRequest): Outcome {
+/** The reason of the fail-closed answer to a judge call the scenario did not script. */
+export const UNSCRIPTED_JUDGE_REASON =
+  "sandbox: no judge reply is scripted for this call; an unscripted judge answers ungrounded (fail-closed)";
+
+/**
+ * Decides what one scripted step answers. The judge never reads the ground truth: it answers what
+ * its step says (`grounded` / `ungrounded`, or any other reply kind), nothing else.
+ */
+function stepOutcome(scenario: Scenario, step: ModelStep, purpose: string): Outcome {
   const delayMs = step.delay_ms ?? 0;
   if (step.status !== undefined) {
     return {
@@ -226,7 +190,10 @@ function stepOutcome(scenario: Scenario, step: ModelStep, purpose: string, req: 
       delayMs,
     };
   }
-  const reply = step.reply ?? (purpose === "judge" ? "auto" : "truth");
+  const reply = step.reply ?? (purpose === "judge" ? "ungrounded" : "truth");
+  if (reply === "raw") {
+    return { kind: "ok", text: step.text ?? "", finish: "stop", usage: step.usage, delayMs };
+  }
   let json: string;
   switch (reply) {
     case "truth":
@@ -256,14 +223,13 @@ function stepOutcome(scenario: Scenario, step: ModelStep, purpose: string, req: 
     case "ungrounded":
       json = JSON.stringify({
         grounded: false,
-        reason: step.reason ?? "the diagnosis is not supported by the signals",
+        reason:
+          step.reason ??
+          (step.reply === undefined
+            ? UNSCRIPTED_JUDGE_REASON
+            : "the diagnosis is not supported by the signals"),
       });
       break;
-    case "auto": {
-      const verdict = autoJudge(scenario, req);
-      json = JSON.stringify(step.reason ? { ...verdict, reason: step.reason } : verdict);
-      break;
-    }
   }
   return {
     kind: "ok",
@@ -289,7 +255,8 @@ function readBody(req: IncomingMessage): Promise<string> {
  * scenario's `models.chain`, `models.judge`, `models.script`, the virtual models, and any model requested
  * so far) and `POST /v1/chat/completions` (non-streaming only: `stream: true` answers 400).
  * The n-th call for one (`run_id`, model, `purpose`) uses `models.script[model][purpose][n]`; past the end,
- * `diagnose` answers `truth` and `judge` answers `auto`. Missing metadata means run `default`, purpose
+ * `diagnose` answers `truth` and `judge` answers `ungrounded` (fail-closed: no sandbox judge
+ * ever compares a diagnosis with the scenario's ground truth, which no real model could). Missing metadata means run `default`, purpose
  * `diagnose`. A request without `Authorization: Bearer …` answers 401 like OpenAI does.
  * @throws the `listen` error (e.g. `EADDRINUSE`) when the port cannot be bound.
  */
@@ -387,7 +354,7 @@ export async function startSandboxModelProvider(
     const n = counters.get(key) ?? 0;
     counters.set(key, n + 1);
     const steps = scenario.models.script[model]?.[purpose === "judge" ? "judge" : "diagnose"] ?? [];
-    return steps[n] ?? { reply: purpose === "judge" ? "auto" : "truth", format: "plain" };
+    return steps[n] ?? (purpose === "judge" ? { format: "plain" } : { reply: "truth", format: "plain" });
   };
 
   const wait = (ms: number, res: ServerResponse): Promise<void> =>
@@ -486,7 +453,7 @@ export async function startSandboxModelProvider(
     let delayMs = 0;
     for (const member of members) {
       served = member;
-      outcome = stepOutcome(scenario, nextStep(runId, member, purpose), purpose, chat);
+      outcome = stepOutcome(scenario, nextStep(runId, member, purpose), purpose);
       delayMs += outcome.delayMs;
       if (outcome.kind === "ok") break;
     }

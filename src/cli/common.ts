@@ -1,4 +1,5 @@
-import { resolve } from "node:path";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { loadPrompt } from "../../prompts/loader.js";
 import type { HarnessOptions } from "../../sandbox/harness.js";
 import type { LiveUpstream } from "../../sandbox/model/provider.js";
@@ -6,6 +7,7 @@ import type { Scenario } from "../../scenarios/schema.js";
 import type { Config, TargetConfig } from "../config.js";
 import { BackstopError } from "../errors.js";
 import { loadPolicy } from "../guardrails/policy.js";
+import { JUDGE_MODES, type JudgeMode } from "../guardrails/quality.js";
 import { loadSigningKey } from "../receipt/index.js";
 
 /** Harness inputs from the configuration: signing key, receipts folder, policy, prompts (registry or local). */
@@ -56,4 +58,35 @@ export function liveUpstreams(
     const i = scenario.models.chain.findIndex((t) => t.model === model);
     return i < 0 ? null : up(targets[Math.min(i, targets.length - 1)]!);
   };
+}
+
+/**
+ * Parses `--judge`: `model` (the scenario's judge model, scripted in the sandbox) or `always-grounded`
+ * (a judge that approves everything; recorded on the receipt as the judge model `always-grounded`).
+ * @throws BackstopError `cli.invalid` naming the accepted values.
+ */
+export function parseJudgeMode(value: string | undefined): JudgeMode {
+  const v = value ?? "model";
+  if (!(JUDGE_MODES as readonly string[]).includes(v)) {
+    throw new BackstopError("cli.invalid", `--judge must be ${JUDGE_MODES.join(" or ")}; got "${v}"`);
+  }
+  return v as JudgeMode;
+}
+
+/**
+ * `--model-log FILE`: starts FILE empty (creating its folder) so it holds this command's sandbox model
+ * requests as JSON Lines. Returns the absolute path.
+ * @throws BackstopError `cli.invalid` when the file cannot be written.
+ */
+export function prepareModelLog(file: string): string {
+  const path = resolve(file);
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, "");
+  } catch (err) {
+    throw new BackstopError("cli.invalid", `--model-log: cannot write ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  return path;
 }

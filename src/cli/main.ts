@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { registerDemo } from "./demo.js";
 import { registerEval } from "./eval.js";
 import { registerMcpInfra } from "./mcp-infra.js";
+import { registerRedact } from "./redact.js";
 import { registerRun } from "./run.js";
 import { registerSandbox } from "./sandbox.js";
 import { registerServe } from "./serve.js";
@@ -25,6 +26,7 @@ registerMcpInfra(program);
 registerServe(program);
 registerWorker(program);
 registerDemo(program);
+registerRedact(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = err as { code?: string; message?: string };

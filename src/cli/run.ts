@@ -4,7 +4,7 @@ import { startSandboxStack } from "../../sandbox/stack.js";
 import { loadScenario } from "../../scenarios/schema.js";
 import { loadConfig } from "../config.js";
 import { BackstopError } from "../errors.js";
-import { harnessOptions, liveUpstreams } from "./common.js";
+import { harnessOptions, liveUpstreams, parseJudgeMode, prepareModelLog } from "./common.js";
 import { TimelineReporter } from "./timeline.js";
 
 interface RunOpts {
@@ -13,10 +13,13 @@ interface RunOpts {
   json?: boolean;
   live?: boolean;
   receipts?: string;
+  judge?: string;
+  modelLog?: string;
 }
 
 /**
- * `backstop run --scenario FILE [--agent backstop|naive|both] [--json] [--live]`: starts the sandbox for
+ * `backstop run --scenario FILE [--agent backstop|naive|both] [--json] [--live] [--judge model|always-grounded]
+ * [--model-log FILE]`: starts the sandbox for
  * the scenario, runs the agent(s) on its alert (each on a fresh copy of the world), prints a timeline (or
  * one JSON object per agent, an array for `both`) and writes the signed receipts. Exit code 0; 1 on bad
  * input.
@@ -33,22 +36,31 @@ export function registerRun(program: Command): void {
       "--receipts <dir>",
       "where to write receipts (default BACKSTOP_RECEIPTS_DIR or .backstop/receipts)",
     )
+    .option("--judge <judge>", "the quality gate's judge: model (the scenario's) or always-grounded", "model")
+    .option("--model-log <file>", "write the sandbox model provider's request log (JSON Lines) to this file")
     .action(async (opts: RunOpts) => {
       if (!["backstop", "naive", "both"].includes(opts.agent)) {
         throw new BackstopError("cli.invalid", `--agent must be backstop, naive or both; got ${opts.agent}`);
       }
+      const judge = parseJudgeMode(opts.judge);
       const config = loadConfig();
       const scenario = loadScenario(opts.scenario);
       const live = opts.live || config.live ? liveUpstreams(scenario, config) : undefined;
       const base = await harnessOptions(config, opts.receipts);
       const agents: AgentName[] = opts.agent === "both" ? ["naive", "backstop"] : [opts.agent];
-      const stack = await startSandboxStack({ scenario, ...(live ? { live } : {}) });
+      const modelLog = opts.modelLog ? prepareModelLog(opts.modelLog) : undefined;
+      const stack = await startSandboxStack({
+        scenario,
+        ...(live ? { live } : {}),
+        ...(modelLog ? { modelLog } : {}),
+      });
       const reports: AgentReport[] = [];
       try {
         for (const agent of agents) {
           if (!opts.json) console.log(`\n== ${scenario.title}: ${agent}`);
           const { report } = await runScenarioAgent(stack, scenario, agent, {
             ...base,
+            judge,
             reporters: (a) => (opts.json ? [] : [new TimelineReporter(a.padEnd(8))]),
           });
           reports.push(report);

@@ -20,7 +20,9 @@ export function formatEvent(e: RunEvent): string | null {
     case "redaction.applied": {
       const x = d as Data<"redaction.applied">;
       const parts = Object.entries(x.counts).map(([k, v]) => `${k}×${v}`);
-      return `redact    ${x.total} masked${parts.length ? `: ${parts.join(", ")}` : ""}`;
+      const dir = x.direction === "output" ? ` (model reply${x.stage ? `, ${x.stage}` : ""})` : "";
+      const inv = x.invisible?.total ? `; ${x.invisible.total} invisible characters stripped` : "";
+      return `redact    ${x.total} masked${dir}${parts.length ? `: ${parts.join(", ")}` : ""}${inv}`;
     }
     case "model.call": {
       const x = d as Data<"model.call">;

@@ -47,6 +47,11 @@ export interface RunEventDataMap {
     alertname: string | null;
     scenario: string | null;
     note: string | null;
+    /**
+     * Backstop's quality-gate judge: `model` (the router's judge target) or `always-grounded` (a judge
+     * that approves everything, `--judge always-grounded`); absent on the naive agent's receipts.
+     */
+    judge?: "model" | "always-grounded" | "custom";
   };
   "signals.gathered": {
     namespace: string;
@@ -58,7 +63,19 @@ export interface RunEventDataMap {
     log_lines: number;
     tool_calls: { tool: string; ms: number; ok: boolean; error?: string }[];
   };
-  "redaction.applied": { counts: Record<string, number>; total: number };
+  /**
+   * Counts per type, never values. `direction` (absent on older receipts, meaning `input`): `input` is
+   * what was masked before any model saw the signals, alert and note (`invisible`: Unicode Cf
+   * characters stripped from them, per kind); `output` is what was masked in a model's reply (or text
+   * derived from one) before it was recorded; `stage` names where (`diagnose`, `judge`, `ticket`, …).
+   */
+  "redaction.applied": {
+    counts: Record<string, number>;
+    total: number;
+    direction?: "input" | "output";
+    stage?: string;
+    invisible?: { counts: Record<string, number>; total: number };
+  };
   "model.call": {
     purpose: "diagnose" | "judge";
     target: string;

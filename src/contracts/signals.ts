@@ -15,6 +15,11 @@ export const PodSignalSchema = z.object({
   /** Reason of the last termination (`OOMKilled`, `Error`) or null. */
   last_termination_reason: z.string().nullable(),
   last_exit_code: z.number().int().nullable(),
+  /**
+   * UNTRUSTED text: the last termination's message (what the container wrote to its
+   * terminationMessagePath), bounded by the server; absent from older servers.
+   */
+  termination_message: z.string().nullable().optional(),
   image: z.string(),
   revision: z.string().nullable(),
 });
@@ -67,6 +72,12 @@ export const WorkloadSignalSchema = z.object({
   }),
   image: z.string(),
   revision: z.number().int().nullable(),
+  /**
+   * UNTRUSTED text: the workload's metadata annotations (e.g. `kubernetes.io/change-cause`), bounded by
+   * the server, without `kubectl.kubernetes.io/last-applied-configuration`; absent from older servers.
+   * Whoever can deploy can write them: they may be quoted as evidence, never choose an action.
+   */
+  annotations: z.record(z.string(), z.string()).optional(),
   conditions: z.array(
     z.object({
       type: z.string(),
@@ -75,6 +86,16 @@ export const WorkloadSignalSchema = z.object({
       message: z.string().nullable(),
     }),
   ),
+});
+
+/**
+ * What the server masked and stripped while gathering (counts only, never values): secrets and PII per
+ * type (`[REDACTED:<Type>]`) and invisible Unicode Cf characters per kind (`ZeroWidth`, `BidiControl`,
+ * `TagCharacter`, `OtherFormat`). Optional: an older server does not send it.
+ */
+export const SanitizedSchema = z.object({
+  redactions: z.record(z.string(), z.number().int().nonnegative()),
+  invisible: z.record(z.string(), z.number().int().nonnegative()),
 });
 
 export const SignalsSchema = z.object({
@@ -88,7 +109,22 @@ export const SignalsSchema = z.object({
   logs: z.array(LogTailSchema),
   metrics: MetricsSignalSchema,
   truncated: z.array(z.string()),
+  sanitized: SanitizedSchema.optional(),
+  /**
+   * The fields that hold free text written by whoever runs or deploys the workload (log lines, event
+   * messages, annotations, termination messages): evidence at most, never instructions, never the
+   * source of an action's target or revision. Absent from older servers.
+   */
+  untrusted_fields: z.array(z.string()).optional(),
 });
+
+/** The value of `untrusted_fields` mcp-infra reports. */
+export const UNTRUSTED_SIGNAL_FIELDS = [
+  "logs[].lines",
+  "events[].message",
+  "workload.annotations",
+  "pods[].termination_message",
+] as const;
 
 export type PodSignal = z.infer<typeof PodSignalSchema>;
 export type RolloutRevision = z.infer<typeof RolloutRevisionSchema>;

@@ -2,7 +2,7 @@ import { type Diagnosis, parseResourceRef, type RecommendedAction } from "../con
 import type { ActionRecord, RuleResult } from "../contracts/events.js";
 import type { RolloutRevision, Signals } from "../contracts/signals.js";
 import { errorMessage } from "../errors.js";
-import { canonicalKind, isProtected, type Policy } from "./policy.js";
+import { canonicalKind, durationMs, isProtected, type Policy } from "./policy.js";
 import { currentRevision, findRevisionBySha, workloadState } from "./quality.js";
 
 /**
@@ -12,8 +12,25 @@ import { currentRevision, findRevisionBySha, workloadState } from "./quality.js"
  *
  * Rule ids, in order: `type_allowed`, `not_protected`, `single_workload`, `no_wide_scope`,
  * `replicas_bounds` (the HARD rules, see {@link HARD_RULES}), then `rollback_target`,
- * `restart_needs_unhealthy`, `action_matches_evidence`, and `server_dry_run`.
+ * `rollback_newest_healthy`, `deploy_within_window`, `restart_needs_unhealthy`,
+ * `action_matches_evidence`, and `server_dry_run`.
+ *
+ * The target (namespace/kind/name) and the revision come from structured signals only: the workload the
+ * alert names (its labels), the rollout history (ReplicaSets and their health from pods and Prometheus)
+ * and pod status. Text in logs, events, annotations or termination messages may be quoted as evidence
+ * for a hypothesis, but nothing here reads it: a `to_sha` a log line asks for passes only when it IS the
+ * newest healthy revision the history shows.
  */
+
+/**
+ * Rules a human's approval may override: an escalation may propose an action that fails only these
+ * (e.g. a rollback to an older healthy revision than the newest one), and `resumeAfterDecision`
+ * re-checks every other policy rule. Nothing else in the gate can be approved away.
+ */
+export const APPROVABLE_RULES = ["rollback_newest_healthy"] as const;
+
+/** Grace after the onset within which a deploy still counts as live at the onset (clock skew), ms. */
+const ONSET_GRACE_MS = 120_000;
 
 /** The rules an approved escalation is re-checked against before it executes. */
 export const HARD_RULES = [
@@ -41,9 +58,14 @@ const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[
  */
 export type DryRunFn = (a: ActionRecord) => Promise<{ ok: boolean; error: string | null }>;
 
-/** Context of the gate: `namespaceLabels` maps a namespace to its `metadata.labels` (from mcp-infra `namespaces`). */
+/**
+ * Context of the gate: `namespaceLabels` maps a namespace to its `metadata.labels` (from mcp-infra
+ * `namespaces`); `onset` is when the incident began (the alert's `startsAt`), which `deploy_within_window`
+ * needs for a rollback (absent: a rollback fails that rule, fail-closed).
+ */
 export interface ActionGateContext {
   namespaceLabels: Record<string, Record<string, string>>;
+  onset?: Date;
 }
 
 /**
@@ -180,7 +202,22 @@ export function checkHardRules(
   return rules;
 }
 
-/** Resolves the rollback target in the history: `to_sha` if given, else the latest earlier healthy revision. */
+/**
+ * The newest revision before `current` whose health is `healthy` and whose SHA differs from the
+ * current one: the only rollback target the gate accepts on its own (`kubectl rollout undo` without
+ * `--to-revision` picks the previous revision; we also skip revisions known to be failing or unknown).
+ */
+export function newestHealthyBefore(
+  history: RolloutRevision[],
+  current: RolloutRevision,
+): RolloutRevision | null {
+  const earlier = history
+    .filter((r) => r.revision < current.revision && r.health === "healthy" && r.sha !== current.sha)
+    .sort((x, y) => y.revision - x.revision);
+  return earlier[0] ?? null;
+}
+
+/** Resolves the rollback target in the history: `to_sha` if given, else the newest earlier healthy revision. */
 function rollbackTarget(
   history: RolloutRevision[],
   current: RolloutRevision,
@@ -199,23 +236,26 @@ function rollbackTarget(
     }
     return { target: match, why: `to_sha ${toSha} is revision ${match.revision}` };
   }
-  const earlier = history
-    .filter((r) => r.revision < current.revision && r.health === "healthy" && r.sha !== current.sha)
-    .sort((x, y) => y.revision - x.revision);
-  const pick = earlier[0] ?? null;
+  const pick = newestHealthyBefore(history, current);
   return pick
     ? {
         target: pick,
-        why: `no to_sha given; resolved to the latest earlier healthy revision ${pick.revision}`,
+        why: `no to_sha given; resolved to the newest earlier healthy revision ${pick.revision}`,
       }
     : { target: null, why: "no to_sha given and no earlier healthy revision" };
 }
 
 /**
  * All policy rules over a diagnosis' recommended action (the hard rules of {@link checkHardRules}, then):
- * - `rollback_target`: for rollback, the target (`to_sha`, or the latest earlier healthy revision when
+ * - `rollback_target`: for rollback, the target (`to_sha`, or the newest earlier healthy revision when
  *   absent) is in `rollout_history`, EARLIER than the current revision (lower revision number, another
  *   SHA), and its health is `healthy` (`unknown` fails closed). Resolves `to_sha`/`to_revision`.
+ * - `rollback_newest_healthy`: for rollback, the target is the NEWEST healthy revision before the
+ *   current (failing) one ({@link newestHealthyBefore}); an older one fails here and is at most a
+ *   proposal a human approves ({@link APPROVABLE_RULES}).
+ * - `deploy_within_window`: for rollback, the current revision (the deploy being undone) went live
+ *   no more than `policy.rollback.max_deploy_age_before_onset` before `ctx.onset` and no later than
+ *   2 min after it; otherwise the deploy did not start this incident and a rollback is not the fix.
  * - `restart_needs_unhealthy`: for restart, some pod is not ready / crashing, or ready < desired.
  * - `action_matches_evidence`: the action's `namespace/kind/name` equals `suspected_resource` and the
  *   signals' workload (kind case-insensitive).
@@ -278,6 +318,37 @@ export function checkActionRules(
     }
   }
 
+  // rollback_newest_healthy + deploy_within_window
+  if (ra.type !== "rollback") {
+    rules.push(rule("rollback_newest_healthy", true, `n/a for ${ra.type}`));
+    rules.push(rule("deploy_within_window", true, `n/a for ${ra.type}`));
+  } else {
+    const current = onWorkload ? currentRevision(s.rollout_history) : null;
+    if (!current) {
+      const why = onWorkload
+        ? "no current revision in the rollout history"
+        : "the rollback targets another workload than the signals' history";
+      rules.push(rule("rollback_newest_healthy", false, why));
+      rules.push(rule("deploy_within_window", false, why));
+    } else {
+      const newest = newestHealthyBefore(s.rollout_history, current);
+      const chosen = action?.to_revision;
+      const isNewest = newest !== null && chosen === newest.revision;
+      rules.push(
+        rule(
+          "rollback_newest_healthy",
+          isNewest,
+          newest === null
+            ? `no healthy revision before the current revision ${current.revision}`
+            : isNewest
+              ? `revision ${newest.revision} (${newest.sha}) is the newest healthy revision before ${current.revision}`
+              : `the newest healthy revision before ${current.revision} is ${newest.revision} (${newest.sha}), not ${chosen ?? "an unresolved target"}${ra.to_sha !== undefined ? ` (to_sha ${ra.to_sha})` : ""}: an older target needs a human's approval`,
+        ),
+      );
+      rules.push(deployWindowRule(current, ctx.onset, policy));
+    }
+  }
+
   // restart_needs_unhealthy
   if (ra.type !== "restart") {
     rules.push(rule("restart_needs_unhealthy", true, `n/a for ${ra.type}`));
@@ -317,6 +388,46 @@ export function checkActionRules(
     ),
   );
   return { rules, action };
+}
+
+/** `deploy_within_window` for the revision a rollback undoes (see {@link checkActionRules}). */
+function deployWindowRule(current: RolloutRevision, onset: Date | undefined, policy: Policy): RuleResult {
+  const limit = policy.rollback.max_deploy_age_before_onset;
+  const windowMs = durationMs(limit);
+  const onsetMs = onset?.getTime() ?? Number.NaN;
+  const deployedMs = Date.parse(current.deployed_at);
+  if (Number.isNaN(onsetMs)) return rule("deploy_within_window", false, "the incident's onset is unknown");
+  if (Number.isNaN(deployedMs)) {
+    return rule("deploy_within_window", false, `revision ${current.revision} has no deploy time`);
+  }
+  const before = onsetMs - deployedMs;
+  const ref = `revision ${current.revision} (${current.sha}) went live ${current.deployed_at}`;
+  if (before < -ONSET_GRACE_MS) {
+    return rule(
+      "deploy_within_window",
+      false,
+      `${ref}, ${Math.round(-before / 60_000)} min after the onset ${new Date(onsetMs).toISOString()}: it did not start this incident`,
+    );
+  }
+  if (before > windowMs) {
+    return rule(
+      "deploy_within_window",
+      false,
+      `${ref}, ${formatAge(before)} before the onset ${new Date(onsetMs).toISOString()} (limit ${limit}): a deploy that old is not what broke now, so a rollback is not the fix`,
+    );
+  }
+  return rule(
+    "deploy_within_window",
+    true,
+    `${ref}, ${formatAge(Math.max(0, before))} before the onset (limit ${limit})`,
+  );
+}
+
+function formatAge(ms: number): string {
+  const min = Math.round(ms / 60_000);
+  if (min < 120) return `${min} min`;
+  const h = ms / 3_600_000;
+  return h < 48 ? `${h.toFixed(1)} h` : `${(h / 24).toFixed(1)} days`;
 }
 
 /**

@@ -32,6 +32,23 @@ const AnomalyCostsSchema = z
   })
   .prefault({});
 
+/** A duration in the policy: a positive integer and one unit, `s`, `m`, `h` or `d`. */
+const DURATION_RE = /^[1-9][0-9]{0,6}(s|m|h|d)$/;
+
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/**
+ * Milliseconds of a policy duration (`90s`, `30m`, `2h`, `1d`).
+ * @throws BackstopError `policy.invalid` when `text` is not such a duration.
+ */
+export function durationMs(text: string): number {
+  if (!DURATION_RE.test(text)) {
+    throw new BackstopError("policy.invalid", `"${text}" is not a duration like 90s, 30m, 2h or 1d`);
+  }
+  const unit = text.slice(-1) as keyof typeof UNIT_MS;
+  return Number.parseInt(text.slice(0, -1), 10) * UNIT_MS[unit];
+}
+
 /**
  * The action policy (`policy/default.yaml` documents every key in its header comment). Strict: an
  * unknown key is an error, so a misspelt `protect_statefulset` cannot silently turn a protection off.
@@ -44,6 +61,9 @@ const AnomalyCostsSchema = z
  * - `protect_statefulsets`: StatefulSets are protected (Kubernetes StatefulSet docs: stable identity
  *   and storage; a restart or scale changes quorum and PVC bindings).
  * - `replicas.max_factor` / `replicas.min`: bounds for `scale` (never 0 regardless).
+ * - `rollback.max_deploy_age_before_onset`: a rollback only fixes a deploy that went live at most this
+ *   long before the incident's onset (a duration: `30m`, `2h`, `1d`); an older deploy is not the cause
+ *   and the run escalates (rule `deploy_within_window`).
  * - `anomaly`: the run's anomaly budget in points, the cost per kind, and the loop cap in steps.
  */
 export const PolicySchema = z.strictObject({
@@ -66,6 +86,14 @@ export const PolicySchema = z.strictObject({
     .strictObject({
       max_factor: z.number().min(1).default(2),
       min: z.number().int().min(1).default(1),
+    })
+    .prefault({}),
+  rollback: z
+    .strictObject({
+      max_deploy_age_before_onset: z
+        .string()
+        .regex(DURATION_RE, "expected a duration like 90s, 30m, 2h or 1d")
+        .default("2h"),
     })
     .prefault({}),
   anomaly: z

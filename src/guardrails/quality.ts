@@ -108,8 +108,9 @@ export function normalizeWhitespace(text: string): string {
 
 /**
  * The texts of the signals an evidence quote may come from: log lines, event reasons and messages, pod
- * names, phases and reasons, workload conditions, rollout history (SHA, image), and the metrics rendered
- * as `name: value`, `name=value` and `"name": value`. Each text is whitespace-normalised.
+ * names, phases, reasons and termination messages, workload conditions and annotations, rollout history
+ * (SHA, image), and the metrics rendered as `name: value`, `name=value` and `"name": value`. Each text
+ * is whitespace-normalised.
  */
 export function signalTexts(s: Signals): string[] {
   const out: string[] = [];
@@ -127,6 +128,7 @@ export function signalTexts(s: Signals): string[] {
     push(p.waiting_reason);
     push(p.last_termination_reason);
     push(p.image);
+    push(p.termination_message);
     push(`${p.name} ${p.phase}`);
     if (p.last_exit_code !== null) push(`exit code ${p.last_exit_code}`);
   }
@@ -136,6 +138,12 @@ export function signalTexts(s: Signals): string[] {
     push(`${c.type}=${c.status}${c.reason ? ` ${c.reason}` : ""}${c.message ? `: ${c.message}` : ""}`);
   }
   push(s.workload.image);
+  // Untrusted free text may be quoted as evidence (it never chooses an action: see the action gate).
+  for (const [k, v] of Object.entries(s.workload.annotations ?? {})) {
+    push(v);
+    push(`${k}: ${v}`);
+    push(`${k}=${v}`);
+  }
   for (const r of s.rollout_history) {
     push(r.sha);
     push(r.image);
@@ -504,3 +512,25 @@ function modelOf(reply: unknown): string {
     return reply.model;
   return "unknown";
 }
+
+/** The judge model name `alwaysGroundedJudge` reports, so a receipt shows the judge was not a model. */
+export const ALWAYS_GROUNDED_MODEL = "always-grounded";
+
+/**
+ * A judge that calls every diagnosis grounded without looking at it (`--judge always-grounded`): the
+ * worst judge there is, a stand-in for one a prompt injection fooled. With it the deterministic rules
+ * and the action gate stand alone. It reports the model {@link ALWAYS_GROUNDED_MODEL} and makes no call.
+ */
+export const alwaysGroundedJudge: JudgeFn = async () => ({
+  grounded: true,
+  reason: "always-grounded: this judge approves every diagnosis without reading it (test mode)",
+  model: ALWAYS_GROUNDED_MODEL,
+});
+
+/**
+ * The judges `backstop run` and `backstop eval` know: `model` (the judge target: scripted per scenario in
+ * the sandbox, a real model with `--live`) or `always-grounded` ({@link alwaysGroundedJudge}).
+ */
+export const JUDGE_MODES = ["model", "always-grounded"] as const;
+/** One of {@link JUDGE_MODES}. */
+export type JudgeMode = (typeof JUDGE_MODES)[number];

@@ -2,7 +2,7 @@ import { idempotencyKey } from "../actions/write-path.js";
 import type { Diagnosis } from "../contracts/diagnosis.js";
 import type { ActionRecord, RuleResult, RunOutcome } from "../contracts/events.js";
 import { errorMessage } from "../errors.js";
-import { checkActionRules } from "../guardrails/action-gate.js";
+import { APPROVABLE_RULES, checkActionRules } from "../guardrails/action-gate.js";
 import { actAndVerify } from "./act.js";
 import { endRun, RunContext } from "./context.js";
 import type { PendingApproval } from "./ports.js";
@@ -18,8 +18,9 @@ export interface Decision {
 
 /**
  * Continues an escalated run after a decision, on the same hash chain: `approval.decided`, then for an
- * approval the action gate's hard rules again on fresh signals (protected, blast radius, scope,
- * replica bounds — an approval never overrides them), a server-side dry-run, the action through the
+ * approval the action gate's policy rules again on fresh signals (protected, blast radius, scope,
+ * replica bounds, rollback target and deploy window — an approval overrides none of them except the
+ * {@link APPROVABLE_RULES}, recorded as overridden), a server-side dry-run, the action through the
  * narrow write path with the run's idempotency key (so the action runs at most once however often this
  * is called), recovery, the ticket and `run.finished`. Rejected or expired: nothing is changed.
  * Never throws for incident-level failures; they end the run as `escalated`.
@@ -112,8 +113,15 @@ export async function resumeAfterDecision(
     ]);
     const checked = checkActionRules(asDiagnosis(pending), signals, deps.policy, {
       namespaceLabels: Object.fromEntries(namespaces.map((n) => [n.name, n.labels])),
+      onset: new Date(pending.onset ?? pending.startedAt),
     });
-    rules = checked.rules;
+    // The human approved exactly this action, so the rules an approval may override (an older healthy
+    // rollback target) are recorded as overridden; every other rule must still pass.
+    rules = checked.rules.map((r) =>
+      !r.passed && (APPROVABLE_RULES as readonly string[]).includes(r.rule)
+        ? { rule: r.rule, passed: true, detail: `overridden by ${decision.by}'s approval: ${r.detail}` }
+        : r,
+    );
     if (checked.action) action = checked.action;
   } catch (err) {
     await ctx.emit("gate.action", {

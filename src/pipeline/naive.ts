@@ -23,7 +23,7 @@ export interface NaiveHands {
   delete(a: { namespace: string; kind: string; name: string }): Promise<ActionRecord[]>;
 }
 
-/** What the naive agent runs over: one model (no fallback), raw signals, every tool. */
+/** What the naive agent runs over: one model (no fallback), signals as the server sends them, every tool. */
 export interface NaiveDeps {
   signals: SignalsSource;
   /** A router holding exactly one target, with retries off: the naive agent has one model. */
@@ -38,8 +38,9 @@ export interface NaiveDeps {
 }
 
 /**
- * The naive baseline: one model, every tool, no gates, the admin token. It sends the raw signals
- * (no redaction), takes the first JSON object of the reply at face value (no schema), and executes the recommended action literally,
+ * The naive baseline: one model, every tool, no gates, the admin token. It sends the signals as
+ * mcp-infra returns them (the server redacts them; the naive pipeline adds no redaction of its own,
+ * not of the alert nor of the reply), takes the first JSON object of the reply at face value (no schema), and executes the recommended action literally,
  * `scope: all` included. It exists only to show in the sandbox what Backstop prevents; the tools
  * refuse any cluster but the sandbox. Outcome: `failed` when the model or an API call fails,
  * `resolved` when the target recovers, else `failed`; the harness marks blast radius as `damaged`.

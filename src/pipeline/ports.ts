@@ -65,4 +65,9 @@ export interface PendingApproval {
     costUsd: number;
   };
   startedAt: string;
+  /**
+   * When the incident began (the alert's `startsAt`, ISO-8601), for the approval's re-check of
+   * `deploy_within_window`; null or absent (an approval saved before this field): `startedAt` is used.
+   */
+  onset?: string | null;
 }

@@ -5,17 +5,22 @@ import type { Diagnosis } from "../contracts/diagnosis.js";
 import type { ActionRecord, RunOutcome } from "../contracts/events.js";
 import type { Signals } from "../contracts/signals.js";
 import { BackstopError, errorMessage, isBackstopError } from "../errors.js";
-import type { CompletionResult, ModelRouter } from "../gateway/router.js";
-import { checkActionRules, runActionGate } from "../guardrails/action-gate.js";
+import type { CompletionResult, ModelRouter, RouterEvent } from "../gateway/router.js";
+import { APPROVABLE_RULES, checkActionRules, runActionGate } from "../guardrails/action-gate.js";
 import { AnomalyBudget } from "../guardrails/anomaly.js";
 import { parseDiagnosis, parseJsonReply } from "../guardrails/extract.js";
 import type { Policy } from "../guardrails/policy.js";
-import { type QualityGateOptions, runQualityGate } from "../guardrails/quality.js";
-import { redactDeep, redactSignals, redactText } from "../guardrails/redact.js";
+import {
+  alwaysGroundedJudge,
+  type JudgeFn,
+  type QualityGateOptions,
+  runQualityGate,
+} from "../guardrails/quality.js";
 import type { Receipt, SigningKey } from "../receipt/index.js";
 import { actAndVerify } from "./act.js";
 import { endRun, RunContext, type RunTotals, signalsSummary } from "./context.js";
 import type { ActionRunner, Escalation, PendingApproval, SignalsSource, TicketSink } from "./ports.js";
+import { InputSanitizer, OutputRedactor } from "./sanitize.js";
 import type { RunTarget } from "./target.js";
 
 /** Tunables of one run. Durations in ms. */
@@ -52,6 +57,11 @@ export interface PipelineDeps {
   signingKey: SigningKey;
   options?: PipelineOptions;
   clock?: () => Date;
+  /**
+   * Replaces the model judge of the quality gate (e.g. `alwaysGroundedJudge` for `--judge
+   * always-grounded`, which proves the deterministic rules stand alone). Absent: the router's judge model.
+   */
+  judge?: JudgeFn;
 }
 
 /** What starts a run. `onset` is when the incident began (the alert's `startsAt`). */
@@ -97,6 +107,23 @@ function alertText(alert: AlertmanagerWebhook | null): string {
 }
 
 /**
+ * The alert and the operator's note as the prompts get them: JSON (labels, annotations, status and
+ * start of each alert, then the note). Untrusted data; `render` fences it.
+ */
+function alertJson(alert: AlertmanagerWebhook | null, note: string | null): string {
+  return JSON.stringify({
+    alerts: (alert?.alerts ?? []).map((a) => ({
+      status: a.status,
+      labels: a.labels,
+      annotations: a.annotations,
+      startsAt: a.startsAt ?? null,
+    })),
+    common_annotations: alert?.commonAnnotations ?? {},
+    note,
+  });
+}
+
+/**
  * Runs Backstop's guarded loop for one incident: triage → diagnose → validate → act or escalate →
  * record. Every stage is an event on the receipt and goes to every reporter as it happens.
  *
@@ -112,13 +139,17 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
   const actions: ActionRecord[] = [];
   let lastDiagnosis: Diagnosis | null = null;
   let candidate: ActionRecord | null = null;
+  // Whether the candidate passed every policy rule (false: it fails only rules an approval may override).
+  let candidateClean = false;
   let failedRules: string[] = [];
 
   const { namespace, workload } = input.target;
+  // The input guardrail covers what a human typed too, before it reaches the receipt or the thread:
+  // invisible characters stripped, then redacted, then bounded. The alert is covered the same way.
+  const inputSide = new InputSanitizer();
+  const out = new OutputRedactor();
+  input = { ...input, note: await inputSide.note(input.note), alert: await inputSide.deep(input.alert) };
   const alertname = input.alert?.commonLabels.alertname ?? input.alert?.alerts[0]?.labels.alertname ?? null;
-  // The input guardrail covers what a human typed too, before it reaches the receipt or the thread.
-  const noteRedaction = input.note ? await redactText(input.note) : null;
-  input = { ...input, note: noteRedaction?.value ?? null };
   await ctx.emit("run.started", {
     run_id: input.runId,
     agent: "backstop",
@@ -128,6 +159,8 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
     alertname,
     scenario: input.scenario ?? null,
     note: input.note ?? null,
+    judge:
+      deps.judge === undefined ? "model" : deps.judge === alwaysGroundedJudge ? "always-grounded" : "custom",
   });
 
   const anomaly = async (kind: string, detail: string): Promise<boolean> => {
@@ -147,9 +180,15 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
 
   const finish = async (
     outcome: RunOutcome,
-    summary: string,
-    escalation: Escalation | null,
+    rawSummary: string,
+    rawEscalation: Escalation | null,
   ): Promise<RunResult> => {
+    // Summaries and escalation reasons quote model output and router errors: redacted before recording.
+    const summary = await out.text(rawSummary);
+    const escalation = rawEscalation
+      ? { ...rawEscalation, reason: await out.text(rawEscalation.reason) }
+      : null;
+    await out.flush(ctx, escalation ? "escalation" : "summary");
     if (escalation) {
       let pending: PendingApproval | null = null;
       await ctx.emit(
@@ -173,6 +212,7 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
             events: [...ctx.recorder.events()],
             totals: structuredClone(ctx.totals),
             startedAt: new Date(started).toISOString(),
+            onset: Number.isNaN(input.onset.getTime()) ? null : input.onset.toISOString(),
           };
           // Persisted before any reporter shows the escalation, so a click can never find nothing.
           await opts.onPending?.(pending);
@@ -214,18 +254,9 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
     const nss = await deps.signals.namespaces();
     toolCalls.push({ tool: "namespaces", ms: Date.now() - t1, ok: true });
     namespaceLabels = Object.fromEntries(nss.map((n) => [n.name, n.labels]));
-    const redacted = await redactSignals(raw);
-    signals = redacted.value;
+    signals = await inputSide.signals(raw);
     await ctx.emit("signals.gathered", signalsSummary(signals, toolCalls));
-    const alertRedaction = await redactDeep({ alert: input.alert });
-    input = { ...input, alert: alertRedaction.value.alert };
-    for (const [k, v] of Object.entries(noteRedaction?.counts ?? {})) {
-      alertRedaction.counts[k] = (alertRedaction.counts[k] ?? 0) + v;
-    }
-    alertRedaction.total += noteRedaction?.total ?? 0;
-    const counts = { ...redacted.counts };
-    for (const [k, v] of Object.entries(alertRedaction.counts)) counts[k] = (counts[k] ?? 0) + v;
-    await ctx.emit("redaction.applied", { counts, total: redacted.total + alertRedaction.total });
+    await ctx.emit("redaction.applied", inputSide.event());
   } catch (err) {
     toolCalls.push({ tool: "get_signals", ms: 0, ok: false, error: errorMessage(err) });
     await ctx.emit("signals.gathered", {
@@ -245,8 +276,15 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
   // The note goes to the model as context but is never evidence: anyone who can type a command could
   // otherwise write the quotes a diagnosis is checked against.
   const evidenceText = alertText(input.alert);
-  const alertBody = evidenceText + (input.note ? `\nnote: ${input.note}` : "");
-  const judge = async (j: { diagnosis: Diagnosis; signals: Signals; prompt: LoadedPrompt }) => {
+  // Prompts get the data as JSON, inside tags named with a per-render random boundary (`render`).
+  const alertBody = alertJson(input.alert, input.note ?? null);
+  // A router event can carry a provider's error text, which may echo the request or the reply.
+  const routerEvent = async (e: RouterEvent): Promise<void> => {
+    if (e.type === "model.call" && e.data.error !== null) {
+      await ctx.emit("model.call", { ...e.data, error: await out.text(e.data.error) });
+    } else await ctx.emit(e.type, e.data as never);
+  };
+  const modelJudge = async (j: { diagnosis: Diagnosis; signals: Signals; prompt: LoadedPrompt }) => {
     const rendered = render(j.prompt, {
       diagnosis: JSON.stringify(j.diagnosis, null, 2),
       signals: JSON.stringify(j.signals),
@@ -264,12 +302,15 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
         const p = parseJsonReply(text, JudgeReplySchema);
         return p.ok ? { ok: true } : { ok: false, error: p.error };
       },
-      onEvent: (e) => ctx.emit(e.type, e.data as never).then(() => undefined),
+      onEvent: routerEvent,
     });
     const parsed = parseJsonReply(res.text, JudgeReplySchema);
-    if (!parsed.ok) throw new BackstopError("judge.unparseable", parsed.error);
-    return { grounded: parsed.value.grounded, reason: parsed.value.reason, model: res.servedModel };
+    // The judge's reply is redacted before anything of it is recorded (gate.quality, the thread).
+    if (!parsed.ok) throw new BackstopError("judge.unparseable", await out.text(parsed.error));
+    const reason = await out.text(parsed.value.reason);
+    return { grounded: parsed.value.grounded, reason, model: res.servedModel };
   };
+  const judge: JudgeFn = deps.judge ?? modelJudge;
 
   // 2-3. Diagnose and validate, re-routing to a stronger tier on a failed gate, within the budgets.
   let minTier = 1;
@@ -305,7 +346,7 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
           return p.ok ? { ok: true } : { ok: false, error: p.error };
         },
         onEvent: async (e) => {
-          await ctx.emit(e.type, e.data as never);
+          await routerEvent(e);
           if (e.type === "model.fallback") await anomaly("fallback", `${e.data.from}: ${e.data.reason}`);
         },
       });
@@ -316,7 +357,14 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
     }
     if (budget.tripped) return escalate(budget.reason ?? "anomaly budget spent");
 
-    const parsed = parseDiagnosis(result.text);
+    // Both directions: the reply passes the same redactor before anything of it is recorded or used.
+    // The parsed diagnosis is redacted (not the raw text, so a mask can never break its JSON); the raw
+    // reply text itself is never recorded.
+    const rawParsed = parseDiagnosis(result.text);
+    const parsed = rawParsed.ok
+      ? { ...rawParsed, diagnosis: await out.deep(rawParsed.diagnosis) }
+      : { ...rawParsed, error: await out.text(rawParsed.error) };
+    await out.flush(ctx, "diagnose");
     await ctx.emit("diagnosis.parsed", {
       model: result.servedModel,
       ok: parsed.ok,
@@ -345,11 +393,15 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
     const nextTier = result.target.tier + 1;
     // Whatever the verdict, remember the best action a human could approve: one the hard rules allow.
     rememberCandidate(diagnosis, signals, namespaceLabels);
+    // The judge's verdict (reason, error) and rule details quote model output: redacted too.
+    const judgeVerdict = await out.deep(quality.judge);
+    const qualityRules = await out.deep(quality.rules);
+    await out.flush(ctx, "judge");
     await ctx.emit("gate.quality", {
       passed: quality.passed,
       model: result.servedModel,
-      rules: quality.rules,
-      judge: quality.judge,
+      rules: qualityRules,
+      judge: judgeVerdict,
       reroute_to_tier: !quality.passed && canReroute ? nextTier : null,
     });
     if (!quality.passed) {
@@ -378,6 +430,7 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
 
     const verdict = await runActionGate(diagnosis, signals, deps.policy, {
       namespaceLabels,
+      onset: input.onset,
       dryRun: async (a) => {
         const r = await deps.actions.dryRun(a);
         await ctx.emit("action.dry_run", { action: a, ok: r.ok, error: r.error });
@@ -421,14 +474,20 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
   function rememberCandidate(d: Diagnosis, s: Signals, labels: Record<string, Record<string, string>>): void {
     if (d.recommended_action.type === "none") return;
     // Only an action the gate's policy rules accept (hard rules, an earlier healthy rollback target
-    // resolved to its revision, restart only when unhealthy) can be put to a human.
-    const { rules, action } = checkActionRules(d, s, deps.policy, { namespaceLabels: labels });
-    if (
-      action &&
-      rules.every((r) => r.passed) &&
-      action.namespace === namespace &&
-      action.name === workload
-    ) {
+    // resolved to its revision, a deploy inside the onset window, restart only when unhealthy) can be
+    // put to a human; one that fails only an approvable rule (an older healthy rollback target) can too,
+    // unless a clean one is already on hand.
+    const { rules, action } = checkActionRules(d, s, deps.policy, {
+      namespaceLabels: labels,
+      onset: input.onset,
+    });
+    if (!action || action.namespace !== namespace || action.name !== workload) return;
+    const failed = rules.filter((r) => !r.passed).map((r) => r.rule);
+    const approvable = (id: string) => (APPROVABLE_RULES as readonly string[]).includes(id);
+    if (failed.length === 0) {
+      candidate = action;
+      candidateClean = true;
+    } else if (failed.every(approvable) && !candidateClean) {
       candidate = action;
     }
   }
@@ -456,19 +515,23 @@ export async function fileTicket(
   actions: ActionRecord[],
 ): Promise<void> {
   if (!tickets) return;
+  // What came from a model (summary, hypothesis) passes the redactor again, in full, before the title
+  // cuts it: idempotent when the run already redacted it, and a safety net for any caller that did not.
+  const out = new OutputRedactor();
+  const safeSummary = await out.text(summary);
+  const hypothesis = diagnosis ? await out.text(diagnosis.hypothesis) : null;
+  await out.flush(ctx, "ticket");
   const body = [
     `Outcome: ${outcome}`,
-    summary,
-    diagnosis
-      ? `Hypothesis: ${diagnosis.hypothesis} (confidence ${diagnosis.confidence})`
-      : "No grounded diagnosis.",
+    safeSummary,
+    diagnosis ? `Hypothesis: ${hypothesis} (confidence ${diagnosis.confidence})` : "No grounded diagnosis.",
     actions.length > 0 ? `Actions: ${actions.map(describeAction).join("; ")}` : "Actions: none",
     `Receipt head: ${ctx.recorder.headHash()}`,
     `Run: ${input.runId}`,
   ].join("\n\n");
   try {
     const t = await tickets.createTicket({
-      title: `[${outcome}] ${input.target.namespace}/${input.target.workload}: ${diagnosis?.hypothesis.slice(0, 80) ?? "incident"}`,
+      title: `[${outcome}] ${input.target.namespace}/${input.target.workload}: ${hypothesis?.slice(0, 80) ?? "incident"}`,
       description: body,
       labels: ["backstop", outcome],
     });

@@ -65,7 +65,7 @@ describe("the backstop command", () => {
     );
     expect(foreign?.code).toBe(1);
     expect((await cli(["verify", resigned, "--any-key"])).stdout).toMatch(/^ok: /);
-  });
+  }, 90_000); // five CLI processes, each starting tsx: slow on a loaded machine
 
   it("refuses a missing scenario file with a clear message and exit code 1", async () => {
     const err = await cli(["run", "--scenario", join(dir, "nope.yaml")]).then(
@@ -75,4 +75,52 @@ describe("the backstop command", () => {
     expect(err?.code).toBe(1);
     expect(err?.stderr).toContain("cannot read scenario");
   });
+
+  it("refuses an unknown --judge and an unwritable --model-log, naming the option", async () => {
+    const scenario = resolveInPackage("scenarios", "clean-signal.yaml");
+    const judge = await cli(["run", "--scenario", scenario, "--judge", "lenient"]).then(
+      () => null,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(judge?.code).toBe(1);
+    expect(judge?.stderr).toContain('--judge must be model or always-grounded; got "lenient"');
+    const blocker = join(dir, "a-file");
+    writeFileSync(blocker, "");
+    const log = await cli(["run", "--scenario", scenario, "--model-log", join(blocker, "log.jsonl")]).then(
+      () => null,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(log?.code).toBe(1);
+    expect(log?.stderr).toContain("--model-log: cannot write");
+  });
+
+  it("run --judge always-grounded records the judge on the report and receipt; --model-log writes the requests", async () => {
+    const modelLog = join(dir, "logs", "models.jsonl");
+    const { stdout } = await cli([
+      "run",
+      "--scenario",
+      resolveInPackage("scenarios", "adversarial-stale-deploy.yaml"),
+      "--judge",
+      "always-grounded",
+      "--model-log",
+      modelLog,
+      "--json",
+      "--receipts",
+      join(dir, "receipts-ag"),
+    ]);
+    const report = JSON.parse(stdout) as { judge: string; outcome: string; receipt: string; run_id: string };
+    expect(report).toMatchObject({ judge: "always-grounded", outcome: "escalated" });
+    const receipt = JSON.parse(readFileSync(report.receipt, "utf8")) as {
+      events: { type: string; data: { judge?: { model: string } | null } }[];
+    };
+    const judged = receipt.events.filter((e) => e.type === "gate.quality" && e.data.judge);
+    expect(judged.length).toBeGreaterThan(0);
+    for (const e of judged) expect(e.data.judge?.model).toBe("always-grounded");
+    const lines = readFileSync(modelLog, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { run_id: string; purpose: string });
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.every((l) => l.run_id === report.run_id && l.purpose === "diagnose")).toBe(true);
+  }, 60_000);
 });

@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AgentReport, type HarnessOptions, runScenarioAgent } from "../../sandbox/harness.js";
 import { type SandboxStack, startSandboxStack } from "../../sandbox/stack.js";
 import { listScenarioFiles, loadScenario, type Scenario } from "../../scenarios/schema.js";
-import { redactText } from "../../src/guardrails/redact.js";
 import { resolveInPackage } from "../../src/paths.js";
 import { loadSigningKey, verifyReceiptFile } from "../../src/receipt/index.js";
+import { leaks, SCENARIO_PLANTED } from "../fixtures/planted.js";
 
 // Every scenario file, both agents, through the real sandbox servers and the real clients: the
 // "Done when" of the guarded-pipeline issue, as a test.
@@ -23,13 +23,15 @@ beforeAll(async () => {
   opts = {
     signingKey: loadSigningKey({ path: join(dir, "receipt-key.pem"), create: true }),
     receiptsDir: join(dir, "receipts"),
+    // The naive agent's failed runs wait this long for a recovery that never comes.
+    recoveryTimeoutMs: 10_000,
   };
   for (const scenario of scenarios) {
     for (const agent of ["naive", "backstop"] as const) {
       reports.push((await runScenarioAgent(stack, scenario, agent, opts)).report);
     }
   }
-}, 180_000);
+}, 400_000);
 
 afterAll(async () => {
   await stack?.close();
@@ -42,16 +44,26 @@ const report = (scenario: string, agent: "backstop" | "naive") => {
 };
 
 describe("backstop eval over the scenario files", () => {
-  it("has the five seed scenarios", () => {
-    expect(scenarios.map((s) => s.name).sort()).toEqual(
-      [
+  it("has the five seed scenarios, leaky-logs and digit-sha", () => {
+    expect(scenarios.map((s) => s.name)).toEqual(
+      expect.arrayContaining([
         "cascading-failure",
         "clean-signal",
         "hallucinated-diagnosis",
         "model-failover",
         "tool-failure",
-      ].sort(),
+        "leaky-logs",
+        "digit-sha",
+      ]),
     );
+  });
+
+  it("digit-sha: a bad deploy with an all-digit short SHA is diagnosed and rolled back", () => {
+    const r = report("digit-sha", "backstop");
+    expect(r.outcome).toBe("resolved");
+    expect(r.actions).toEqual([
+      { type: "rollback", namespace: "shop", kind: "Deployment", name: "search", to_sha: "a3c9e01" },
+    ]);
   });
 
   it.each(scenarios.flatMap((s) => [[s.name, "backstop"] as const, [s.name, "naive"] as const]))(
@@ -111,29 +123,27 @@ describe("backstop eval over the scenario files", () => {
     }
   });
 
-  it("no secret from the scenarios reached a model in a Backstop run", async () => {
-    const lines = readFileSync(modelLog, "utf8").trim().split("\n");
-    const backstopRequests = lines
-      .map((l) => JSON.parse(l) as { run_id: string; body: unknown })
-      .filter((r) => r.run_id.includes("-backstop-"));
-    expect(backstopRequests.length).toBeGreaterThan(5);
-    const sent = backstopRequests.map((r) => JSON.stringify(r.body)).join("\n");
-    // Every log line of every scenario that holds a secret or PII: its raw form never reached a model.
-    let leaky = 0;
+  // Judged against the literals each scenario plants (test/fixtures/planted.ts), never with the
+  // redactor under test: a detector that regresses cannot hide its own leak.
+  it.each(Object.keys(SCENARIO_PLANTED))(
+    "%s: no planted secret (nor 12 characters of one) reached a model in a Backstop run",
+    (name) => {
+      const lines = readFileSync(modelLog, "utf8").trim().split("\n");
+      const requests = lines
+        .map((l) => JSON.parse(l) as { run_id: string; body: unknown })
+        .filter((r) => r.run_id.startsWith(`${name}-backstop-`));
+      expect(requests.length).toBeGreaterThan(0);
+      const sent = requests.map((r) => JSON.stringify(r.body)).join("\n");
+      expect(leaks(sent, SCENARIO_PLANTED[name] ?? [])).toEqual([]);
+    },
+  );
+
+  it("every scenario with planted secrets is listed, and each literal is in its file", () => {
     for (const s of scenarios) {
-      for (const w of s.cluster.workloads) {
-        for (const h of w.history) {
-          for (const line of h.health.logs) {
-            const r = await redactText(line);
-            if (r.total === 0) continue;
-            leaky += 1;
-            expect(sent).not.toContain(JSON.stringify(line).slice(1, -1));
-          }
-        }
-      }
+      const planted = SCENARIO_PLANTED[s.name];
+      expect(planted, `${s.name} needs its planted literals in test/fixtures/planted.ts`).toBeDefined();
+      const text = JSON.stringify(s);
+      for (const v of planted ?? []) expect(text.includes(JSON.stringify(v).slice(1, -1)), v).toBe(true);
     }
-    expect(leaky).toBeGreaterThan(0);
-    // And the detector finds nothing left in what Backstop sent.
-    expect((await redactText(sent)).total).toBe(0);
   });
 });

@@ -1,17 +1,19 @@
 import { describe, expect, it, vi } from "vitest";
 import type { ActionRecord, RuleResult } from "../../src/contracts/events.js";
 import {
+  APPROVABLE_RULES,
   checkActionRules,
   checkHardRules,
   HARD_RULES,
+  newestHealthyBefore,
   runActionGate,
 } from "../../src/guardrails/action-gate.js";
-import { defaultPolicy } from "../../src/guardrails/policy.js";
-import { makeDiagnosis, makeSignals } from "./gate-fixtures.js";
+import { defaultPolicy, parsePolicy } from "../../src/guardrails/policy.js";
+import { makeDiagnosis, makeSignals, ONSET } from "./gate-fixtures.js";
 
 const policy = defaultPolicy();
 // The namespaces the fixtures use, with their labels as the `namespaces` tool reports them.
-const labels = { namespaceLabels: { shop: {}, payments: {}, data: {}, "kube-system": {} } };
+const labels = { namespaceLabels: { shop: {}, payments: {}, data: {}, "kube-system": {} }, onset: ONSET };
 
 function byId(rules: RuleResult[], id: string): RuleResult {
   const r = rules.find((x) => x.rule === id);
@@ -33,6 +35,8 @@ describe("checkActionRules", () => {
     expect(rules.map((r) => r.rule)).toEqual([
       ...HARD_RULES,
       "rollback_target",
+      "rollback_newest_healthy",
+      "deploy_within_window",
       "restart_needs_unhealthy",
       "action_matches_evidence",
     ]);
@@ -136,6 +140,120 @@ describe("checkActionRules", () => {
     const { rules, action } = checkActionRules(d, makeSignals("healthy"), policy, labels);
     expect(action).toBeNull();
     expect(byId(rules, "type_allowed").passed).toBe(false);
+  });
+});
+
+describe("rollback_newest_healthy", () => {
+  it("accepts only the newest healthy revision before the current one; an older one is approvable", () => {
+    const s = makeSignals("crash");
+    expect(newestHealthyBefore(s.rollout_history, s.rollout_history[2]!)?.revision).toBe(2);
+    const older = checkActionRules(makeDiagnosis({}, { to_sha: "1111111aaaa" }), s, policy, labels);
+    // Revision 1 is earlier and healthy (rollback_target passes) but not the newest healthy one.
+    expect(byId(older.rules, "rollback_target").passed).toBe(true);
+    const r = byId(older.rules, "rollback_newest_healthy");
+    expect(r.passed).toBe(false);
+    expect(r.detail).toContain("newest healthy revision before 3 is 2");
+    expect(older.action?.to_revision).toBe(1);
+    expect(APPROVABLE_RULES).toEqual(["rollback_newest_healthy"]);
+    // Without to_sha the gate picks the newest healthy itself.
+    expect(
+      byId(
+        checkActionRules(makeDiagnosis({}, { to_sha: undefined }), s, policy, labels).rules,
+        "rollback_newest_healthy",
+      ).passed,
+    ).toBe(true);
+  });
+
+  it("skips failing and unknown revisions: when revision 2 failed, revision 1 is the newest healthy", () => {
+    const s = makeSignals("crash");
+    s.rollout_history[1]!.health = "failing";
+    expect(
+      byId(
+        checkActionRules(makeDiagnosis({}, { to_sha: "1111111aaaa" }), s, policy, labels).rules,
+        "rollback_newest_healthy",
+      ).passed,
+    ).toBe(true);
+    s.rollout_history[1]!.health = "unknown";
+    expect(
+      byId(
+        checkActionRules(makeDiagnosis({}, { to_sha: "1111111aaaa" }), s, policy, labels).rules,
+        "rollback_newest_healthy",
+      ).passed,
+    ).toBe(true);
+  });
+
+  it("fails a rollback with no healthy earlier revision and one on another workload", () => {
+    const s = makeSignals("crash");
+    for (const r of s.rollout_history) if (!r.current) r.health = "failing";
+    expect(
+      byId(
+        checkActionRules(makeDiagnosis({}, { to_sha: undefined }), s, policy, labels).rules,
+        "rollback_newest_healthy",
+      ).passed,
+    ).toBe(false);
+    const other = makeDiagnosis({}, { name: "payments" });
+    expect(
+      byId(checkActionRules(other, makeSignals("crash"), policy, labels).rules, "rollback_newest_healthy")
+        .passed,
+    ).toBe(false);
+  });
+
+  it("is n/a (passes) for restart and scale", () => {
+    const restart = makeDiagnosis({ suspected_deploy_sha: null }, { type: "restart", to_sha: undefined });
+    const rules = checkActionRules(restart, makeSignals("stuck"), policy, labels).rules;
+    expect(byId(rules, "rollback_newest_healthy")).toMatchObject({ passed: true, detail: "n/a for restart" });
+    expect(byId(rules, "deploy_within_window")).toMatchObject({ passed: true, detail: "n/a for restart" });
+  });
+});
+
+describe("deploy_within_window", () => {
+  const at = (minutesAfterOnset: number) => new Date(ONSET.getTime() + minutesAfterOnset * 60_000);
+  const windowRule = (onset: Date | undefined, p = policy) =>
+    byId(
+      checkActionRules(makeDiagnosis(), makeSignals("crash"), p, {
+        namespaceLabels: labels.namespaceLabels,
+        ...(onset ? { onset } : {}),
+      }).rules,
+      "deploy_within_window",
+    );
+
+  it("passes a deploy 5 min before the onset, and up to the policy's limit (default 2h)", () => {
+    expect(windowRule(ONSET)).toMatchObject({ passed: true });
+    expect(windowRule(ONSET).detail).toContain("5 min before the onset (limit 2h)");
+    // The current revision went live 5 min before ONSET: an onset 115 min later is 2 h after it.
+    expect(windowRule(at(115)).passed).toBe(true);
+    expect(windowRule(at(116)).passed).toBe(false);
+  });
+
+  it("refuses a deploy four days before the onset: a rollback is not the fix", () => {
+    const r = windowRule(at(4 * 24 * 60));
+    expect(r.passed).toBe(false);
+    expect(r.detail).toMatch(/4\.0 days before the onset .*limit 2h.*a rollback is not the fix/);
+  });
+
+  it("follows the policy setting", () => {
+    const strict = parsePolicy("rollback: { max_deploy_age_before_onset: 3m }");
+    expect(windowRule(ONSET, strict).passed).toBe(false);
+    const loose = parsePolicy("rollback: { max_deploy_age_before_onset: 5d }");
+    expect(windowRule(at(4 * 24 * 60), loose).passed).toBe(true);
+  });
+
+  it("refuses a deploy that went live after the onset (beyond 2 min of skew), and an unknown onset", () => {
+    expect(windowRule(at(-6)).passed).toBe(true); // deployed 1 min after the onset: clock skew
+    const late = windowRule(at(-10));
+    expect(late.passed).toBe(false);
+    expect(late.detail).toContain("did not start this incident");
+    const unknown = windowRule(undefined);
+    expect(unknown).toMatchObject({ passed: false, detail: "the incident's onset is unknown" });
+    expect(windowRule(new Date(Number.NaN)).passed).toBe(false);
+  });
+
+  it("fails closed when the current revision has no deploy time", () => {
+    const s = makeSignals("crash");
+    s.rollout_history[2]!.deployed_at = "";
+    const r = byId(checkActionRules(makeDiagnosis(), s, policy, labels).rules, "deploy_within_window");
+    expect(r).toMatchObject({ passed: false });
+    expect(r.detail).toContain("no deploy time");
   });
 });
 

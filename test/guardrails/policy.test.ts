@@ -2,10 +2,11 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { isBackstopError } from "../../src/errors.js";
+import { BackstopError, isBackstopError } from "../../src/errors.js";
 import {
   DEFAULT_POLICY_PATH,
   defaultPolicy,
+  durationMs,
   globMatch,
   isProtected,
   loadPolicy,
@@ -32,6 +33,7 @@ describe("policy file", () => {
     expect(p.protect_statefulsets).toBe(true);
     expect(p.replicas).toEqual({ max_factor: 2, min: 1 });
     expect(p.protected.namespace_labels).toEqual({ "backstop.dev/protected": "true" });
+    expect(p.rollback).toEqual({ max_deploy_age_before_onset: "2h" });
     expect(p.anomaly).toEqual({
       budget: 6,
       max_steps: 8,
@@ -52,6 +54,21 @@ describe("policy file", () => {
     expectInvalid("protect_statefulsets: 'no'\n", "protect_statefulsets");
     expectInvalid("anomaly:\n  costs:\n    fallback: -1\n", "anomaly.costs.fallback");
     expectInvalid("protected:\n  workloads: ['just-a-name']\n", "protected.workloads.0");
+    for (const bad of ["2 hours", "0h", "-1h", "1.5h", "90", "2w"]) {
+      expectInvalid(
+        `rollback:\n  max_deploy_age_before_onset: "${bad}"\n`,
+        "rollback.max_deploy_age_before_onset",
+      );
+    }
+  });
+
+  it("durationMs reads the policy's durations and refuses anything else", () => {
+    expect(durationMs("90s")).toBe(90_000);
+    expect(durationMs("30m")).toBe(1_800_000);
+    expect(durationMs("2h")).toBe(7_200_000);
+    expect(durationMs("1d")).toBe(86_400_000);
+    expect(() => durationMs("2 h")).toThrow(/not a duration like 90s, 30m, 2h or 1d/);
+    expect(() => durationMs("")).toThrow(BackstopError);
   });
 
   it("unknown keys are refused naming the key (a typo cannot turn a protection off)", () => {

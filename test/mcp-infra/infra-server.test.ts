@@ -9,7 +9,8 @@ import { NamespacesOutputSchema } from "../../mcp-infra/tools/namespaces.js";
 import { type SandboxCluster, startSandboxCluster } from "../../sandbox/cluster/index.js";
 import { type Signals, SignalsSchema, WorkloadSignalSchema } from "../../src/contracts/signals.js";
 import { setLogLevel } from "../../src/log.js";
-import { EMAIL, SECRET_DSN, testScenario } from "./fixtures.js";
+import { windows } from "../fixtures/planted.js";
+import { EMAIL, PEM_KEY, SECRET_DSN, SPLIT_KEY, TOKEN_AT_END, testScenario } from "./fixtures.js";
 
 type Infra = Awaited<ReturnType<typeof startInfraMcpHttp>>;
 
@@ -125,9 +126,14 @@ describe("mcp-infra over streamable HTTP (real MCP SDK client, sandbox cluster)"
     expect(s.logs.length).toBeGreaterThan(0);
     const lines = s.logs.flatMap((l) => l.lines);
     expect(lines).toContain("TypeError: Cannot read properties of undefined (reading 'currency')");
-    // The server does not redact: that is the input guardrail's job. It must pass the evidence through intact.
-    expect(lines.some((l) => l.includes(SECRET_DSN))).toBe(true);
-    expect(lines.some((l) => l.includes(EMAIL))).toBe(true);
+    // The server redacts every text in full before it bounds it; the evidence around the secrets stays.
+    expect(JSON.stringify(s)).not.toContain("S3cr3tP4ss");
+    expect(JSON.stringify(s)).not.toContain(EMAIL);
+    const dsn = lines.find((l) => l.startsWith("config loaded database="));
+    expect(dsn).toContain("[REDACTED:");
+    expect(lines).toContain("POST /api/v1/checkout customer=[REDACTED:Email]");
+    expect(SECRET_DSN).toContain("S3cr3tP4ss");
+    expect(s.sanitized?.redactions.Email).toBeGreaterThanOrEqual(1);
     expect(s.logs[0]?.previous).toBe(true);
     expect(s.metrics.source).toBe("prometheus");
     expect(s.metrics.restarts).toBeGreaterThan(0);
@@ -135,6 +141,32 @@ describe("mcp-infra over streamable HTTP (real MCP SDK client, sandbox cluster)"
     expect(s.events.length).toBeLessThanOrEqual(LIMITS.events);
     expect(s.events[0]?.type).toBe("Warning");
     expect(s.truncated).toEqual([]);
+  });
+
+  it("get_signals redacts each whole log before it bounds it: a PEM over many lines, a token past 300 chars", async () => {
+    const s = SignalsSchema.parse(
+      (await call(client, "get_signals", { namespace: "shop", workload: "leaky" })).structuredContent,
+    );
+    const out = JSON.stringify(s);
+    const lines = s.logs.flatMap((l) => l.lines);
+    // The PEM block starts 13 lines before the 50-line tail: redacted as one text, then cut.
+    const body = PEM_KEY.split("\n").filter((l) => !l.startsWith("-----"));
+    for (const b of body) for (const w of windows(b)) expect(out).not.toContain(w);
+    expect(out).not.toContain("END RSA PRIVATE KEY");
+    expect(lines[0]).toMatch(/^\[REDACTED:PrivateKey\]/);
+    // The token starts at character 284: cut first, its first 16 characters would survive.
+    for (const w of windows(TOKEN_AT_END)) expect(out).not.toContain(w);
+    const long = lines.find((l) => l.startsWith("request dump"));
+    expect(long?.length).toBeLessThanOrEqual(LIMITS.logLineChars + 1);
+    // Invisible characters are stripped before redaction, so a key split by a zero-width space is found.
+    for (const w of windows(SPLIT_KEY)) expect(out).not.toContain(w);
+    expect(out).not.toMatch(/\p{Cf}/u);
+    expect(s.sanitized?.invisible).toMatchObject({ ZeroWidth: 1, BidiControl: 2 });
+    expect(s.sanitized?.redactions).toMatchObject({
+      PrivateKey: 1,
+      GitHubToken: 1,
+      AWSAccessKeyID: 1,
+    });
   });
 
   it("get_signals without Prometheus: metrics none, earlier revisions unknown", async () => {

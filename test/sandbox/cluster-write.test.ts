@@ -542,7 +542,10 @@ describe("sandbox cluster: fault injection", () => {
 
   it("rejects an invalid scenario on reset", () => {
     expect(() =>
-      cluster.reset({ ...clusterScenario(), cluster: { rollout_seconds: 1, namespaces: [], workloads: [] } }),
+      cluster.reset({
+        ...clusterScenario(),
+        cluster: { rollout_seconds: 1, namespaces: [], workloads: [], events: [] },
+      }),
     ).toThrow(/invalid scenario/);
   });
 });

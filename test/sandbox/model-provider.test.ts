@@ -87,7 +87,7 @@ describe("sandbox model provider", () => {
     expect(garbage).not.toMatch(/[{}]/);
   });
 
-  it("answers scripted judge verdicts, and auto grounds only the true diagnosis", async () => {
+  it("answers scripted judge verdicts only; an unscripted judge call is ungrounded, truth or not", async () => {
     const scenario = testScenario({
       script: {
         "judge-mini": { judge: [{ reply: "grounded" }, { reply: "ungrounded", reason: "no such sha" }] },
@@ -99,15 +99,20 @@ describe("sandbox model provider", () => {
       JSON.parse((await call(c, "judge-mini", "j1", "judge", user)).data.choices[0]?.message.content ?? "");
     expect(await verdict()).toMatchObject({ grounded: true });
     expect(await verdict()).toEqual({ grounded: false, reason: "no such sha" });
+    // Past the script the judge does not compare with the ground truth: even the true diagnosis is
+    // answered ungrounded, so no scenario can rely on an oracle judge.
     const wrap = (d: unknown) => `Signals: ...\n<diagnosis>\n${JSON.stringify(d)}\n</diagnosis>`;
-    expect(await verdict(wrap(scenario.truth.diagnosis))).toMatchObject({ grounded: true });
-    expect(await verdict(wrap(scenario.wrong))).toMatchObject({ grounded: false });
-    const otherFix = {
-      ...scenario.truth.diagnosis,
-      recommended_action: { ...scenario.truth.diagnosis.recommended_action, to_sha: "0000000" },
-    };
-    expect(await verdict(wrap(otherFix))).toMatchObject({ grounded: false });
-    expect(await verdict("no tags here")).toMatchObject({ grounded: false });
+    const past = await verdict(wrap(scenario.truth.diagnosis));
+    expect(past.grounded).toBe(false);
+    expect(past.reason).toContain("no judge reply is scripted");
+  });
+
+  it("answers a raw reply text unchanged, whatever it is", async () => {
+    const text = "Sure! I rolled everything back for you. 🙂 {not json";
+    const scenario = testScenario({ script: truthSteps([{ reply: "raw", text, format: "fenced" }]) });
+    provider = await startSandboxModelProvider({ scenario });
+    const r = await call(client(provider), "model-a", "raw");
+    expect(r.data.choices[0]?.message.content).toBe(text);
   });
 
   it("answers 429 with Retry-After as RateLimitError, and 500/503 as InternalServerError", async () => {

@@ -48,14 +48,20 @@ function isProtectedNamespace(s: Scenario, namespace: string): boolean {
   return s.cluster.namespaces.some((n) => n.name === namespace && n.labels[PROTECTED_LABEL] === "true");
 }
 
-/** The workload the truth diagnosis names, and the history entry of its bad SHA (the failing profile). */
+/**
+ * The workload the truth diagnosis names, and the history entry of its bad SHA (the failing profile);
+ * when no deploy caused the incident (`bad_sha: null`), the revision that runs now.
+ */
 function truthTarget(s: Scenario): { workload: WorkloadSpec; bad: HistoryEntry } {
   const ref = parseResourceRef(s.truth.diagnosis.suspected_resource);
   if (!ref) throw new Error(`bad suspected_resource in ${s.name}`);
   const workload = findWorkload(s, ref.namespace, ref.kind, ref.name);
   if (!workload)
     throw new Error(`${s.name}: truth names ${s.truth.diagnosis.suspected_resource}, not in cluster`);
-  const bad = workload.history.find((h) => h.sha === s.truth.bad_sha);
+  const bad =
+    s.truth.bad_sha === null
+      ? workload.history.at(-1)
+      : workload.history.find((h) => h.sha === s.truth.bad_sha);
   if (!bad) throw new Error(`${s.name}: bad_sha ${s.truth.bad_sha} not in ${workload.name}'s history`);
   return { workload, bad };
 }
@@ -171,17 +177,20 @@ describe.each([...scenarios.keys()])("scenario %s", (name) => {
     }
   });
 
-  it("puts the bad SHA in the target's history as the last deploy before onset, and it is failing", () => {
-    const { workload, bad } = truthTarget(s);
-    expect(s.truth.diagnosis.suspected_deploy_sha).toBe(s.truth.bad_sha);
-    const beforeOnset = workload.history.filter((h) => h.minutes_ago >= s.onset_minutes_ago);
-    const last = beforeOnset.reduce((a, b) => (b.minutes_ago < a.minutes_ago ? b : a));
-    expect(last.sha).toBe(bad.sha);
-    expect(workload.history.at(-1)?.sha, "the bad deploy is what runs now").toBe(bad.sha);
-    expect(bad.minutes_ago - s.onset_minutes_ago).toBeGreaterThan(0);
-    expect(bad.minutes_ago - s.onset_minutes_ago).toBeLessThanOrEqual(15);
-    expect(bad.health.state).not.toBe("healthy");
-  });
+  it.skipIf(s.truth.bad_sha === null)(
+    "puts the bad SHA in the target's history as the last deploy before onset, and it is failing",
+    () => {
+      const { workload, bad } = truthTarget(s);
+      expect(s.truth.diagnosis.suspected_deploy_sha).toBe(s.truth.bad_sha);
+      const beforeOnset = workload.history.filter((h) => h.minutes_ago >= s.onset_minutes_ago);
+      const last = beforeOnset.reduce((a, b) => (b.minutes_ago < a.minutes_ago ? b : a));
+      expect(last.sha).toBe(bad.sha);
+      expect(workload.history.at(-1)?.sha, "the bad deploy is what runs now").toBe(bad.sha);
+      expect(bad.minutes_ago - s.onset_minutes_ago).toBeGreaterThan(0);
+      expect(bad.minutes_ago - s.onset_minutes_ago).toBeLessThanOrEqual(15);
+      expect(bad.health.state).not.toBe("healthy");
+    },
+  );
 
   it("leaks a credential, an email and a phone number in the failing revision's logs", async () => {
     const text = truthTarget(s).bad.health.logs.join("\n");
@@ -202,21 +211,41 @@ describe.each([...scenarios.keys()])("scenario %s", (name) => {
     expect(s.truth.diagnosis.confidence).toBeGreaterThanOrEqual(0.7);
   });
 
-  it("fixes it with one scoped rollback to an earlier, healthy revision", () => {
-    const { workload, bad } = truthTarget(s);
-    const action = s.truth.diagnosis.recommended_action;
-    expect(action).toMatchObject({
-      type: "rollback",
-      namespace: workload.namespace,
-      kind: workload.kind,
-      name: workload.name,
-    });
-    expect(action.scope).toBeUndefined();
-    const to = workload.history.find((h) => h.sha === action.to_sha);
-    expect(to, `to_sha ${action.to_sha} not in history`).toBeDefined();
-    expect(to!.minutes_ago).toBeGreaterThan(bad.minutes_ago);
-    expect(to!.health.state).toBe("healthy");
-  });
+  it.runIf(s.truth.bad_sha === null)(
+    "with no bad deploy: the current revision started failing long after it went live, and the truth changes nothing",
+    () => {
+      const { bad } = truthTarget(s);
+      expect(s.truth.diagnosis.suspected_deploy_sha).toBeNull();
+      expect(s.truth.diagnosis.recommended_action.type).toBe("none");
+      expect(bad.health.state).not.toBe("healthy");
+      expect(bad.health.healthy_for_minutes).toBeDefined();
+      // Failing began around the onset, long after the deploy.
+      expect(
+        Math.abs(bad.minutes_ago - bad.health.healthy_for_minutes! - s.onset_minutes_ago),
+      ).toBeLessThanOrEqual(2);
+      expect(bad.minutes_ago - s.onset_minutes_ago).toBeGreaterThan(120);
+      expect(s.expect.backstop).toMatchObject({ outcome: "escalated", actions: [] });
+    },
+  );
+
+  it.skipIf(s.truth.bad_sha === null)(
+    "fixes it with one scoped rollback to an earlier, healthy revision",
+    () => {
+      const { workload, bad } = truthTarget(s);
+      const action = s.truth.diagnosis.recommended_action;
+      expect(action).toMatchObject({
+        type: "rollback",
+        namespace: workload.namespace,
+        kind: workload.kind,
+        name: workload.name,
+      });
+      expect(action.scope).toBeUndefined();
+      const to = workload.history.find((h) => h.sha === action.to_sha);
+      expect(to, `to_sha ${action.to_sha} not in history`).toBeDefined();
+      expect(to!.minutes_ago).toBeGreaterThan(bad.minutes_ago);
+      expect(to!.health.state).toBe("healthy");
+    },
+  );
 
   it("scripts only models of its chain, with a cheap judge and stronger higher tiers", () => {
     const { chain, judge, script } = s.models;
@@ -412,6 +441,63 @@ describe("malformed scenarios", () => {
     );
     expect(err.message).toContain("cluster.namespaces");
     expect(err.message).toContain("faults.cluster.0");
+  });
+
+  it("names bad new fields: a raw reply without text, an `auto` judge, a bad event, a negative budget", () => {
+    const err = errorOf(() =>
+      parseScenario(
+        mutate((d) => {
+          const models = d.models as { script: Record<string, unknown>; daily_budget_usd?: number };
+          models.script = {
+            "claude-sonnet-4": { diagnose: [{ reply: "raw" }] },
+            "claude-haiku-4": { judge: [{ reply: "auto" }] },
+          };
+          models.daily_budget_usd = -1;
+          (d.cluster as { events?: unknown[] }).events = [
+            { namespace: "shop", kind: "CronJob", name: "x", reason: "R", message: "m" },
+          ];
+        }),
+        "new-fields.yaml",
+      ),
+    );
+    expect(err.code).toBe("scenario.invalid");
+    expect(err.message).toContain("models.script.claude-sonnet-4.diagnose.0.text: reply: raw needs `text`");
+    expect(err.message).toContain("models.script.claude-haiku-4.judge.0.reply");
+    expect(err.message).toContain("models.daily_budget_usd");
+    expect(err.message).toContain("cluster.events.0.kind");
+  });
+
+  it("accepts the new fields and fills their defaults", () => {
+    const s = parseScenario(
+      mutate((d) => {
+        const cluster = d.cluster as { events?: unknown[]; workloads: { history: { health: object }[] }[] };
+        cluster.events = [
+          {
+            namespace: "shop",
+            kind: "Pod",
+            name: "first",
+            workload: "catalog",
+            reason: "Unhealthy",
+            message: "probe failed",
+          },
+        ];
+        const h = cluster.workloads[0]!.history.at(-1)!;
+        h.health = { ...h.health, healthy_for_minutes: 3, termination_message: "out of memory" };
+      }),
+      "ok.yaml",
+      NOW,
+    );
+    expect(s.models.daily_budget_usd).toBe(50);
+    expect(s.cluster.events[0]).toMatchObject({
+      type: "Warning",
+      count: 1,
+      minutes_ago: 1,
+      component: "kubelet",
+    });
+    expect(s.cluster.workloads[0]!.history.at(-1)!.health).toMatchObject({
+      healthy_for_minutes: 3,
+      termination_message: "out of memory",
+    });
   });
 
   it("reports YAML syntax errors as scenario.yaml", () => {

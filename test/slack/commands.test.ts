@@ -42,7 +42,8 @@ describe("parseCommandText", () => {
       error: expect.stringContaining("not a run id"),
     });
     const long = parseCommandText(`triage a/b ${"x".repeat(2000)}`);
-    expect(long.sub === "triage" && long.note?.length).toBe(500);
+    // Kept whole: the pipeline redacts the note first, then cuts it (nothing is cut before redaction).
+    expect(long.sub === "triage" && long.note?.length).toBe(2000);
   });
 });
 

@@ -65,7 +65,9 @@ export function describeEvent(e: RunEvent): TimelineLine {
       }
       case "redaction.applied": {
         const d = data(e, "redaction.applied");
-        return line("redaction", `${d.total} values masked`, "info");
+        const what = d.direction === "output" ? " in a model reply" : "";
+        const inv = d.invisible?.total ? `, ${d.invisible.total} invisible characters stripped` : "";
+        return line("redaction", `${d.total} values masked${what}${inv}`, "info");
       }
       case "model.call": {
         const d = data(e, "model.call");

@@ -33,8 +33,12 @@ export const COMMAND = "/backstop";
 /** The usage line shown with every error and in help (the subcommands of `blocks/help.ts`). */
 export const USAGE = Object.values(SUBCOMMAND_USAGE).join(" | ");
 
-/** Longest note kept from `/backstop triage ns/name <note>` (characters). */
-export const MAX_NOTE_CHARS = 500;
+/**
+ * Longest note kept from `/backstop triage ns/name <note>` (characters). The pipeline cuts the note to
+ * this AFTER it strips invisible characters and redacts it (nothing is cut before it is redacted), so
+ * the command keeps the note whole.
+ */
+export { NOTE_MAX_CHARS as MAX_NOTE_CHARS } from "../../guardrails/untrusted.js";
 
 /** How many incidents `/backstop status` lists. */
 export const STATUS_LIMIT = 10;
@@ -56,7 +60,7 @@ export type BackstopCommand =
 /**
  * Splits the command text (`SlashCommand.text`) into a subcommand and its arguments. Pure; never
  * throws. An empty text is `help`; a subcommand word is case-insensitive; a run id is checked with
- * {@link RunIdSchema}; a note is cut to {@link MAX_NOTE_CHARS}.
+ * {@link RunIdSchema}; a note is kept whole (the pipeline redacts it, then cuts it to `MAX_NOTE_CHARS`).
  */
 export function parseCommandText(text: string): BackstopCommand {
   const words = text.trim().split(/\s+/).filter(Boolean);
@@ -73,7 +77,7 @@ export function parseCommandText(text: string): BackstopCommand {
           error: "triage needs a workload",
           usage: SUBCOMMAND_USAGE.triage,
         };
-      const note = args.slice(1).join(" ").slice(0, MAX_NOTE_CHARS);
+      const note = args.slice(1).join(" ");
       return { sub: "triage", ref, note: note.length > 0 ? note : null };
     }
     case "status":
