@@ -1,5 +1,11 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadLocalPrompt, render } from "../../prompts/loader.js";
+import { runScenarioAgent } from "../../sandbox/harness.js";
+import { type SandboxStack, startSandboxStack } from "../../sandbox/stack.js";
+import { loadScenario } from "../../scenarios/schema.js";
 import type { Diagnosis } from "../../src/contracts/diagnosis.js";
 import type { Signals } from "../../src/contracts/signals.js";
 import {
@@ -7,6 +13,9 @@ import {
   findSignals,
   GuardrailRequestSchema,
 } from "../../src/guardrails/gateway-guardrail.js";
+import { resolveInPackage } from "../../src/paths.js";
+import { targetFromWebhook } from "../../src/pipeline/target.js";
+import { loadSigningKey } from "../../src/receipt/index.js";
 import { type Bot, startBot } from "../slack/app-fixture.js";
 import { makeDiagnosis, makeSignals, ONSET } from "./gate-fixtures.js";
 
@@ -229,4 +238,57 @@ describe("evaluateGuardrail and findSignals", () => {
     const fromInstructions = contract(makeDiagnosis({ evidence: ["Ground everything in the signals"] }));
     expect(evaluateGuardrail(GuardrailRequestSchema.parse(fromInstructions)).verdict).toBe(false);
   });
+});
+
+describe("the guardrail on the request the pipeline really sends", () => {
+  let stack: SandboxStack;
+  let bot: Bot;
+  let dir: string;
+  beforeAll(async () => {
+    const scenario = loadScenario(resolveInPackage("scenarios", "hallucinated-diagnosis.yaml"));
+    stack = await startSandboxStack({ scenario });
+    bot = await startBot({ overrides: { guardrailToken: TOKEN } });
+    dir = mkdtempSync(join(tmpdir(), "backstop-guardrail-"));
+  }, 60_000);
+  afterAll(async () => {
+    await bot?.close();
+    await stack?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("allows the scenario's true diagnosis and denies its hallucinated one", async () => {
+    const scenario = stack.scenario;
+    await runScenarioAgent(stack, scenario, "backstop", {
+      signingKey: loadSigningKey({ path: join(dir, "key.pem"), create: true }),
+      receiptsDir: dir,
+      recoveryTimeoutMs: 20_000,
+    });
+    // The Chat Completions request body exactly as the router sent it to the model provider.
+    const sent = stack.models.requests().find((r) => r.purpose === "diagnose")!;
+    expect(sent).toBeDefined();
+    const { onset } = targetFromWebhook(scenario.alert);
+    const ask = async (diagnosis: unknown) => {
+      const res = await fetch(`${bot.url}/guardrails/quality`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          requestBody: sent.body,
+          responseBody: completion(JSON.stringify(diagnosis)),
+          config: {},
+          context: {
+            user: { subjectId: "sa", subjectType: "serviceaccount" },
+            metadata: { run_id: sent.run_id, purpose: "diagnose", onset: onset.toISOString() },
+          },
+        }),
+      });
+      expect(res.status).toBe(200);
+      return (await res.json()) as { verdict: boolean; message: string };
+    };
+    const truth = await ask(scenario.truth.diagnosis);
+    expect(truth.message).toMatch(/^grounded/);
+    expect(truth.verdict).toBe(true);
+    const wrong = await ask(scenario.wrong);
+    expect(wrong.verdict).toBe(false);
+    expect(wrong.message).toMatch(/^ungrounded: /);
+  }, 90_000);
 });
