@@ -9,6 +9,7 @@ import { ModelRouter, type ModelTarget } from "../src/gateway/index.js";
 import { isProtected, loadPolicy, type Policy } from "../src/guardrails/policy.js";
 import { alwaysGroundedJudge, type JudgeMode } from "../src/guardrails/quality.js";
 import { connectInfra, connectNotify } from "../src/mcp/index.js";
+import type { RunTiming } from "../src/pipeline/context.js";
 import { runNaive } from "../src/pipeline/naive.js";
 import type { SignalsSource, TicketSink } from "../src/pipeline/ports.js";
 import { type PipelineDeps, type RunResult, runBackstop } from "../src/pipeline/run.js";
@@ -41,6 +42,8 @@ export interface AgentReport {
   tokens: { input: number; output: number };
   cost_usd: number;
   wall_ms: number;
+  /** Where the run's time went (ms), `own_ms` included: see `RunTiming` in `src/pipeline/context.ts`. */
+  timing: RunTiming;
   /** Path of the signed receipt file. */
   receipt: string;
   expectation_met: boolean;
@@ -210,6 +213,7 @@ export async function runScenarioAgent(
     tokens: result.tokens,
     cost_usd: Math.round(result.costUsd * 1e6) / 1e6,
     wall_ms: result.wallMs,
+    timing: result.timing,
     receipt,
     expectation_met: false,
     expectation_failures: [],

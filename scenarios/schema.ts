@@ -107,7 +107,7 @@ export type ClusterFault = z.infer<typeof ClusterFaultSchema>;
  *   judge call is scripted, and an unscripted one answers `ungrounded` (fail-closed).
  * - `format`: how the JSON is wrapped: `plain`, `fenced` (```json), `prose` (text around it),
  *   `truncated` (cut mid-object), `garbage` (no JSON at all).
- * - `status`: answer with this HTTP error instead (with `Retry-After: retry_after_s` on 429).
+ * - `status`: answer with this HTTP error instead (with `Retry-After: retry_after_s` when given).
  * - `delay_ms`: wait before answering (a timeout when longer than the caller's).
  */
 export const ModelStepSchema = z
@@ -135,7 +135,7 @@ export const ModelStepSchema = z
   });
 export type ModelStep = z.infer<typeof ModelStepSchema>;
 
-/** A model target the scenario's chain walks; prices are USD per 1M tokens, `timeout_ms` per call. */
+/** A model target the scenario's chain walks; prices are USD per 1M tokens, `timeout_ms` per call, `latency_ms` per answer. */
 export const ScenarioTargetSchema = z.object({
   name: z.string().min(1),
   model: z.string().min(1),
@@ -143,6 +143,12 @@ export const ScenarioTargetSchema = z.object({
   input_usd_per_mtok: z.number().nonnegative(),
   output_usd_per_mtok: z.number().nonnegative(),
   timeout_ms: z.number().int().positive().default(20_000),
+  /**
+   * Scripted latency of this model in ms: the sandbox provider waits this long before every answer to
+   * it (scripted steps and the default alike, errors included), on top of a step's `delay_ms`.
+   * Default 0. Used by benchmarks to model a real provider's latency.
+   */
+  latency_ms: z.number().int().nonnegative().default(0),
 });
 export type ScenarioTarget = z.infer<typeof ScenarioTargetSchema>;
 

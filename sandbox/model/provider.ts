@@ -240,6 +240,12 @@ function stepOutcome(scenario: Scenario, step: ModelStep, purpose: string): Outc
   };
 }
 
+/** The scripted latency (`latency_ms`, ms) of a model named in the scenario's chain or judge; 0 otherwise. */
+function modelLatencyMs(scenario: Scenario, model: string): number {
+  const t = [...scenario.models.chain, scenario.models.judge].find((x) => x.model === model);
+  return t?.latency_ms ?? 0;
+}
+
 /** Reads a request body as UTF-8 text. */
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -454,7 +460,7 @@ export async function startSandboxModelProvider(
     for (const member of members) {
       served = member;
       outcome = stepOutcome(scenario, nextStep(runId, member, purpose), purpose);
-      delayMs += outcome.delayMs;
+      delayMs += outcome.delayMs + modelLatencyMs(scenario, member);
       if (outcome.kind === "ok") break;
     }
     if (!outcome) return fail(404, `The model \`${chat.model}\` does not exist.`);
@@ -468,8 +474,7 @@ export async function startSandboxModelProvider(
     if (res.destroyed || res.writableEnded) return;
     if (outcome.kind === "error") {
       const extra: Record<string, string> = { "x-tfy-resolved-model": served };
-      if (outcome.status === 429 && outcome.retryAfterS !== undefined)
-        extra["retry-after"] = String(outcome.retryAfterS);
+      if (outcome.retryAfterS !== undefined) extra["retry-after"] = String(outcome.retryAfterS);
       return sendError(res, outcome.status, outcome.message, extra);
     }
     const promptChars = chat.messages.reduce((n, m) => n + contentText(m.content).length, 0);

@@ -1,7 +1,7 @@
 /**
  * Run events: the receipt's body and the source every reporter (CLI timeline, Slack thread, console)
  * renders. Shapes follow DESIGN.md, "Contracts". `hash = sha256(canonical({seq, at, type, data, prev_hash}))`
- * over RFC 8785 canonical JSON; see `src/receipt/`.
+ * (plus `duration_ms` inside the hashed object when the event carries it) over RFC 8785 canonical JSON; see `src/receipt/`.
  */
 export const RUN_EVENT_TYPES = [
   "run.started",
@@ -91,6 +91,12 @@ export interface RunEventDataMap {
     tokens: { input: number; output: number };
     cost_usd: number;
     prompt: { name: string; version: string; sha256: string } | null;
+    /**
+     * Why the router called this target at this point (additive; older receipts lack it): `why` is a
+     * sentence (tier, recent-latency rank or "no recent sample", the failed target it follows, retries),
+     * `ewma_ms` the target's recent latency average when it was chosen (null: no sample).
+     */
+    route?: { why: string; ewma_ms: number | null };
   };
   "model.fallback": {
     from: string;
@@ -154,6 +160,12 @@ export interface RunEvent<T extends RunEventType = RunEventType> {
   type: T;
   data: RunEventDataMap[T];
   prev_hash: string;
+  /**
+   * How long the stage this event records took, in ms (additive; older receipts lack it): a measured
+   * stage's time (signals, redaction, a gate, dry-run, action, recovery watch, ticket), a model call's
+   * latency, else the time since the previous event. Hashed with the event when present.
+   */
+  duration_ms?: number;
   hash: string;
 }
 

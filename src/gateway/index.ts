@@ -8,6 +8,7 @@ export {
   type ModelTarget,
   type RouterEvent,
   type RouterOptions,
+  retryAfterMs,
   retryDelayMs,
 } from "./router.js";
-export { type BudgetStore, MemoryBudgetStore, utcDay } from "./store.js";
+export { type BudgetStore, LATENCY_TTL_MS, MemoryBudgetStore, utcDay } from "./store.js";

@@ -2,7 +2,7 @@ import { Redis } from "ioredis";
 import { BackstopError, errorMessage } from "../errors.js";
 import { childLogger } from "../log.js";
 import type { QueueConnection } from "../queue/runs.js";
-import type { BudgetStore } from "./store.js";
+import { type BudgetStore, checkLatencySample, LATENCY_TTL_MS } from "./store.js";
 
 const log = childLogger("gateway.redis-store");
 
@@ -26,6 +26,22 @@ return 1
 `;
 
 /**
+ * Folds one sample into a target's latency EWMA atomically (concurrent workers never lose a sample):
+ * `new = alpha * sample + (1 - alpha) * old`, or the sample when there is no average; the key expires
+ * {@link LATENCY_TTL_MS} after the last sample. Returns the new average as a string (Lua numbers
+ * returned to Redis are truncated to integers).
+ */
+const EWMA_LUA = `
+local old = redis.call('GET', KEYS[1])
+local x = tonumber(ARGV[1])
+local a = tonumber(ARGV[2])
+local v = x
+if old then v = a * x + (1 - a) * tonumber(old) end
+redis.call('SET', KEYS[1], tostring(v), 'PX', ARGV[3])
+return tostring(v)
+`;
+
+/**
  * The model router's {@link BudgetStore} in Redis (ioredis), shared by every bot and worker process,
  * with exactly the semantics of `MemoryBudgetStore`:
  * - spend: `INCRBYFLOAT <prefix>:spend:<YYYY-MM-DD>` (USD; UTC day chosen by the caller, so a new day
@@ -35,7 +51,9 @@ return 1
  *   after {@link WINDOW_TTL_MS} (not a sliding sorted-set window: the router asks for fixed windows);
  * - cooldowns: `SET <prefix>:cooldown:<target> <untilMs> PX …`; the value is authoritative (the router
  *   compares it with its own clock), the TTL (until `untilMs` plus {@link COOLDOWN_GRACE_MS}) only
- *   reclaims memory, so an injected clock behaves as with the memory store.
+ *   reclaims memory, so an injected clock behaves as with the memory store;
+ * - latency: `<prefix>:latency:<target>` holds the EWMA in ms, updated by one Lua script and read for
+ *   all targets with one `MGET`; it expires {@link LATENCY_TTL_MS} after the last sample.
  *
  * Default prefix `backstop:budget`. Every method throws BackstopError `budget.unavailable` when Redis
  * fails (the router then fails closed), `input.invalid_spend` for a NaN or +Infinity amount.
@@ -109,6 +127,31 @@ export class RedisBudgetStore implements BudgetStore {
   /** @inheritdoc */
   async clearCooldown(target: string): Promise<void> {
     await this.call("clearCooldown", () => this.redis.del(`${this.p}:cooldown:${target}`));
+  }
+
+  /** @inheritdoc */
+  async latencies(targets: readonly string[]): Promise<(number | null)[]> {
+    if (targets.length === 0) return [];
+    const raw = await this.call("latencies", () =>
+      this.redis.mget(...targets.map((t) => `${this.p}:latency:${t}`)),
+    );
+    return raw.map((v) => (v === null ? null : Number(v)));
+  }
+
+  /** @inheritdoc */
+  async recordLatency(target: string, ms: number, alpha: number): Promise<number> {
+    checkLatencySample(ms, alpha);
+    const res = await this.call("recordLatency", () =>
+      this.redis.eval(
+        EWMA_LUA,
+        1,
+        `${this.p}:latency:${target}`,
+        String(ms),
+        String(alpha),
+        String(LATENCY_TTL_MS),
+      ),
+    );
+    return Number(res);
   }
 
   /** Closes the Redis connection. */

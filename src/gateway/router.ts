@@ -48,16 +48,23 @@ export interface ModelTarget {
 
 /**
  * Router configuration.
- * - `mode`: `chain` walks `targets` in tier order (priority fallback); `virtual` calls one gateway virtual
- *   model (the lowest eligible tier) that falls back by itself; the served model is read from the
- *   `x-tfy-resolved-model` header (TrueFoundry AI Gateway) or the body's `model`.
+ * - `mode`: `chain` walks `targets` in tier order (priority fallback); `virtual`: each target is a gateway
+ *   virtual model that falls back by itself (the lowest eligible tier is called first); when Backstop
+ *   still sees a 429/5xx from it, it moves to the next eligible target like the chain does. The served
+ *   model is read from the `x-tfy-resolved-model` header (TrueFoundry AI Gateway) or the body's `model`.
+ * - Order within a tier: by recent latency (an EWMA kept in the `store`, shared by all workers), targets
+ *   with no recent sample first (in config order) so each gets measured; across tiers, lowest tier first.
  * - `judge`: the only target for `purpose: "judge"` (no chain).
  * - `dailyBudgetUsd`: spend cap across all targets per UTC day.
  * - `cooldownMs` (default 300000): how long a target that keeps failing is skipped.
  * - `breakerThreshold` (default 1): consecutive failed calls (after retries) that cool a target down.
- * - `maxRetries` (default 2): retries on the same target for 408/429/5xx/timeouts/connection errors.
+ * - `maxRetries` (default 2): retries on the same target for 408/429/5xx/timeouts/connection errors —
+ *   only when no later target is available (not cooled down, has a key); otherwise the router fails
+ *   over at once and the failing target cools down for at least its `Retry-After`.
  * - `backoffBaseMs` (default 250): first backoff; doubles per retry. `maxRetryAfterMs` (default 10000):
  *   cap on any wait, including a server's `Retry-After`.
+ * - `latencyAlpha` (default 0.3): EWMA smoothing factor in (0, 1] for latency routing; `latencyRouting`
+ *   (default true): false keeps the configured order within a tier.
  * - `loggingConfig` (default `{"enabled":true}`): the `X-TFY-LOGGING-CONFIG` header value.
  * - `store` (default a new {@link MemoryBudgetStore}); `now` (default `Date.now`, ms) for budgets,
  *   rate windows and cooldowns.
@@ -72,6 +79,8 @@ export interface RouterOptions {
   maxRetries?: number;
   backoffBaseMs?: number;
   maxRetryAfterMs?: number;
+  latencyAlpha?: number;
+  latencyRouting?: boolean;
   loggingConfig?: string;
   store?: BudgetStore;
   now?: () => number;
@@ -138,6 +147,8 @@ const OptionsSchema = z.object({
   maxRetries: z.number().int().min(0).optional(),
   backoffBaseMs: z.number().nonnegative().optional(),
   maxRetryAfterMs: z.number().nonnegative().optional(),
+  latencyAlpha: z.number().gt(0).max(1).optional(),
+  latencyRouting: z.boolean().optional(),
   loggingConfig: z.string().optional(),
 });
 
@@ -256,6 +267,29 @@ export function retryDelayMs(
   return Math.min(baseMs * 2 ** Math.max(0, attempt - 1), capMs);
 }
 
+/**
+ * The server's requested wait in ms from `retry-after-ms` or `Retry-After` (seconds or an HTTP-date,
+ * RFC 9110 §10.2.3), uncapped, or null when the error carries neither.
+ */
+export function retryAfterMs(err: unknown, nowMs: number): number | null {
+  if (!(err instanceof APIError) || !err.headers) return null;
+  const ms = Number.parseFloat(err.headers.get("retry-after-ms") ?? "");
+  if (Number.isFinite(ms) && ms >= 0) return ms;
+  const ra = err.headers.get("retry-after");
+  if (ra === null || ra === "") return null;
+  const seconds = Number(ra);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const date = Date.parse(ra);
+  return Number.isFinite(date) ? Math.max(0, date - nowMs) : null;
+}
+
+/** One target the router will try, and why it has its place (recorded on `model.call` as `route`). */
+interface Planned {
+  target: ModelTarget;
+  why: string;
+  ewma: number | null;
+}
+
 /** Cost in USD of `usage` tokens at per-1M-token prices. */
 export function costUsd(
   usage: { input: number; output: number },
@@ -314,7 +348,7 @@ export class ModelRouter {
         `invalid completion request: ${check.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
       );
     }
-    const candidates = this.candidates(req);
+    const candidates = await this.plan(req);
     if (candidates.length === 0) {
       throw new BackstopError("gateway.no_targets", `no model target with tier >= ${req.minTier ?? 1}`, {
         details: { min_tier: req.minTier ?? 1, max_tier: this.maxTier() },
@@ -326,9 +360,11 @@ export class ModelRouter {
     const failures: { target: string; reason: string; status: number | null; error: string }[] = [];
     const counter = { attempts: 0 };
 
+    let after: string | null = null;
     for (let i = 0; i < candidates.length; i++) {
-      const target = candidates[i]!;
-      const next = candidates[i + 1]?.name ?? null;
+      const planned = candidates[i]!;
+      const target = planned.target;
+      const next = candidates[i + 1]?.target.name ?? null;
       if (req.signal?.aborted) throw new BackstopError("gateway.aborted", "the model call was aborted");
       await this.assertBudget();
 
@@ -337,6 +373,7 @@ export class ModelRouter {
         cooldownUntil: number | null,
       ) => {
         failures.push({ target: target.name, ...f });
+        after = `${target.name} (${f.reason})`;
         await emit({
           type: "model.fallback",
           data: {
@@ -366,8 +403,15 @@ export class ModelRouter {
         continue;
       }
 
+      // Retrying (and waiting out a Retry-After) is only for the last target still available: with a
+      // healthier one next, a 429/5xx/timeout moves to it at once.
+      const last = !(await this.availableAfter(candidates, i));
+      const why = after === null ? planned.why : `after ${after} failed; ${planned.why}`;
       try {
-        return await this.tryTarget(target, req, emit, counter);
+        return await this.tryTarget(target, req, emit, counter, {
+          retries: last ? (this.opts.maxRetries ?? 2) : 0,
+          route: { why, ewma_ms: planned.ewma === null ? null : Math.round(planned.ewma) },
+        });
       } catch (err) {
         if (err instanceof BackstopError) throw err;
         const f = classify(err, req.signal?.aborted === true);
@@ -383,7 +427,14 @@ export class ModelRouter {
             details: { target: target.name, status: f.status },
           });
         }
-        const cooled = await this.store.cooldownUntil(target.name);
+        let cooled = await this.store.cooldownUntil(target.name);
+        const wait =
+          f.status === 429 || (f.status !== null && f.status >= 500) ? retryAfterMs(err, this.now()) : null;
+        if (wait !== null && wait > 0 && (cooled === null || cooled < this.now() + wait)) {
+          // The target asked not to be called for `wait` ms: no worker calls it before then.
+          cooled = this.now() + wait;
+          await this.store.setCooldown(target.name, cooled);
+        }
         await fallback(
           { reason: f.reason, status: f.status, error: f.error },
           cooled !== null && cooled > this.now() ? cooled : null,
@@ -401,16 +452,49 @@ export class ModelRouter {
     );
   }
 
-  /** Targets to try, in order: the judge alone; in chain mode every eligible target by tier; in virtual mode the first. */
-  private candidates(req: CompletionRequest): ModelTarget[] {
-    if (req.purpose === "judge") return [this.opts.judge];
+  /**
+   * Targets to try, in order, each with why it has its place: the judge alone; otherwise every target
+   * with `tier >= minTier`, lowest tier first, and within a tier by recent latency (EWMA from the store):
+   * unsampled targets first in config order (so each gets measured), then fastest first, ties in config
+   * order.
+   */
+  private async plan(req: CompletionRequest): Promise<Planned[]> {
+    if (req.purpose === "judge") {
+      const [ewma] = await this.store.latencies([this.opts.judge.name]);
+      return [{ target: this.opts.judge, why: "the judge target (no chain)", ewma: ewma ?? null }];
+    }
     const minTier = req.minTier ?? 1;
-    const eligible = this.opts.targets
-      .map((t, i) => ({ t, i }))
-      .filter(({ t }) => t.tier >= minTier)
-      .sort((a, b) => a.t.tier - b.t.tier || a.i - b.i)
-      .map(({ t }) => t);
-    return this.opts.mode === "virtual" ? eligible.slice(0, 1) : eligible;
+    const eligible = this.opts.targets.map((t, i) => ({ t, i })).filter(({ t }) => t.tier >= minTier);
+    const routing = this.opts.latencyRouting ?? true;
+    const lat = eligible.length > 0 ? await this.store.latencies(eligible.map(({ t }) => t.name)) : [];
+    const rows = eligible.map(({ t, i }, k) => ({ t, i, ewma: lat[k] ?? null }));
+    const key = (r: { ewma: number | null }) => (!routing || r.ewma === null ? -1 : r.ewma);
+    rows.sort((a, b) => a.t.tier - b.t.tier || key(a) - key(b) || a.i - b.i);
+    return rows.map((r) => {
+      const peers = rows.filter((x) => x.t.tier === r.t.tier);
+      const rank = peers.indexOf(r) + 1;
+      let why: string;
+      if (peers.length === 1) why = `tier ${r.t.tier}: the only eligible target in its tier`;
+      else if (!routing) why = `tier ${r.t.tier}: position ${rank} of ${peers.length} in configured order`;
+      else if (r.ewma === null)
+        why = `tier ${r.t.tier}: no recent latency sample, tried before measured targets (rank ${rank} of ${peers.length})`;
+      else
+        why = `tier ${r.t.tier}: recent latency ${Math.round(r.ewma)} ms (EWMA), rank ${rank} of ${peers.length} (${peers
+          .filter((x) => x !== r)
+          .map((x) => `${x.t.name} ${x.ewma === null ? "unsampled" : `${Math.round(x.ewma)} ms`}`)
+          .join(", ")})`;
+      return { target: r.t, why, ewma: r.ewma };
+    });
+  }
+
+  /** Whether a target after position `i` could still be called now: it has a key and is not cooled down. */
+  private async availableAfter(plan: readonly Planned[], i: number): Promise<boolean> {
+    for (const p of plan.slice(i + 1)) {
+      if (!p.target.apiKey) continue;
+      const until = await this.store.cooldownUntil(p.target.name);
+      if (until === null || until <= this.now()) return true;
+    }
+    return false;
   }
 
   /** @throws BackstopError `gateway.budget_exhausted` when today's (UTC) spend reached the budget. */
@@ -462,13 +546,14 @@ export class ModelRouter {
     req: CompletionRequest,
     emit: (e: RouterEvent) => Promise<void>,
     counter: { attempts: number },
+    plan: { retries: number; route: { why: string; ewma_ms: number | null } },
   ): Promise<CompletionResult> {
     const baseMs = this.opts.backoffBaseMs ?? 250;
     const capMs = this.opts.maxRetryAfterMs ?? 10_000;
     const retryPolicy = retry(
       handleWhen((e) => classify(e, req.signal?.aborted === true).retryable),
       {
-        maxAttempts: this.opts.maxRetries ?? 2,
+        maxAttempts: plan.retries,
         backoff: new DelegateBackoff((ctx: IRetryBackoffContext<unknown>) =>
           retryDelayMs(
             "error" in ctx.result ? ctx.result.error : undefined,
@@ -495,7 +580,7 @@ export class ModelRouter {
             () =>
               timeoutPolicy.execute(
                 (_ctx, signal) =>
-                  this.attempt(target, req, emit, counter, signal, () => {
+                  this.attempt(target, req, emit, counter, signal, plan.route, () => {
                     attempt += 1;
                     counter.attempts += 1;
                     return attempt;
@@ -519,6 +604,18 @@ export class ModelRouter {
     }
   }
 
+  /**
+   * Folds a latency sample into the target's shared average. Best effort: latency only orders targets,
+   * so a store failure is logged and the call's answer is kept (the budget checks still fail closed).
+   */
+  private async noteLatency(target: ModelTarget, ms: number): Promise<void> {
+    try {
+      await this.store.recordLatency(target.name, ms, this.opts.latencyAlpha ?? 0.3);
+    } catch (err) {
+      log.warn({ target: target.name, err: errorMessage(err) }, "could not record a latency sample");
+    }
+  }
+
   /** One HTTP request to one target; emits its `model.call` event. */
   private async attempt(
     target: ModelTarget,
@@ -526,6 +623,7 @@ export class ModelRouter {
     emit: (e: RouterEvent) => Promise<void>,
     counter: { attempts: number },
     signal: AbortSignal,
+    route: { why: string; ewma_ms: number | null },
     nextAttempt: () => number,
   ): Promise<CompletionResult> {
     await this.assertBudget();
@@ -546,6 +644,10 @@ export class ModelRouter {
       tier: target.tier,
       attempt,
       prompt: req.prompt ?? null,
+      route:
+        attempt === 1
+          ? route
+          : { ...route, why: `retry ${attempt - 1} on the last available target; ${route.why}` },
     };
     try {
       const { data, response } = await this.client(target)
@@ -563,6 +665,7 @@ export class ModelRouter {
         )
         .withResponse();
       const latency = Math.round(performance.now() - started);
+      await this.noteLatency(target, latency);
       const servedModel = response.headers.get("x-tfy-resolved-model") ?? data.model ?? target.model;
       const usage = { input: data.usage?.prompt_tokens ?? 0, output: data.usage?.completion_tokens ?? 0 };
       // In virtual mode the gateway may serve another model: price it as that model when it is known.
@@ -590,6 +693,9 @@ export class ModelRouter {
     } catch (err) {
       if (err instanceof InvalidReplyError || err instanceof BackstopError) throw err;
       const f = classify(err, req.signal?.aborted === true);
+      const elapsed = Math.round(performance.now() - started);
+      // A hung target is a slow one: its timeout counts as a latency sample so it sinks in its tier.
+      if (f.reason === "timeout") await this.noteLatency(target, elapsed);
       const served = err instanceof APIError && err.headers ? err.headers.get("x-tfy-resolved-model") : null;
       await emit({
         type: "model.call",
@@ -599,7 +705,7 @@ export class ModelRouter {
           ok: false,
           status: f.status,
           error: f.error,
-          latency_ms: Math.round(performance.now() - started),
+          latency_ms: elapsed,
           tokens: { input: 0, output: 0 },
           cost_usd: 0,
         },

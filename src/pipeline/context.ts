@@ -9,10 +9,11 @@ import type {
 } from "../contracts/events.js";
 import type { Signals } from "../contracts/signals.js";
 import { errorMessage } from "../errors.js";
+import type { CompletionRequest, ModelRouter } from "../gateway/router.js";
 import { childLogger } from "../log.js";
 import { ReceiptRecorder } from "../receipt/chain.js";
 import { type SigningKey, signReceipt } from "../receipt/index.js";
-import type { Escalation, PendingApproval } from "./ports.js";
+import type { ActionRunner, Escalation, PendingApproval, SignalsSource, TicketSink } from "./ports.js";
 import type { RunResult } from "./run.js";
 
 const log = childLogger("pipeline");
@@ -26,6 +27,67 @@ export interface RunTotals {
 }
 
 /**
+ * Stages whose time a run measures (ms). `signals` (get_signals + namespaces, Kubernetes API through
+ * mcp-infra), `redaction`, `model` (time inside the router, all purposes: calls, fallbacks, retry
+ * waits), `judge` (the judge's share of `model`), `quality` (the quality gate, judge included),
+ * `action_gate` (the action gate, dry-run included), `dry_run`, `action` (the write), `recovery_watch`,
+ * `ticket`, `receipt_signing`.
+ */
+export type TimedStage =
+  | "signals"
+  | "redaction"
+  | "model"
+  | "judge"
+  | "quality"
+  | "action_gate"
+  | "dry_run"
+  | "action"
+  | "recovery_watch"
+  | "ticket"
+  | "receipt_signing";
+
+/** Which measured stage an event reports; events not listed take the time since the previous event. */
+const EVENT_STAGE: Partial<Record<RunEventType, TimedStage>> = {
+  "signals.gathered": "signals",
+  "redaction.applied": "redaction",
+  "gate.quality": "quality",
+  "gate.action": "action_gate",
+  "action.dry_run": "dry_run",
+  "action.executed": "action",
+  "action.failed": "action",
+  "recovery.verified": "recovery_watch",
+  "ticket.filed": "ticket",
+};
+
+/**
+ * Where a run's time went, in ms (rounded to 0.01). `model_calls` lists every HTTP call the router made
+ * (from `model.call` events). `quality_rules_ms` is the quality gate without the judge, `action_gate_ms`
+ * the action gate without the dry-run. `kubernetes_ms` = signals + dry-run + action. `own_ms` = `wall_ms`
+ * − model − Kubernetes API − recovery wait (issue 11's definition): Backstop's own work, guards,
+ * receipts, reporters and the ticket included. `wall_ms` runs from the run's context to its signed
+ * receipt (a resumed run: this process's part only, not the human's wait).
+ */
+export interface RunTiming {
+  wall_ms: number;
+  signals_ms: number;
+  redaction_ms: number;
+  model_ms: number;
+  model_calls: { purpose: "diagnose" | "judge"; target: string; attempt: number; ok: boolean; ms: number }[];
+  quality_rules_ms: number;
+  judge_ms: number;
+  action_gate_ms: number;
+  dry_run_ms: number;
+  action_ms: number;
+  recovery_watch_ms: number;
+  ticket_ms: number;
+  receipt_signing_ms: number;
+  kubernetes_ms: number;
+  own_ms: number;
+}
+
+const r2 = (ms: number): number => Math.round(ms * 100) / 100;
+
+/**
  * One run's event sink: appends each event to the hash-chained receipt, then hands it to every
  * reporter in order. A reporter that throws is logged and skipped; it never stops the run.
  */
@@ -33,6 +95,11 @@ export class RunContext {
   readonly recorder: ReceiptRecorder;
   readonly totals: RunTotals = { modelCalls: 0, fallbacks: 0, tokens: { input: 0, output: 0 }, costUsd: 0 };
   private readonly reporters: readonly RunReporter[];
+  private readonly t0 = performance.now();
+  private lastEventAt = this.t0;
+  private readonly stageMs = new Map<TimedStage, number>();
+  private readonly unreported = new Map<TimedStage, number>();
+  private readonly modelCalls: RunTiming["model_calls"] = [];
 
   /**
    * A fresh chain, or with `prior` the continuation of one (a run resumed after a human decision).
@@ -70,10 +137,26 @@ export class RunContext {
       this.totals.tokens.input += d.tokens.input;
       this.totals.tokens.output += d.tokens.output;
       this.totals.costUsd += d.cost_usd;
+      this.modelCalls.push({
+        purpose: d.purpose,
+        target: d.target,
+        attempt: d.attempt,
+        ok: d.ok,
+        ms: d.latency_ms,
+      });
     } else if (type === "model.fallback") {
       this.totals.fallbacks += 1;
     }
-    const event = this.recorder.append(type, data);
+    const nowMs = performance.now();
+    const stage = EVENT_STAGE[type];
+    let duration = nowMs - this.lastEventAt;
+    if (type === "model.call") duration = (data as RunEventDataMap["model.call"]).latency_ms;
+    else if (stage && this.unreported.has(stage)) {
+      duration = this.unreported.get(stage) ?? duration;
+      this.unreported.delete(stage);
+    }
+    this.lastEventAt = nowMs;
+    const event = this.recorder.append(type, data, Math.max(0, Math.round(duration)));
     if (beforeReport) await beforeReport(event);
     for (const reporter of this.reporters) {
       try {
@@ -84,6 +167,107 @@ export class RunContext {
     }
     return event;
   }
+
+  /**
+   * Runs `fn` and adds its wall time to `stage` (also when it throws); the next event of that stage
+   * (see `EVENT_STAGE`) carries the time measured since its previous one as `duration_ms`.
+   */
+  async measure<T>(stage: TimedStage, fn: () => Promise<T>): Promise<T> {
+    const t = performance.now();
+    try {
+      return await fn();
+    } finally {
+      this.addTime(stage, performance.now() - t);
+    }
+  }
+
+  /** Adds `ms` to `stage` (see {@link RunContext.measure}). */
+  addTime(stage: TimedStage, ms: number): void {
+    this.stageMs.set(stage, (this.stageMs.get(stage) ?? 0) + ms);
+    this.unreported.set(stage, (this.unreported.get(stage) ?? 0) + ms);
+  }
+
+  /**
+   * The run's {@link RunTiming} so far. Model time is the router's measured time when the router was
+   * wrapped ({@link timedPorts}), else the sum of `model.call` latencies.
+   */
+  timing(): RunTiming {
+    const get = (s: TimedStage) => this.stageMs.get(s) ?? 0;
+    const callMs = this.modelCalls.reduce((n, c) => n + c.ms, 0);
+    const model = this.stageMs.has("model") ? get("model") : callMs;
+    const judge = get("judge");
+    const kubernetes = get("signals") + get("dry_run") + get("action");
+    const wall = performance.now() - this.t0;
+    return {
+      wall_ms: r2(wall),
+      signals_ms: r2(get("signals")),
+      redaction_ms: r2(get("redaction")),
+      model_ms: r2(model),
+      model_calls: this.modelCalls.map((c) => ({ ...c })),
+      quality_rules_ms: r2(Math.max(0, get("quality") - judge)),
+      judge_ms: r2(judge),
+      action_gate_ms: r2(Math.max(0, get("action_gate") - get("dry_run"))),
+      dry_run_ms: r2(get("dry_run")),
+      action_ms: r2(get("action")),
+      recovery_watch_ms: r2(get("recovery_watch")),
+      ticket_ms: r2(get("ticket")),
+      receipt_signing_ms: r2(get("receipt_signing")),
+      kubernetes_ms: r2(kubernetes),
+      own_ms: r2(Math.max(0, wall - model - kubernetes - get("recovery_watch"))),
+    };
+  }
+}
+
+/**
+ * Wraps the pipeline's ports so their time lands in `ctx`'s stages: the signals source → `signals`,
+ * the router → `model` (and `judge` for `purpose: "judge"`), the action runner's dry-run, execute and
+ * recovery watch → `dry_run`, `action`, `recovery_watch`, the ticket sink → `ticket`. Behaviour is
+ * unchanged: every call and error passes through as is.
+ */
+export function timedPorts<
+  D extends {
+    signals: SignalsSource;
+    router: Pick<ModelRouter, "complete" | "maxTier">;
+    actions: ActionRunner;
+    tickets?: TicketSink | undefined;
+  },
+>(ctx: RunContext, deps: D): D {
+  const s = deps.signals;
+  const r = deps.router;
+  const a = deps.actions;
+  const t = deps.tickets;
+  return {
+    ...deps,
+    signals: {
+      namespaces: () => ctx.measure("signals", () => s.namespaces()),
+      getSignals: (ns: string, w: string, win?: string) =>
+        ctx.measure("signals", () => s.getSignals(ns, w, win)),
+    },
+    router: {
+      maxTier: () => r.maxTier(),
+      complete: async (req: CompletionRequest) => {
+        const started = performance.now();
+        try {
+          return await ctx.measure("model", () => r.complete(req));
+        } finally {
+          if (req.purpose === "judge") ctx.addTime("judge", performance.now() - started);
+        }
+      },
+    },
+    actions: {
+      ...(a.wasApplied ? { wasApplied: a.wasApplied.bind(a) } : {}),
+      dryRun: (x: ActionRecord) => ctx.measure("dry_run", () => a.dryRun(x)),
+      execute: (x: ActionRecord, key: string) => ctx.measure("action", () => a.execute(x, key)),
+      waitForRecovery: (ns: string, name: string, o?: { timeoutMs?: number }) =>
+        ctx.measure("recovery_watch", () => a.waitForRecovery(ns, name, o)),
+    },
+    tickets: t
+      ? {
+          createTicket: (x: Parameters<TicketSink["createTicket"]>[0]) =>
+            ctx.measure("ticket", () => t.createTicket(x)),
+        }
+      : t,
+  };
 }
 
 /** The `signals.gathered` data for a set of signals and the tool calls that fetched them. */
@@ -133,6 +317,9 @@ export async function endRun(
       tokens: { ...ctx.totals.tokens },
     });
   }
+  const tSign = performance.now();
+  const receipt = signReceipt(r.runId, ctx.recorder.events(), r.signingKey);
+  ctx.addTime("receipt_signing", performance.now() - tSign);
   return {
     runId: r.runId,
     agent: r.agent,
@@ -140,9 +327,10 @@ export async function endRun(
     actions: r.actions,
     escalation: r.escalation,
     diagnosis: r.diagnosis,
-    receipt: signReceipt(r.runId, ctx.recorder.events(), r.signingKey),
+    receipt,
     wallMs,
     pending: r.pending ?? null,
+    timing: ctx.timing(),
     ...ctx.totals,
   };
 }

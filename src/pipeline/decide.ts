@@ -4,7 +4,7 @@ import type { ActionRecord, RuleResult, RunOutcome } from "../contracts/events.j
 import { errorMessage } from "../errors.js";
 import { APPROVABLE_RULES, checkActionRules } from "../guardrails/action-gate.js";
 import { actAndVerify } from "./act.js";
-import { endRun, RunContext } from "./context.js";
+import { endRun, RunContext, timedPorts } from "./context.js";
 import type { PendingApproval } from "./ports.js";
 import { describeAction, fileTicket, type PipelineDeps, type RunResult } from "./run.js";
 
@@ -35,6 +35,7 @@ export async function resumeAfterDecision(
     events: pending.events,
     totals: pending.totals,
   });
+  deps = timedPorts(ctx, deps);
   const proposed = pending.proposedAction;
   const input = {
     runId: pending.runId,

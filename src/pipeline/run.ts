@@ -18,7 +18,7 @@ import {
 } from "../guardrails/quality.js";
 import type { Receipt, SigningKey } from "../receipt/index.js";
 import { actAndVerify } from "./act.js";
-import { endRun, RunContext, type RunTotals, signalsSummary } from "./context.js";
+import { endRun, RunContext, type RunTiming, type RunTotals, signalsSummary, timedPorts } from "./context.js";
 import type { ActionRunner, Escalation, PendingApproval, SignalsSource, TicketSink } from "./ports.js";
 import { InputSanitizer, OutputRedactor } from "./sanitize.js";
 import type { RunTarget } from "./target.js";
@@ -85,6 +85,8 @@ export interface RunResult extends RunTotals {
   diagnosis: Diagnosis | null;
   receipt: Receipt;
   wallMs: number;
+  /** Where the run's time went (ms): stages, model calls and Backstop's own time (`own_ms`). */
+  timing: RunTiming;
   /** Set when the run waits for an Approve/Reject decision (see `PipelineOptions.awaitApproval`). */
   pending: PendingApproval | null;
 }
@@ -135,6 +137,7 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
   const started = Date.now();
   const opts = deps.options ?? {};
   const ctx = new RunContext(input.runId, deps.reporters, deps.clock);
+  deps = timedPorts(ctx, deps); // stage timings on the record (issue 11); behaviour unchanged
   const budget = new AnomalyBudget(deps.policy.anomaly);
   const actions: ActionRecord[] = [];
   let lastDiagnosis: Diagnosis | null = null;
@@ -148,7 +151,11 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
   // invisible characters stripped, then redacted, then bounded. The alert is covered the same way.
   const inputSide = new InputSanitizer();
   const out = new OutputRedactor();
-  input = { ...input, note: await inputSide.note(input.note), alert: await inputSide.deep(input.alert) };
+  input = await ctx.measure("redaction", async () => ({
+    ...input,
+    note: await inputSide.note(input.note),
+    alert: await inputSide.deep(input.alert),
+  }));
   const alertname = input.alert?.commonLabels.alertname ?? input.alert?.alerts[0]?.labels.alertname ?? null;
   await ctx.emit("run.started", {
     run_id: input.runId,
@@ -254,7 +261,7 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
     const nss = await deps.signals.namespaces();
     toolCalls.push({ tool: "namespaces", ms: Date.now() - t1, ok: true });
     namespaceLabels = Object.fromEntries(nss.map((n) => [n.name, n.labels]));
-    signals = await inputSide.signals(raw);
+    signals = await ctx.measure("redaction", () => inputSide.signals(raw));
     await ctx.emit("signals.gathered", signalsSummary(signals, toolCalls));
     await ctx.emit("redaction.applied", inputSide.event());
   } catch (err) {
@@ -383,12 +390,14 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
     const diagnosis = parsed.diagnosis;
     lastDiagnosis = diagnosis;
 
+    const qualityStarted = performance.now();
     const quality = await runQualityGate(
       diagnosis,
       signals,
       { onset: input.onset, alertText: evidenceText, judge, prompt: deps.prompts.judge },
       opts.quality,
     );
+    ctx.addTime("quality", performance.now() - qualityStarted);
     const canReroute = reroutes < maxReroutes && result.target.tier < deps.router.maxTier();
     const nextTier = result.target.tier + 1;
     // Whatever the verdict, remember the best action a human could approve: one the hard rules allow.
@@ -428,6 +437,7 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
       return finish("resolved", `No action needed: ${diagnosis.hypothesis}`, null);
     }
 
+    const gateStarted = performance.now();
     const verdict = await runActionGate(diagnosis, signals, deps.policy, {
       namespaceLabels,
       onset: input.onset,
@@ -437,6 +447,7 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
         return r;
       },
     });
+    ctx.addTime("action_gate", performance.now() - gateStarted);
     await ctx.emit("gate.action", { passed: verdict.passed, action: verdict.action, rules: verdict.rules });
     if (!verdict.passed || !verdict.action) {
       failedRules = verdict.rules.filter((r) => !r.passed).map((r) => r.rule);

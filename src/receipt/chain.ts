@@ -45,7 +45,8 @@ export function sha256Hex(text: string): string {
 
 /**
  * The hash of one event: `sha256_hex(canonical({seq, at, type, data, prev_hash}))` (DESIGN.md,
- * "Contracts"); the event's own `hash` field is not part of it.
+ * "Contracts"), with `duration_ms` among the hashed fields when the event carries one (an additive
+ * field: events without it hash exactly as before); the event's own `hash` field is not part of it.
  * @throws BackstopError `receipt.canonical` when `data` is not JSON.
  */
 export function hashEvent(event: {
@@ -54,9 +55,14 @@ export function hashEvent(event: {
   type: string;
   data: unknown;
   prev_hash: string;
+  duration_ms?: number | undefined;
 }): string {
-  const { seq, at, type, data, prev_hash } = event;
-  return sha256Hex(canonicalJson({ seq, at, type, data, prev_hash }));
+  const { seq, at, type, data, prev_hash, duration_ms } = event;
+  const body =
+    duration_ms === undefined
+      ? { seq, at, type, data, prev_hash }
+      : { seq, at, type, data, prev_hash, duration_ms };
+  return sha256Hex(canonicalJson(body));
 }
 
 function deepFreeze<T>(value: T): T {
@@ -89,10 +95,11 @@ export class ReceiptRecorder {
   }
 
   /**
-   * Appends one event and returns it (frozen).
+   * Appends one event and returns it (frozen). `durationMs` (optional, ms >= 0) is how long the stage
+   * it records took; it sits on the event as `duration_ms` and is hashed with it.
    * @throws BackstopError `receipt.event` for an unknown type, `receipt.canonical` for non-JSON data.
    */
-  append<T extends RunEventType>(type: T, data: RunEventDataMap[T]): RunEvent<T> {
+  append<T extends RunEventType>(type: T, data: RunEventDataMap[T], durationMs?: number): RunEvent<T> {
     if (!(RUN_EVENT_TYPES as readonly string[]).includes(type)) {
       throw new BackstopError("receipt.event", `unknown run event type "${String(type)}"`);
     }
@@ -100,7 +107,13 @@ export class ReceiptRecorder {
     const seq = this.chain.length;
     const prev_hash = this.chain[seq - 1]?.hash ?? GENESIS_HASH;
     const at = this.clock().toISOString();
-    const body = { seq, at, type, data: copy, prev_hash };
+    if (durationMs !== undefined && (!Number.isFinite(durationMs) || durationMs < 0)) {
+      throw new BackstopError("receipt.event", `duration_ms must be a finite number >= 0, not ${durationMs}`);
+    }
+    const body =
+      durationMs === undefined
+        ? { seq, at, type, data: copy, prev_hash }
+        : { seq, at, type, data: copy, prev_hash, duration_ms: durationMs };
     const event: RunEvent<T> = deepFreeze({ ...body, hash: hashEvent(body) });
     this.chain.push(event as RunEvent);
     return event;
@@ -117,7 +130,14 @@ export class ReceiptRecorder {
     );
     let prev = GENESIS_HASH;
     for (const [i, e] of opts.events.entries()) {
-      const body = { seq: e.seq, at: e.at, type: e.type, data: e.data, prev_hash: e.prev_hash };
+      const body = {
+        seq: e.seq,
+        at: e.at,
+        type: e.type,
+        data: e.data,
+        prev_hash: e.prev_hash,
+        duration_ms: e.duration_ms,
+      };
       if (e.seq !== i || e.prev_hash !== prev || hashEvent(body) !== e.hash) {
         throw new BackstopError(
           "receipt.chain",

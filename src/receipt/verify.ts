@@ -15,6 +15,7 @@ const EventSchema = z.strictObject({
   type: z.enum(RUN_EVENT_TYPES),
   data: z.record(z.string(), z.unknown()),
   prev_hash: z.string().regex(HEX64, "expected 64 lower-case hex"),
+  duration_ms: z.number().nonnegative().optional(),
   hash: z.string().regex(HEX64, "expected 64 lower-case hex"),
 });
 
@@ -83,7 +84,7 @@ function trustedKeyIds(entries: string[]): { ids: Set<string>; error: string | n
 /**
  * Verifies a receipt object: its shape (zod, strict), then for each event in order `seq` equal to its
  * position, `prev_hash` equal to the previous event's `hash` (64 zeros first) and `hash` equal to the
- * recomputed `sha256(canonical({seq, at, type, data, prev_hash}))`; then `head_hash` equal to the last
+ * recomputed `sha256(canonical({seq, at, type, data, prev_hash[, duration_ms]}))`; then `head_hash` equal to the last
  * hash (catches truncation and appended events), `run.started.run_id` equal to `run_id`, the public key
  * (Ed25519 SPKI PEM in Node's canonical form, `key_id` matching it, pinned by `trustedPublicKeys` if
  * given) and the Ed25519 signature (strict base64, 64 bytes) over `signedStatement`. Never throws.

@@ -1,0 +1,125 @@
+/**
+ * Benchmark `concurrency`: `--incidents` incidents on as many workloads, every model call scripted at
+ * `--model-ms`, processed by `--workers` worker processes (the real BullMQ worker and processors, each
+ * a separate Node process running `--concurrency` jobs at once; default incidents ÷ workers).
+ * First one incident alone gives the per-run time; then all incidents are queued at once.
+ * - `makespan_ratio`: makespan (first enqueue → last run done) ÷ ideal, where ideal = incidents ×
+ *   per-run time ÷ total concurrency (never below one run's time).
+ * - `lost`: incidents whose run did not complete (failed after its attempts, or not done by the deadline).
+ * - `rss_mb_peak`: the largest worker process's peak RSS (MB, sampled every 100 ms).
+ * - `redis_mb`: growth of Redis `used_memory` over the batch (a shared server: indicative only).
+ *
+ * Usage: `npx tsx bench/concurrency.ts [--incidents 200] [--workers 2] [--concurrency N]
+ *   [--model-ms 2000] [--quick] [--json FILE]`.
+ * JSON `result`: `{makespan_ratio, lost, rss_mb_peak}` plus `makespan_ms`, `ideal_ms`, `per_run_ms`, `redis_mb`.
+ */
+
+import { setLogLevel } from "../src/log.js";
+import { targetFromAlert } from "../src/pipeline/target.js";
+import type { RunJobData } from "../src/queue/jobs.js";
+import { incidentKeyForAlert, runIdFor } from "../src/queue/jobs.js";
+import { main, parseFlags, round, table, writeResult } from "./lib/common.js";
+import { CHANNEL, type Fleet, groupNotification, startFleet, until } from "./lib/fleet.js";
+
+setLogLevel("silent");
+
+/** The triage job for workload `catalog-<g>` (`tag` keeps a warm-up incident apart from the batch). */
+function job(fleet: Fleet, g: number, tag = ""): RunJobData {
+  const webhook = groupNotification(fleet.scenario, g, 0);
+  if (tag) webhook.groupKey += `/${tag}`;
+  const alert = { ...webhook.alerts[0]! };
+  const incidentKey = incidentKeyForAlert(webhook, alert);
+  const target = targetFromAlert(alert);
+  if (!target) throw new Error("the fleet's alert names no workload");
+  return {
+    runId: runIdFor(incidentKey),
+    trigger: "alert",
+    incidentKey,
+    target,
+    onset: alert.startsAt ?? new Date().toISOString(),
+    alert: { ...webhook, alerts: [alert] },
+    note: null,
+    requestedBy: null,
+    slack: { channel: CHANNEL, responseUrl: null },
+  };
+}
+
+main(async () => {
+  const flags = parseFlags(
+    "npx tsx bench/concurrency.ts [--incidents N] [--workers N] [--concurrency N] [--model-ms MS] [--quick] [--json FILE]",
+    {
+      full: { incidents: 200, workers: 2, concurrency: 0, "model-ms": 2000 },
+      quick: { incidents: 20, workers: 2, concurrency: 0, "model-ms": 500 },
+    },
+  );
+  const { incidents, workers } = flags.sizes;
+  const modelMs = flags.sizes["model-ms"];
+  const perWorker = flags.sizes.concurrency > 0 ? flags.sizes.concurrency : Math.ceil(incidents / workers);
+  const total = perWorker * workers;
+  const fleet = await startFleet(incidents, modelMs);
+  try {
+    const handles = Array.from({ length: workers }, () => fleet.spawnWorker(perWorker));
+    await Promise.all(handles.map((h) => h.ready));
+    const done = () => handles.reduce((n, h) => n + h.completed.size + h.failed.size, 0);
+
+    // One incident alone: the per-run time (and a warm-up of every worker's first run).
+    const solo = job(fleet, 0, "solo");
+    await fleet.producer.enqueueRun(solo);
+    await until(() => done() >= 1, 120_000 + modelMs * 20, "the solo run");
+    const soloDone = handles.map((h) => h.completed.get(solo.incidentKey)).find((x) => x);
+    if (!soloDone) throw new Error("the solo run failed");
+    const perRun = soloDone.ms;
+
+    const redisBefore = await fleet.redisUsedMb();
+    const t0 = Date.now();
+    for (let g = 0; g < incidents; g++) await fleet.producer.enqueueRun(job(fleet, g));
+    const ideal = Math.max(perRun, (incidents * perRun) / total);
+    const deadline = Math.max(120_000, ideal * 10);
+    await until(() => done() >= incidents + 1, deadline, `${incidents} runs`).catch((err: Error) =>
+      console.error(err.message),
+    );
+    const batch = handles.flatMap((h) =>
+      [...h.completed.entries()].filter(([id]) => id !== solo.incidentKey),
+    );
+    const last = Math.max(t0, ...batch.map(([, v]) => v.at));
+    const makespan = last - t0;
+    const redisAfter = await fleet.redisUsedMb();
+    const rss = Math.max(...(await Promise.all(handles.map((h) => h.rssPeakMb()))));
+    const lost = incidents - batch.length;
+    const result = {
+      makespan_ratio: round(makespan / ideal, 3),
+      lost,
+      rss_mb_peak: round(rss, 1),
+      makespan_ms: makespan,
+      ideal_ms: round(ideal),
+      per_run_ms: perRun,
+      redis_mb: round(redisAfter - redisBefore, 2),
+    };
+    console.log(
+      `concurrency: ${incidents} incidents, ${workers} worker processes × ${perWorker} jobs, ${modelMs} ms per model call\n`,
+    );
+    console.log(
+      table(
+        ["measure", "value"],
+        [
+          ["per-run time alone (ms)", perRun],
+          ["ideal makespan (ms)", round(ideal)],
+          ["makespan (ms)", makespan],
+          ["makespan / ideal", result.makespan_ratio],
+          ["runs lost", lost],
+          ["worker peak RSS (MB)", result.rss_mb_peak],
+          ["Redis used_memory growth (MB)", result.redis_mb],
+        ],
+      ),
+    );
+    writeResult(
+      flags.json,
+      "concurrency",
+      { incidents, workers, concurrency_per_worker: perWorker, model_ms: modelMs },
+      result,
+    );
+    await Promise.all(handles.map((h) => h.close()));
+  } finally {
+    await fleet.close();
+  }
+});

@@ -1,0 +1,36 @@
+/**
+ * The queue benchmarks' sandbox in its own process (forked by `bench/lib/fleet.ts`), so neither the
+ * bot's process nor a worker's shares an event loop or a heap with the sandbox servers. Reads the
+ * scenario from the JSON file named by `BENCH_SANDBOX_SCENARIO`, starts the stack and reports over IPC
+ * `{type: "ready", infraUrl, ticketsUrl, modelsUrl, kubeconfig}` (the writer's kubeconfig YAML);
+ * `{type: "close"}` stops it and exits.
+ */
+import { readFileSync } from "node:fs";
+import { startSandboxStack } from "../../sandbox/stack.js";
+import { ScenarioSchema } from "../../scenarios/schema.js";
+import { setLogLevel } from "../../src/log.js";
+
+setLogLevel("silent");
+const file = process.env.BENCH_SANDBOX_SCENARIO;
+if (!file || !process.send) {
+  console.error("sandbox-proc: run by bench/lib/fleet.ts (needs BENCH_SANDBOX_SCENARIO and an IPC channel)");
+  process.exit(2);
+}
+const stack = await startSandboxStack({
+  scenario: ScenarioSchema.parse(JSON.parse(readFileSync(file, "utf8"))),
+});
+process.send({
+  type: "ready",
+  infraUrl: stack.infraUrl,
+  ticketsUrl: stack.tickets.url,
+  modelsUrl: stack.models.url,
+  kubeconfig: stack.cluster.kubeconfigYaml("writer"),
+});
+process.on("message", async (m: { type: string }) => {
+  if (m.type === "close") {
+    await stack.close();
+    process.exit(0);
+  }
+});
+// The parent is gone (crashed or killed): nothing is left to serve.
+process.on("disconnect", () => process.exit(0));

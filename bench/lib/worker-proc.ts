@@ -1,0 +1,126 @@
+/**
+ * A benchmark worker process (forked by `bench/lib/fleet.ts`): the real `runs` queue worker and
+ * processors over the fleet's sandbox stack, which lives in the parent. Reads its configuration from the
+ * JSON file named by `BENCH_WORKER_CONFIG` and `BENCH_CONCURRENCY`; reports over IPC: `ready`, each
+ * triage job `completed` (with its processing ms) or `failed`, and on request its peak RSS (MB, sampled
+ * every 100 ms). `{type: "close"}` closes the worker and exits.
+ */
+import { readFileSync } from "node:fs";
+import { KubeConfig } from "@kubernetes/client-node";
+import { LogLevel, WebClient } from "@slack/web-api";
+import { loadPrompt } from "../../prompts/loader.js";
+import { scenarioRouter } from "../../sandbox/harness.js";
+import { ScenarioSchema } from "../../scenarios/schema.js";
+import { WritePath } from "../../src/actions/index.js";
+import { loadPolicy } from "../../src/guardrails/policy.js";
+import { setLogLevel } from "../../src/log.js";
+import { connectInfra, connectNotify } from "../../src/mcp/index.js";
+import { createProcessors } from "../../src/queue/processors.js";
+import { RunsProducer, startRunsWorker } from "../../src/queue/runs.js";
+import { RunStore } from "../../src/queue/store.js";
+import type { RunWorld } from "../../src/queue/world.js";
+import { loadSigningKey } from "../../src/receipt/index.js";
+
+setLogLevel("silent");
+const cfgFile = process.env.BENCH_WORKER_CONFIG;
+if (!cfgFile || !process.send) {
+  console.error("worker-proc: run by bench/lib/fleet.ts (needs BENCH_WORKER_CONFIG and an IPC channel)");
+  process.exit(2);
+}
+const cfg = JSON.parse(readFileSync(cfgFile, "utf8")) as {
+  redis: { host: string; port: number };
+  prefix: string;
+  slackApiUrl: string;
+  botToken: string;
+  kubeconfig: string;
+  infraUrl: string;
+  ticketsUrl: string;
+  modelsUrl: string;
+  keyPath: string;
+  scenario: unknown;
+};
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? "8");
+const send = (m: unknown) => process.send?.(m);
+
+let rssPeak = process.memoryUsage.rss();
+const sampler = setInterval(() => {
+  rssPeak = Math.max(rssPeak, process.memoryUsage.rss());
+}, 100);
+
+const scenario = ScenarioSchema.parse(cfg.scenario);
+const writer = new KubeConfig();
+writer.loadFromString(cfg.kubeconfig);
+const actions = new WritePath({ kubeConfig: writer, pollIntervalMs: 100 });
+const policy = loadPolicy();
+const prompts = { diagnosis: await loadPrompt("diagnosis"), judge: await loadPrompt("judge") };
+const signingKey = loadSigningKey({ path: cfg.keyPath });
+const world: RunWorld = {
+  recoveryTimeoutMs: 30_000,
+  signalsWindow: "15m",
+  async open() {
+    const infra = await connectInfra(cfg.infraUrl);
+    const notify = await connectNotify(cfg.ticketsUrl);
+    return {
+      deps: {
+        signals: infra,
+        router: scenarioRouter(scenario, cfg.modelsUrl),
+        actions,
+        tickets: notify,
+        policy,
+        prompts,
+        signingKey,
+      },
+      reporters: [],
+      async close() {
+        await Promise.all([infra.close(), notify.close()]);
+      },
+    };
+  },
+};
+const store = new RunStore({ connection: cfg.redis, prefix: cfg.prefix });
+const producer = new RunsProducer({ connection: cfg.redis, prefix: cfg.prefix });
+const worker = startRunsWorker({
+  connection: cfg.redis,
+  prefix: cfg.prefix,
+  concurrency,
+  processors: createProcessors({
+    world,
+    slack: new WebClient(cfg.botToken, {
+      slackApiUrl: cfg.slackApiUrl,
+      retryConfig: { retries: 0 },
+      logLevel: LogLevel.ERROR,
+      timeout: 10_000,
+    }),
+    store,
+    producer,
+    approvers: ["U0ONCALL"],
+    approvalTimeoutMs: 30 * 60_000,
+  }),
+});
+worker.on("completed", (job) => {
+  if (job.name === "triage")
+    send({
+      type: "completed",
+      id: job.id,
+      ms: (job.finishedOn ?? Date.now()) - (job.processedOn ?? Date.now()),
+    });
+});
+worker.on("failed", (job, err) => {
+  if (job?.name === "triage" && job.attemptsMade >= (job.opts.attempts ?? 1))
+    send({ type: "failed", id: job.id, error: err.message });
+});
+await worker.waitUntilReady();
+send({ type: "ready" });
+
+process.on("message", async (m: { type: string; req?: string }) => {
+  if (m.type === "rss") send({ type: "rss", req: m.req, rss_mb: rssPeak / 1024 / 1024 });
+  if (m.type === "close") {
+    clearInterval(sampler);
+    await worker.close().catch(() => undefined);
+    await producer.close().catch(() => undefined);
+    await store.close().catch(() => undefined);
+    process.exit(0);
+  }
+});
+// The parent is gone (crashed or killed): stop rather than linger.
+process.on("disconnect", () => process.exit(0));
