@@ -265,6 +265,7 @@ const WATCH_MAX_SECONDS = 1800;
  * `resourceVersion` (or with `0`) every current object comes first as ADDED; with one, objects changed
  * since it come as MODIFIED; then any change of an object (spec or status) is a MODIFIED. The sandbox's world is advanced by reads, so the stream polls it every
  * 100 ms; it ends after `timeoutSeconds` (default and cap 1800 s), when the client goes, or on close.
+ * With a Table `Accept` header each object is a one-row Table (column definitions in the first event).
  */
 async function serveWatch(
   state: ServerState,
@@ -294,7 +295,22 @@ async function serveWatch(
   const rv = (o: Obj) => Number(((o.metadata ?? {}) as Obj).resourceVersion ?? 0);
   res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
   res.flushHeaders();
-  const send = (type: string, object: Obj) => res.write(`${JSON.stringify({ type, object })}\n`);
+  // `kubectl get -w` asks for Tables: each event's object is then a one-row Table, the column
+  // definitions in the first only, as the API server sends them.
+  const table = wantsTable(req.headers.accept);
+  let first = true;
+  const send = (type: string, object: Obj) => {
+    let out: Obj = object;
+    if (table) {
+      const t = toTable(object, query.get("includeObject"));
+      if (t) {
+        if (!first) t.columnDefinitions = [];
+        out = t;
+      }
+      first = false;
+    }
+    res.write(`${JSON.stringify({ type, object: out })}\n`);
+  };
   let seen = snapshot();
   for (const o of seen.values()) {
     if (since === 0) send("ADDED", o);

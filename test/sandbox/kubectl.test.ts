@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -232,6 +232,40 @@ describe.skipIf(!kubectl)("kubectl against the sandbox cluster", () => {
     const after = await apps.readNamespacedDeployment({ namespace: "shop", name: "checkout" });
     expect(after.status!.updatedReplicas).toBe(3);
     expect(after.status!.readyReplicas).toBe(3);
+  });
+
+  it("get -w prints each change as a table row, as against a real cluster", async () => {
+    const child = spawn(
+      kubectl!,
+      ["--kubeconfig", files.readonly, "get", "deployment", "cart", "-n", "shop", "-w"],
+      {
+        env: { ...process.env, KUBECONFIG: "" },
+      },
+    );
+    let out = "";
+    child.stdout.on("data", (b: Buffer) => {
+      out += b.toString();
+    });
+    const lines = () => out.split("\n").filter((l) => l.trim() !== "");
+    const waitFor = async (what: string, ok: () => boolean) => {
+      const deadline = Date.now() + 30_000;
+      while (!ok()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; output:\n${out}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    try {
+      await waitFor("the first row", () => lines().length >= 2);
+      const restart = await run("writer", ["rollout", "restart", "deployment/cart", "-n", "shop"]);
+      expect(restart.code, restart.stderr).toBe(0);
+      await waitFor("a change", () => lines().length >= 3);
+    } finally {
+      child.kill("SIGTERM");
+    }
+    const [header, ...rows] = lines();
+    expect(header).toMatch(/^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE$/);
+    for (const row of rows) expect(row.split(/\s+/)).toHaveLength(5);
+    expect(rows.every((r) => r.startsWith("cart "))).toBe(true);
   });
 
   it("scale and delete --dry-run=server change nothing; protected namespaces stay forbidden", async () => {
