@@ -266,7 +266,10 @@ describe("the guardrail on the request the pipeline really sends", () => {
     // The Chat Completions request body exactly as the router sent it to the model provider.
     const sent = stack.models.requests().find((r) => r.purpose === "diagnose")!;
     expect(sent).toBeDefined();
-    const { onset } = targetFromWebhook(scenario.alert);
+    // What a gateway hands its guardrails as context.metadata: the request's X-TFY-METADATA.
+    const metadata = JSON.parse(sent.headers["x-tfy-metadata"]!) as Record<string, string>;
+    expect(metadata).toMatchObject({ run_id: sent.run_id, purpose: "diagnose" });
+    expect(metadata.onset).toBe(targetFromWebhook(scenario.alert).onset.toISOString());
     const ask = async (diagnosis: unknown) => {
       const res = await fetch(`${bot.url}/guardrails/quality`, {
         method: "POST",
@@ -277,7 +280,7 @@ describe("the guardrail on the request the pipeline really sends", () => {
           config: {},
           context: {
             user: { subjectId: "sa", subjectType: "serviceaccount" },
-            metadata: { run_id: sent.run_id, purpose: "diagnose", onset: onset.toISOString() },
+            metadata,
           },
         }),
       });
@@ -285,7 +288,7 @@ describe("the guardrail on the request the pipeline really sends", () => {
       return (await res.json()) as { verdict: boolean; message: string };
     };
     const truth = await ask(scenario.truth.diagnosis);
-    expect(truth.message).toMatch(/^grounded/);
+    expect(truth.message).toMatch(/^grounded: .*onset from context\.metadata\.onset/);
     expect(truth.verdict).toBe(true);
     const wrong = await ask(scenario.wrong);
     expect(wrong.verdict).toBe(false);
