@@ -73,6 +73,10 @@ export async function startInfraMcpHttp(
   const host = opts.host ?? "127.0.0.1";
   const ctx = makeContext(opts);
   const app = createMcpExpressApp({ host });
+  // Liveness for probes and for the bot's and worker's readiness checks (src/observability/health.ts).
+  app.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
   mountStatelessMcp(app, () => buildServer(ctx), {
     onError: (err) => log.error({ err: errorMessage(err) }, "MCP request failed"),
   });

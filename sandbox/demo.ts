@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
+import { type Tracer, trace } from "@opentelemetry/api";
 import { WebClient } from "@slack/web-api";
 import type { Worker } from "bullmq";
 import { Redis } from "ioredis";
@@ -11,6 +12,19 @@ import type { RunEvent, RunOutcome, RunReporter } from "../src/contracts/events.
 import { BackstopError, errorMessage } from "../src/errors.js";
 import { loadPolicy, type Policy } from "../src/guardrails/policy.js";
 import { childLogger } from "../src/log.js";
+import {
+  createMetrics,
+  httpCheck,
+  mcpInfraHealthUrl,
+  observabilityRoutes,
+  observeProcessors,
+  observeQueueDepth,
+  observeWorker,
+  observeWorld,
+  redisCheck,
+  slackCheck,
+  TRACER_NAME,
+} from "../src/observability/index.js";
 import { targetFromAlert, targetFromWebhook } from "../src/pipeline/target.js";
 import { incidentKeyForAlert, runIdFor } from "../src/queue/jobs.js";
 import { createProcessors } from "../src/queue/processors.js";
@@ -57,6 +71,21 @@ export interface DemoOptions {
   approvalTimeoutMs?: number;
   /** The built console page (default `dist/console`, made by `npm run build`). */
   staticDir?: string;
+  /** The bearer token the alert route expects (`BACKSTOP_ALERT_TOKEN`; default: random, 32 hex digits). */
+  alertToken?: string | undefined;
+  /** The Slack signing secret the bot verifies requests with (`SLACK_SIGNING_SECRET`; default: random). */
+  signingSecret?: string | undefined;
+  /** Spans of the demo's runs (default: the OpenTelemetry API's global tracer, a no-op unless registered). */
+  tracer?: Tracer;
+}
+
+/** A ready HTTP request that fires an Alertmanager notification at the demo's bot, and the same as `curl`. */
+export interface DemoAlertRequest {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  /** A shell command line (POSIX quoting) that sends exactly this request with curl. */
+  curl: string;
 }
 
 /** A running demo: the console URL, the bot URL, and one `close()` that stops everything it started. */
@@ -64,6 +93,11 @@ export interface Demo {
   consoleUrl: string;
   botUrl: string;
   redis: { url: string; source: "env" | "local" | "child" };
+  /** The alert route's bearer token and the Slack signing secret in use (given or generated). */
+  alertToken: string;
+  signingSecret: string;
+  /** Fires the first scenario's alert at the bot (what `backstop demo` prints as a curl command). */
+  alertRequest: DemoAlertRequest;
   backend: ConsoleBackend;
   close(): Promise<void>;
 }
@@ -114,8 +148,8 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
     closers.push(() => naiveWorld.close());
 
     const botToken = `xoxb-demo-${randomBytes(8).toString("hex")}`;
-    const signingSecret = randomBytes(16).toString("hex");
-    const alertToken = randomBytes(16).toString("hex");
+    const signingSecret = opts.signingSecret || randomBytes(16).toString("hex");
+    const alertToken = opts.alertToken || randomBytes(16).toString("hex");
     const slack: SandboxSlack = await startSandboxSlack({
       host,
       botToken,
@@ -154,7 +188,21 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
       approvers: { users: approvers },
       approvalTimeoutMs,
     };
-    const bot = createBackstopApp(settings, { producer, store });
+    // Observed as in production: /metrics, /healthz, /readyz on the bot's port; spans per run.
+    const metrics = createMetrics();
+    const tracer = opts.tracer ?? trace.getTracer(TRACER_NAME);
+    observeQueueDepth(producer.bullQueue, metrics);
+    const redisReady = redisCheck(connection);
+    closers.push(() => redisReady.close());
+    const routes = observabilityRoutes({
+      metrics,
+      checks: [
+        redisReady,
+        slackCheck(new WebClient(botToken, { slackApiUrl: slack.apiUrl, retryConfig: { retries: 0 } })),
+        httpCheck("mcp_infra", mcpInfraHealthUrl(backstopWorld.infraUrl)),
+      ],
+    });
+    const bot = createBackstopApp(settings, { producer, store, routes });
     const { url: botUrl } = await bot.start();
     if (!botUrl) throw new BackstopError("demo.bot", "the bot did not report its URL");
     closers.push(() => bot.stop());
@@ -187,25 +235,32 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
       connection,
       prefix,
       concurrency: 2,
-      processors: createProcessors({
-        world: sandboxRunWorld(backstopWorld, {
-          signingKey,
-          policy,
-          prompts,
-          recoveryTimeoutMs: 30_000,
-          reporters: (runId) => [follow("backstop", runId, backstopWorld.scenario.name)],
+      processors: observeProcessors(
+        createProcessors({
+          world: observeWorld(
+            sandboxRunWorld(backstopWorld, {
+              signingKey,
+              policy,
+              prompts,
+              recoveryTimeoutMs: 30_000,
+              reporters: (runId) => [follow("backstop", runId, backstopWorld.scenario.name)],
+            }),
+            { metrics, tracer },
+          ),
+          slack: new WebClient(botToken, {
+            slackApiUrl: slack.apiUrl,
+            retryConfig: { retries: 0 },
+            timeout: 10_000,
+          }),
+          store,
+          producer,
+          approvers,
+          approvalTimeoutMs,
         }),
-        slack: new WebClient(botToken, {
-          slackApiUrl: slack.apiUrl,
-          retryConfig: { retries: 0 },
-          timeout: 10_000,
-        }),
-        store,
-        producer,
-        approvers,
-        approvalTimeoutMs,
-      }),
+        { tracer },
+      ),
     });
+    observeWorker(worker, metrics);
     closers.push(() => worker.close());
 
     const offSlack = slack.on("message", () => changed("slack"));
@@ -375,6 +430,9 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
       consoleUrl: web.url,
       botUrl,
       redis: { url: redis.url, source: redis.source },
+      alertToken,
+      signingSecret,
+      alertRequest: alertRequest(`${botUrl}/alerts/alertmanager`, alertToken, first.alert),
       backend,
       close: closeAll,
     };
@@ -382,6 +440,27 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
     await closeAll();
     throw err;
   }
+}
+
+/** Quotes `s` for a POSIX shell: inside single quotes, each `'` becomes `'\''`. */
+export function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", "'\\''")}'`;
+}
+
+/**
+ * The request Alertmanager's webhook receiver would send (`POST`, `Authorization: Bearer <token>`,
+ * JSON body of version 4), and the same as a curl command line.
+ */
+export function alertRequest(url: string, token: string, webhook: unknown): DemoAlertRequest {
+  const body = JSON.stringify(webhook);
+  const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+  const curl = [
+    "curl -sS -X POST",
+    shellQuote(url),
+    ...Object.entries(headers).map(([k, v]) => `-H ${shellQuote(`${k}: ${v}`)}`),
+    `--data-binary ${shellQuote(body)}`,
+  ].join(" ");
+  return { url, headers, body, curl };
 }
 
 /** A sandbox cluster as the console shows it. */

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { BackstopError } from "./errors.js";
-import { setLogLevel } from "./log.js";
+import { setLogFormat, setLogLevel } from "./log.js";
 
 /**
  * Backstop's configuration, parsed once by zod from the environment. This is the only module that
@@ -35,6 +35,15 @@ const bool = z
 
 const EnvSchema = z.object({
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  LOG_FORMAT: z.enum(["auto", "json", "pretty"]).default("auto"),
+  BACKSTOP_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  BACKSTOP_READY_CACHE_MS: z.coerce.number().int().nonnegative().default(30_000),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z
+    .url({ protocol: /^https?$/, error: "expected an http(s) URL" })
+    .optional(),
+  OTEL_EXPORTER_OTLP_HEADERS: z.string().default(""),
+  OTEL_SERVICE_NAME: z.string().min(1).optional(),
   BACKSTOP_MODEL_MODE: z.enum(["chain", "virtual"]).default("chain"),
   BACKSTOP_TARGETS: z.string().optional(),
   BACKSTOP_JUDGE_TARGET: z.string().optional(),
@@ -91,6 +100,21 @@ const EnvSchema = z.object({
 /** The parsed configuration. Durations are ms, money USD. */
 export interface Config {
   logLevel: string;
+  /** `auto`: human-readable (pino-pretty) when stderr is a terminal, JSON otherwise. */
+  logFormat: "auto" | "json" | "pretty";
+  /**
+   * Observability: the worker's `/metrics` + health port (the bot serves them on its own port), how
+   * long a readiness probe's Slack `auth.test` answer is reused (ms), and OTLP/HTTP trace export —
+   * `tracesUrl` is `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, else `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`
+   * (OpenTelemetry exporter spec), else null (tracing is a no-op).
+   */
+  observability: {
+    metricsPort: number;
+    readyCacheMs: number;
+    tracesUrl: string | null;
+    otlpHeaders: Record<string, string>;
+    serviceName: string | undefined;
+  };
   models: {
     mode: "chain" | "virtual";
     targets: TargetConfig[];
@@ -161,6 +185,28 @@ function parseTargets(raw: string | undefined, env: NodeJS.ProcessEnv, what: str
 }
 
 /**
+ * `OTEL_EXPORTER_OTLP_HEADERS`: comma-separated `key=value` pairs, values percent-decoded (W3C
+ * Baggage format, as the OpenTelemetry exporter spec says).
+ * @throws BackstopError `config.invalid` for a pair without `=` or an empty key.
+ */
+function parseOtlpHeaders(raw: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of raw.split(",")) {
+    if (pair.trim() === "") continue;
+    const i = pair.indexOf("=");
+    const key = i < 0 ? "" : pair.slice(0, i).trim();
+    if (key === "") {
+      throw new BackstopError(
+        "config.invalid",
+        "OTEL_EXPORTER_OTLP_HEADERS: expected key=value pairs separated by commas",
+      );
+    }
+    out[key] = decodeURIComponent(pair.slice(i + 1).trim());
+  }
+  return out;
+}
+
+/**
  * Parses the configuration from `env` (default `process.env`) and applies the log level.
  * @throws BackstopError `config.invalid` naming each bad variable.
  */
@@ -172,10 +218,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   setLogLevel(e.LOG_LEVEL);
+  setLogFormat(e.LOG_FORMAT);
   const targets = parseTargets(e.BACKSTOP_TARGETS, env, "BACKSTOP_TARGETS");
   const judge = parseTargets(e.BACKSTOP_JUDGE_TARGET, env, "BACKSTOP_JUDGE_TARGET")[0] ?? null;
   return {
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
+    observability: {
+      metricsPort: e.BACKSTOP_METRICS_PORT,
+      readyCacheMs: e.BACKSTOP_READY_CACHE_MS,
+      tracesUrl:
+        e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+        (e.OTEL_EXPORTER_OTLP_ENDPOINT
+          ? `${e.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, "")}/v1/traces`
+          : null),
+      otlpHeaders: parseOtlpHeaders(e.OTEL_EXPORTER_OTLP_HEADERS),
+      serviceName: e.OTEL_SERVICE_NAME,
+    },
     models: {
       mode: e.BACKSTOP_MODEL_MODE,
       targets,

@@ -2,13 +2,16 @@ import type { Command } from "commander";
 import { startDemo } from "../../sandbox/demo.js";
 import { loadConfig } from "../config.js";
 import { loadPolicy } from "../guardrails/policy.js";
+import { setupTracing } from "../observability/index.js";
 import { resolveInPackage } from "../paths.js";
 import { loadSigningKey } from "../receipt/index.js";
 
 /**
  * `backstop demo` (also `npm run demo`): the whole product on loopback against the sandbox — cluster,
  * model provider, Slack, tickets, mcp-infra, the bot, the worker and Redis — and the web console.
- * Prints the console URL; Ctrl-C stops everything it started.
+ * Prints the console URL, the alert token and signing secret (`BACKSTOP_ALERT_TOKEN` and
+ * `SLACK_SIGNING_SECRET` when set, else generated) and a ready `curl` that fires an alert at the bot.
+ * Logs are human-readable on a terminal (LOG_FORMAT). Ctrl-C stops everything it started.
  */
 export function registerDemo(program: Command): void {
   program
@@ -25,7 +28,15 @@ export function registerDemo(program: Command): void {
         create: !config.receipts.keyPem && !config.receipts.keyFile,
       });
       console.log("Starting Backstop's sandbox demo…");
+      const tracing = setupTracing({
+        tracesUrl: config.observability.tracesUrl,
+        headers: config.observability.otlpHeaders,
+        serviceName: config.observability.serviceName ?? "backstop-demo",
+      });
       const demo = await startDemo({
+        alertToken: config.slack.alertToken,
+        signingSecret: config.slack.signingSecret,
+        tracer: tracing.tracer,
         host: opts.host,
         consolePort: Number(opts.port),
         redisUrl: config.redisUrlFromEnv,
@@ -42,6 +53,16 @@ export function registerDemo(program: Command): void {
       console.log(`\n  Console  ${demo.consoleUrl}`);
       console.log(`  Bot      ${demo.botUrl}  (Slack events and /alerts/alertmanager)`);
       console.log(`  Redis    ${redisNote[demo.redis.source]}`);
+      console.log(`  Metrics  ${demo.botUrl}/metrics  (and /healthz, /readyz)`);
+      const given = (set: boolean) => (set ? "from the environment" : "generated; set it to keep it");
+      console.log(
+        `\n  BACKSTOP_ALERT_TOKEN=${demo.alertToken}  (${given(Boolean(config.slack.alertToken))})`,
+      );
+      console.log(
+        `  SLACK_SIGNING_SECRET=${demo.signingSecret}  (${given(Boolean(config.slack.signingSecret))})`,
+      );
+      console.log("\nFire an alert at the bot (an Alertmanager webhook, v4) from another terminal:\n");
+      console.log(`  ${demo.alertRequest.curl}\n`);
       console.log(
         "\nClick a scenario in the console: the naive agent and Backstop face the same alert side by side.",
       );
@@ -52,6 +73,7 @@ export function registerDemo(program: Command): void {
       });
       console.log("stopping…");
       await demo.close();
+      await tracing.shutdown();
       process.exit(0);
     });
 }

@@ -2,6 +2,15 @@ import { WebClient } from "@slack/web-api";
 import type { Command } from "commander";
 import { loadConfig, requireSlack } from "../config.js";
 import { RedisBudgetStore } from "../gateway/redis-store.js";
+import {
+  CHECK_TIMEOUT_MS,
+  observeProcessors,
+  observeQueueDepth,
+  observeWorker,
+  observeWorld,
+  processObservability,
+  startObservabilityServer,
+} from "../observability/index.js";
 import { createProcessors } from "../queue/processors.js";
 import { closeOnSignals, connectionFromUrl, RunsProducer, startRunsWorker } from "../queue/runs.js";
 import { RunStore } from "../queue/store.js";
@@ -10,7 +19,8 @@ import { productionWorld } from "../queue/world.js";
 /**
  * `backstop worker`: processes the BullMQ `runs` queue (triage, decisions, approval timeouts) against
  * the configured cluster, gateway and MCP servers, posting each run's thread to Slack. Scale it by
- * running more; SIGTERM lets running jobs finish (`await worker.close()`).
+ * running more; SIGTERM lets running jobs finish (`await worker.close()`). `GET /metrics`, `/healthz`
+ * and `/readyz` are served on `BACKSTOP_METRICS_PORT` (default 9464).
  */
 export function registerWorker(program: Command): void {
   program
@@ -30,25 +40,46 @@ export function registerWorker(program: Command): void {
         // A stalled Slack connection must not hold a run: each call gives up after 10 s.
         timeout: 10_000,
       });
+      const obs = processObservability(config, "worker", {
+        connection,
+        // Readiness asks Slack once, quickly: no retries, a short timeout.
+        slack: new WebClient(slack.botToken, {
+          ...(config.slack.apiUrl ? { slackApiUrl: config.slack.apiUrl } : {}),
+          retryConfig: { retries: 0 },
+          timeout: CHECK_TIMEOUT_MS,
+        }),
+      });
       const worker = startRunsWorker({
         connection,
         concurrency: config.worker.concurrency,
-        processors: createProcessors({
-          world,
-          slack: client,
-          store,
-          producer,
-          // Shown on escalations: user ids and the approver user group (S…), as the reporter renders both.
-          approvers: [
-            ...config.approvals.users,
-            ...(config.approvals.usergroup ? [config.approvals.usergroup] : []),
-          ],
-          approvalTimeoutMs: config.approvals.timeoutMs,
-        }),
+        processors: observeProcessors(
+          createProcessors({
+            world: observeWorld(world, obs),
+            slack: client,
+            store,
+            producer,
+            // Shown on escalations: user ids and the approver user group (S…), as the reporter renders both.
+            approvers: [
+              ...config.approvals.users,
+              ...(config.approvals.usergroup ? [config.approvals.usergroup] : []),
+            ],
+            approvalTimeoutMs: config.approvals.timeoutMs,
+          }),
+          obs,
+        ),
+      });
+      if (obs.metrics) {
+        observeWorker(worker, obs.metrics);
+        observeQueueDepth(producer.bullQueue, obs.metrics);
+      }
+      const server = await startObservabilityServer({
+        routes: obs.routes,
+        port: config.observability.metricsPort,
+        host: config.slack.host,
       });
       console.log(
-        `backstop worker: ${config.worker.concurrency} concurrent runs from Redis at ${new URL(config.redisUrl).host}`,
+        `backstop worker: ${config.worker.concurrency} concurrent runs from Redis at ${new URL(config.redisUrl).host}; ${server.url}/metrics, /healthz, /readyz`,
       );
-      closeOnSignals([worker, producer, store, budget], { onClosed: () => process.exit(0) });
+      closeOnSignals([worker, producer, store, budget, server, obs], { onClosed: () => process.exit(0) });
     });
 }

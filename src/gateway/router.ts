@@ -18,6 +18,7 @@ import { z } from "zod";
 import type { RunEventDataMap } from "../contracts/events.js";
 import { BackstopError, errorMessage } from "../errors.js";
 import { childLogger } from "../log.js";
+import { startModelCallSpan } from "../observability/observer.js";
 import { type BudgetStore, MemoryBudgetStore, utcDay } from "./store.js";
 
 export type { ChatCompletionMessageParam };
@@ -636,6 +637,15 @@ export class ModelRouter {
     }
     const attempt = nextAttempt();
     const started = performance.now();
+    // A GenAI span per HTTP call (model, tokens, finish reasons; never the prompt): src/observability.
+    const callSpan = startModelCallSpan({
+      runId: req.runId,
+      purpose: req.purpose,
+      target: target.name,
+      model: target.model,
+      baseURL: target.baseURL,
+      attempt,
+    });
     const metadata = JSON.stringify({ ...(req.metadata ?? {}), run_id: req.runId, purpose: req.purpose });
     const base = {
       purpose: req.purpose,
@@ -675,6 +685,15 @@ export class ModelRouter {
       const text = data.choices[0]?.message.content ?? "";
       const verdict = req.validate ? req.validate(text) : ({ ok: true } as const);
       const invalid = verdict.ok ? null : `invalid reply: ${verdict.error}`;
+      callSpan.end({
+        ok: invalid === null,
+        status: response.status,
+        responseModel: servedModel,
+        inputTokens: usage.input,
+        outputTokens: usage.output,
+        finishReasons: data.choices.flatMap((c) => (c.finish_reason ? [c.finish_reason] : [])),
+        errorType: invalid === null ? null : "invalid_reply",
+      });
       await emit({
         type: "model.call",
         data: {
@@ -691,8 +710,21 @@ export class ModelRouter {
       if (invalid !== null) throw new InvalidReplyError(invalid);
       return { text, target, servedModel, usage, costUsd: cost, attempts: counter.attempts };
     } catch (err) {
-      if (err instanceof InvalidReplyError || err instanceof BackstopError) throw err;
+      const failed = (status: number | null, errorType: string) => ({
+        ok: false,
+        status,
+        responseModel: null,
+        inputTokens: 0,
+        outputTokens: 0,
+        finishReasons: [],
+        errorType,
+      });
+      if (err instanceof InvalidReplyError || err instanceof BackstopError) {
+        callSpan.end(failed(null, "error"));
+        throw err;
+      }
       const f = classify(err, req.signal?.aborted === true);
+      callSpan.end(failed(f.status, f.reason));
       const elapsed = Math.round(performance.now() - started);
       // A hung target is a slow one: its timeout counts as a latency sample so it sinks in its tier.
       if (f.reason === "timeout") await this.noteLatency(target, elapsed);

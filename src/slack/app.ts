@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { App, type Logger as BoltLogger, HTTPReceiver, LogLevel } from "@slack/bolt";
 import slackWebApi, { WebClient, type WebClientOptions } from "@slack/web-api";
@@ -46,6 +46,12 @@ export interface AppDeps {
   store: SlackStore;
   newNonce?: () => string;
   clock?: () => Date;
+  /** Extra GET routes on the same HTTP server, e.g. `/metrics`, `/healthz`, `/readyz` (src/observability). */
+  routes?: readonly {
+    path: string;
+    method: "GET";
+    handler: (req: IncomingMessage, res: ServerResponse) => void;
+  }[];
 }
 
 /** What every listener gets at registration: settings, dependencies with defaults filled, a logger. */
@@ -154,6 +160,8 @@ export function createBackstopApp(settings: SlackSettings, deps: AppDeps): Backs
       const path = new URL(req.url ?? "/", "http://localhost").pathname;
       if (path === ALERT_ROUTE && req.method === "POST") return alertHandler(req, res);
       if (path === GUARDRAIL_QUALITY_ROUTE && guardrailHandler) return guardrailHandler(req, res);
+      const extra = deps.routes?.find((r) => r.path === path && req.method === r.method);
+      if (extra) return extra.handler(req, res);
       res.writeHead(404, { "content-type": "application/json" });
       res.end(JSON.stringify({ error: "not found" }));
     });
@@ -166,6 +174,7 @@ export function createBackstopApp(settings: SlackSettings, deps: AppDeps): Backs
         ...(guardrailHandler
           ? [{ path: GUARDRAIL_QUALITY_ROUTE, method: ["POST"], handler: guardrailHandler }]
           : []),
+        ...(deps.routes ?? []).map((r) => ({ path: r.path, method: [r.method], handler: r.handler })),
       ],
       logger,
       processBeforeResponse: false,

@@ -268,7 +268,7 @@ describe("workloads (deploy/kubernetes)", () => {
     });
   });
 
-  it("mcp-infra serves on 8790 behind a Service, reachable only from the worker", () => {
+  it("mcp-infra serves on 8790 behind a Service, reachable only from the worker and the bot's readiness check", () => {
     const c = (podSpec("backstop-mcp-infra").containers ?? [])[0] as unknown as { args: string[] };
     expect(c.args).toEqual(["mcp-infra", "--host", "0.0.0.0", "--port", "8790"]);
     const svc = find("Service", "backstop-mcp-infra") as K8sObject & { spec: { ports: { port: number }[] } };
@@ -276,9 +276,9 @@ describe("workloads (deploy/kubernetes)", () => {
     const np = find("NetworkPolicy", "backstop-mcp-infra") as K8sObject & {
       spec: { ingress: { from: { podSelector: { matchLabels: Record<string, string> } }[] }[] };
     };
-    expect(np.spec.ingress[0]?.from[0]?.podSelector.matchLabels["app.kubernetes.io/component"]).toBe(
-      "worker",
-    );
+    expect(
+      np.spec.ingress[0]?.from.map((f) => f.podSelector.matchLabels["app.kubernetes.io/component"]).sort(),
+    ).toEqual(["bot", "worker"]);
     const config = find("ConfigMap", "backstop-config") as K8sObject & { data: Record<string, string> };
     expect(config.data.BACKSTOP_INFRA_MCP_URL).toBe("http://backstop-mcp-infra.backstop.svc:8790/mcp");
   });

