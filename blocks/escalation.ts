@@ -110,7 +110,7 @@ export function escalationMessage(e: EscalationInput): SlackMessage {
  */
 export function decisionMessage(d: {
   runId: string;
-  decision: "approved" | "rejected" | "expired";
+  decision: "approved" | "rejected" | "expired" | "withdrawn";
   by: string | null;
   at: string;
   proposedAction: ActionRecord | null;

@@ -324,7 +324,7 @@ export function eventReply(event: RunEvent): SlackMessage | null {
 
 /** The line for an Approve/Reject decision or its expiry (shared with `decisionMessage`). */
 export function decisionLine(
-  decision: "approved" | "rejected" | "expired",
+  decision: "approved" | "rejected" | "expired" | "withdrawn",
   by: string | null,
   at: string,
 ): string {
@@ -332,11 +332,13 @@ export function decisionLine(
   const when = ` at ${slackDate(at)}`;
   if (decision === "approved") return `:white_check_mark: *Approved*${who}${when}`;
   if (decision === "rejected") return `:no_entry_sign: *Rejected*${who}${when}; nothing will run.`;
+  if (decision === "withdrawn")
+    return `:leaves: *Withdrawn*${when}: resolved on its own; approval withdrawn; nothing will run.`;
   return `:hourglass: *Expired*${when}: no decision before the timeout, treated as rejected; nothing will run.`;
 }
 
 function decisionReply(
-  decision: "approved" | "rejected" | "expired",
+  decision: "approved" | "rejected" | "expired" | "withdrawn",
   by: string | null,
   at: string,
 ): SlackMessage {

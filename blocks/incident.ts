@@ -281,3 +281,39 @@ export function alertResolvedReply(alertname: string, at: string): SlackMessage 
     section(`:large_green_circle: Alertmanager reports *${name}* resolved at ${slackDate(at)}.`),
   ]);
 }
+
+/**
+ * The note posted in an incident's thread when another alert (or `/backstop triage`) for the same
+ * workload arrives while its run is queued, running or awaiting approval: it joins this incident
+ * instead of starting a second run. `what` is e.g. `shop/checkout`; text is escaped and cut.
+ */
+export function alertJoinedReply(d: { alertname: string; what: string; runId: string }): SlackMessage {
+  const name = safe(d.alertname, 300);
+  return message(`${d.alertname} for ${d.what} joined this incident; no second run`, [
+    section(
+      `:link: *${name}* for ${code(d.what.slice(0, 300))} arrived while this run is active for the same workload: it joins this incident; no second run is started.`,
+    ),
+    context(`Run ${code(d.runId.slice(0, 200))}`),
+  ]);
+}
+
+/**
+ * A channel notice for alerts that start no run: alerts naming no workload (e.g. `KubeMemoryOvercommit`,
+ * `KubeQuotaExceeded`) and alerts refused at intake (an invalid namespace or name, labels over the
+ * bounds). Each line is `{ alertname, reason }`; text is escaped and cut to Slack's limits.
+ */
+export function alertNoticeMessage(
+  lines: { alertname: string; reason: string; refused: boolean }[],
+): SlackMessage {
+  const shown = lines.slice(0, 20);
+  const body = shown
+    .map(
+      (l) =>
+        `${l.refused ? ":no_entry:" : ":information_source:"} *${safe(l.alertname, 200)}*: ${safe(l.reason, 500)}${l.refused ? " (refused; no run)" : " (no run)"}`,
+    )
+    .join("\n");
+  const more = lines.length > shown.length ? `\n…and ${lines.length - shown.length} more` : "";
+  return message(`Alertmanager: ${lines.length} alert(s) started no run`, [
+    section(`${body}${more}`.slice(0, LIMITS.sectionText)),
+  ]);
+}

@@ -15,6 +15,8 @@ export {
 export { actionPlain, actionText, decisionLine, eventReply, failedRulesText } from "./events.js";
 export { errorMessage, helpMessage, USAGE } from "./help.js";
 export {
+  alertJoinedReply,
+  alertNoticeMessage,
   alertResolvedReply,
   INCIDENT_STATUSES,
   type IncidentStatus,

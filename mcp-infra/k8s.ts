@@ -1,6 +1,8 @@
 import {
   ApiException,
   AppsV1Api,
+  AutoscalingV2Api,
+  BatchV1Api,
   CoreV1Api,
   type KubeConfig,
   Observable,
@@ -17,6 +19,10 @@ export const DEFAULT_K8S_TIMEOUT_MS = 5_000;
 export interface K8sApis {
   core: CoreV1Api;
   apps: AppsV1Api;
+  /** HorizontalPodAutoscalers (autoscaling/v2), read by `resolve_owner` for their `scaleTargetRef`. */
+  autoscaling: AutoscalingV2Api;
+  /** Jobs (batch/v1), read by `resolve_owner` for their CronJob. */
+  batch: BatchV1Api;
   /** Per-call client-node options: a middleware that aborts the request after `timeoutMs`. */
   opts: { middleware: ObservableMiddleware[]; middlewareMergeStrategy: "append" };
   timeoutMs: number;
@@ -40,6 +46,8 @@ export function makeK8sApis(kubeConfig: KubeConfig, timeoutMs = DEFAULT_K8S_TIME
   return {
     core: kubeConfig.makeApiClient(CoreV1Api),
     apps: kubeConfig.makeApiClient(AppsV1Api),
+    autoscaling: kubeConfig.makeApiClient(AutoscalingV2Api),
+    batch: kubeConfig.makeApiClient(BatchV1Api),
     opts: { middleware: [timeout], middlewareMergeStrategy: "append" },
     timeoutMs,
   };

@@ -12,6 +12,7 @@ import type { InfraContext } from "./signals.js";
 import { registerDeploymentStatusTool } from "./tools/deployment_status.js";
 import { registerGetSignalsTool } from "./tools/get_signals.js";
 import { registerNamespacesTool } from "./tools/namespaces.js";
+import { registerResolveOwnerTool } from "./tools/resolve_owner.js";
 
 const log = childLogger("mcp-infra");
 
@@ -48,11 +49,12 @@ function buildServer(ctx: InfraContext): McpServer {
   registerNamespacesTool(server, ctx);
   registerDeploymentStatusTool(server, ctx);
   registerGetSignalsTool(server, ctx);
+  registerResolveOwnerTool(server, ctx);
   return server;
 }
 
 /**
- * Creates the MCP server with its three read-only tools (`namespaces`, `deployment_status`, `get_signals`),
+ * Creates the MCP server with its four read-only tools (`namespaces`, `deployment_status`, `get_signals`, `resolve_owner`),
  * not yet connected to a transport. Each call builds fresh API clients from `opts.kubeConfig`.
  */
 export function createInfraMcpServer(opts: InfraServerOptions): McpServer {

@@ -25,7 +25,7 @@ import {
   slackCheck,
   TRACER_NAME,
 } from "../src/observability/index.js";
-import { targetFromAlert, targetFromWebhook } from "../src/pipeline/target.js";
+import { targetFromAlert, targetFromWebhook, workloadKey } from "../src/pipeline/target.js";
 import { incidentKeyForAlert, runIdFor } from "../src/queue/jobs.js";
 import { createProcessors } from "../src/queue/processors.js";
 import { connectionFromUrl, RunsProducer, startRunsWorker } from "../src/queue/runs.js";
@@ -307,6 +307,15 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
         if (!primary)
           throw new BackstopError("demo.fire", `${scenario.name}: no firing alert names a workload`);
         const backstopRunId = runIdFor(incidentKeyForAlert(webhook, primary));
+        // The world was just reset, so a run still open from an earlier fire (e.g. awaiting approval)
+        // is about a world that no longer exists: free its workloads so this fire starts a run of its
+        // own instead of joining that one (one run per workload).
+        for (const a of webhook.alerts) {
+          const t = targetFromAlert(a);
+          if (!t) continue;
+          const holder = await store.activeRun(workloadKey(t));
+          if (holder) await store.releaseRun(workloadKey(t), holder);
+        }
         state.backstop = {
           runId: backstopRunId,
           scenario: scenario.name,

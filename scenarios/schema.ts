@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { AlertmanagerWebhookSchema } from "../src/contracts/alertmanager.js";
 import { DiagnosisSchema } from "../src/contracts/diagnosis.js";
 import { BackstopError } from "../src/errors.js";
 
@@ -172,30 +173,13 @@ export const ModelsSpecSchema = z.object({
 });
 export type ModelsSpec = z.infer<typeof ModelsSpecSchema>;
 
-/** An Alertmanager webhook notification, version 4 (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config). */
-export const AlertmanagerAlertSchema = z.object({
-  status: z.enum(["firing", "resolved"]),
-  labels: z.record(z.string(), z.string()),
-  annotations: z.record(z.string(), z.string()).default({}),
-  startsAt: z.string().optional(),
-  endsAt: z.string().default("0001-01-01T00:00:00Z"),
-  generatorURL: z.string().default(""),
-  fingerprint: z.string().min(1),
-});
-export const AlertmanagerWebhookSchema = z.object({
-  version: z.literal("4"),
-  groupKey: z.string().min(1),
-  truncatedAlerts: z.number().int().min(0).default(0),
-  status: z.enum(["firing", "resolved"]),
-  receiver: z.string(),
-  groupLabels: z.record(z.string(), z.string()).default({}),
-  commonLabels: z.record(z.string(), z.string()).default({}),
-  commonAnnotations: z.record(z.string(), z.string()).default({}),
-  externalURL: z.string().default(""),
-  alerts: z.array(AlertmanagerAlertSchema).min(1),
-});
-export type AlertmanagerWebhook = z.infer<typeof AlertmanagerWebhookSchema>;
-export type AlertmanagerAlert = z.infer<typeof AlertmanagerAlertSchema>;
+// The Alertmanager webhook (v4) schema lives in src/contracts/alertmanager.ts; re-exported for scenario users.
+export {
+  type AlertmanagerAlert,
+  AlertmanagerAlertSchema,
+  type AlertmanagerWebhook,
+  AlertmanagerWebhookSchema,
+} from "../src/contracts/alertmanager.js";
 
 /** What an expected action looks like in `expect` (and in `--json` output). */
 export const ExpectedActionSchema = z.object({

@@ -10,10 +10,16 @@ import { BackstopError } from "../../src/errors.js";
  * match and timestamps more than 5 minutes old.
  */
 
-/** Options shared by the senders: `timestampSec` overrides "now" (Unix seconds); `forgeSignature` signs with a wrong secret. */
+/**
+ * Options shared by the senders: `timestampSec` overrides "now" (Unix seconds); `forgeSignature` signs
+ * with a wrong secret; `triggerId` fixes a command's or interaction's `trigger_id` (a replay sends the
+ * same one); `retryNum` adds Slack's `X-Slack-Retry-Num` (and `X-Slack-Retry-Reason: http_timeout`).
+ */
 export interface SendOptions {
   timestampSec?: number;
   forgeSignature?: boolean;
+  triggerId?: string;
+  retryNum?: number;
 }
 
 /** What the bot answered: the HTTP status and the raw response body. */
@@ -52,6 +58,9 @@ async function sendSigned(
     "Content-Type": contentType,
     "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
     ...signSlackRequest(secret, rawBody, opts.timestampSec),
+    ...(opts.retryNum !== undefined
+      ? { "X-Slack-Retry-Num": String(opts.retryNum), "X-Slack-Retry-Reason": "http_timeout" }
+      : {}),
   };
   const res = await fetch(target, { method: "POST", headers, body: rawBody });
   return { status: res.status, body: await res.text() };
@@ -105,7 +114,7 @@ export function sendSlashCommand(
     api_app_id: "A0BACKSTOP",
     is_enterprise_install: "false",
     response_url: cmd.response_url,
-    trigger_id: triggerId(),
+    trigger_id: opts.triggerId ?? triggerId(),
   }).toString();
   return sendSigned(target, signingSecret, body, "application/x-www-form-urlencoded", opts);
 }
@@ -175,7 +184,7 @@ export function sendBlockAction(
       is_ephemeral: a.is_ephemeral ?? false,
       ...(a.thread_ts ? { thread_ts: a.thread_ts } : {}),
     },
-    trigger_id: triggerId(),
+    trigger_id: opts.triggerId ?? triggerId(),
     team: { id: teamId, domain: "backstop-sandbox" },
     enterprise: null,
     is_enterprise_install: false,

@@ -11,7 +11,9 @@ import { loadConfig } from "../config.js";
 export function registerMcpInfra(program: Command): void {
   program
     .command("mcp-infra")
-    .description("serve the read-only infra MCP server (namespaces, deployment_status, get_signals)")
+    .description(
+      "serve the read-only infra MCP server (namespaces, deployment_status, get_signals, resolve_owner)",
+    )
     .option("--host <host>", "listen address", "127.0.0.1")
     .option("--port <port>", "listen port", "8790")
     .action(async (opts: { host: string; port: string }) => {

@@ -131,7 +131,11 @@ export interface RunEventDataMap {
     proposed_action: ActionRecord | null;
     context: { hypothesis: string | null; failed_rules: string[] };
   };
-  "approval.decided": { decision: "approved" | "rejected" | "expired"; by: string | null; at: string };
+  "approval.decided": {
+    decision: "approved" | "rejected" | "expired" | "withdrawn";
+    by: string | null;
+    at: string;
+  };
   "ticket.filed": { id: string; url: string | null; tool: string };
   "run.finished": {
     outcome: RunOutcome;

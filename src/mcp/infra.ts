@@ -9,7 +9,12 @@ import {
 import { AllowListedMcpClient, parseToolOutput } from "./allowlist.js";
 
 /** The only infra tools Backstop may call: all read-only. */
-export const INFRA_TOOL_ALLOW_LIST = ["namespaces", "deployment_status", "get_signals"] as const;
+export const INFRA_TOOL_ALLOW_LIST = [
+  "namespaces",
+  "deployment_status",
+  "get_signals",
+  "resolve_owner",
+] as const;
 
 /** One namespace as `namespaces` returns it; `protected` reflects the label `backstop.dev/protected="true"`. */
 export const NamespaceInfoSchema = z.object({
@@ -21,6 +26,15 @@ export const NamespaceInfoSchema = z.object({
 });
 export type NamespaceInfo = z.infer<typeof NamespaceInfoSchema>;
 const NamespacesResultSchema = z.object({ namespaces: z.array(NamespaceInfoSchema), truncated: z.boolean() });
+
+/** What `resolve_owner` returns: the owning workload and the chain of objects read (the named one first). */
+export const ResolveOwnerResultSchema = z.object({
+  namespace: z.string(),
+  kind: z.string(),
+  name: z.string(),
+  chain: z.array(z.object({ kind: z.string(), name: z.string() })),
+});
+export type ResolveOwnerResult = z.infer<typeof ResolveOwnerResultSchema>;
 
 /** Options of {@link connectInfra}: per-request timeout (ms, default 30 000) and extra HTTP headers. */
 export interface InfraClientOptions {
@@ -44,6 +58,15 @@ export interface InfraClient {
   deploymentStatus(namespace: string, name: string): Promise<WorkloadSignal>;
   /** `get_signals`: the evidence for one workload over `window` (Prometheus duration, default `15m`), parsed by `SignalsSchema`. */
   getSignals(namespace: string, workload: string, window?: string): Promise<Signals>;
+  /**
+   * `resolve_owner`: the workload owning a Pod (ReplicaSet → Deployment, StatefulSet, DaemonSet,
+   * Job → CronJob), an HPA's `scaleTargetRef`, a Job's CronJob — from `ownerReferences`, never names.
+   */
+  resolveOwner(
+    namespace: string,
+    kind: "Pod" | "HorizontalPodAutoscaler" | "Job",
+    name: string,
+  ): Promise<ResolveOwnerResult>;
   /** The raw allow-listed call, for callers that need another allowed tool generically. */
   call(name: string, args: Record<string, unknown>): Promise<unknown>;
   close(): Promise<void>;
@@ -83,6 +106,10 @@ export async function connectInfra(url: string, opts: InfraClientOptions = {}): 
       if (window !== undefined) args.window = window;
       const out = await mcp.call("get_signals", args);
       return parseToolOutput("get_signals", out, SignalsSchema);
+    },
+    async resolveOwner(namespace, kind, name) {
+      const out = await mcp.call("resolve_owner", { namespace, kind, name });
+      return parseToolOutput("resolve_owner", out, ResolveOwnerResultSchema);
     },
     async call(name, args) {
       const out = await mcp.call(name, args);

@@ -8,10 +8,13 @@ import { endRun, RunContext, timedPorts } from "./context.js";
 import type { PendingApproval } from "./ports.js";
 import { describeAction, fileTicket, type PipelineDeps, type RunResult } from "./run.js";
 
-/** A human's answer to an escalation. `expired` is the timeout's answer (treated as a rejection). */
+/**
+ * A human's answer to an escalation. `expired` is the timeout's answer (treated as a rejection);
+ * `withdrawn` means the alert resolved on its own while it waited, so the approval was withdrawn.
+ */
 export interface Decision {
-  decision: "approved" | "rejected" | "expired";
-  /** Slack user id of the approver, or null for `expired`. */
+  decision: "approved" | "rejected" | "expired" | "withdrawn";
+  /** Slack user id of the approver, or null for `expired` and `withdrawn`. */
   by: string | null;
   at: Date;
 }
@@ -70,7 +73,9 @@ export async function resumeAfterDecision(
     const why =
       decision.decision === "expired"
         ? "no decision before the approval timeout"
-        : `rejected by ${decision.by}`;
+        : decision.decision === "withdrawn"
+          ? "the alert resolved on its own; approval withdrawn"
+          : `rejected by ${decision.by}`;
     return finish(
       "escalated",
       `Escalated, ${why}: nothing was changed (${describeAction(proposed)} was proposed).`,

@@ -12,6 +12,17 @@ import type { Signals } from "../contracts/signals.js";
 export interface SignalsSource {
   namespaces(): Promise<{ name: string; labels: Record<string, string> }[]>;
   getSignals(namespace: string, workload: string, window?: string): Promise<Signals>;
+  /**
+   * The workload that owns a named object, read-only: a Pod's controller chain (ReplicaSet →
+   * Deployment, StatefulSet, DaemonSet, Job → CronJob), an HPA's `scaleTargetRef`, a Job's CronJob.
+   * Optional: without it a run whose alert named a pod, an HPA or a Job triages that name as is (and
+   * escalates when it is not a Deployment or StatefulSet).
+   */
+  resolveOwner?(
+    namespace: string,
+    kind: "Pod" | "HorizontalPodAutoscaler" | "Job",
+    name: string,
+  ): Promise<{ kind: string; name: string }>;
 }
 
 /** The narrow write path: dry-run, execute once per idempotency key, watch recovery (ms). */

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { type LoadedPrompt, render } from "../../prompts/loader.js";
-import type { AlertmanagerWebhook } from "../../scenarios/schema.js";
+import type { AlertmanagerWebhook } from "../contracts/alertmanager.js";
 import type { Diagnosis } from "../contracts/diagnosis.js";
 import type { ActionRecord, RunOutcome } from "../contracts/events.js";
 import type { Signals } from "../contracts/signals.js";
@@ -21,7 +21,7 @@ import { actAndVerify } from "./act.js";
 import { endRun, RunContext, type RunTiming, type RunTotals, signalsSummary, timedPorts } from "./context.js";
 import type { ActionRunner, Escalation, PendingApproval, SignalsSource, TicketSink } from "./ports.js";
 import { InputSanitizer, OutputRedactor } from "./sanitize.js";
-import type { RunTarget } from "./target.js";
+import { type RunTarget, resolveRunTarget } from "./target.js";
 
 /** Tunables of one run. Durations in ms. */
 export interface PipelineOptions {
@@ -146,6 +146,10 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
   let candidateClean = false;
   let failedRules: string[] = [];
 
+  // An alert that named a pod, an HPA or a Job: triage the workload that owns it (the worker has
+  // usually resolved it already; `backstop run` has not).
+  const resolved = await resolveRunTarget(input.target, deps.signals);
+  if (resolved !== input.target) input = { ...input, target: resolved };
   const { namespace, workload } = input.target;
   // The input guardrail covers what a human typed too, before it reaches the receipt or the thread:
   // invisible characters stripped, then redacted, then bounded. The alert is covered the same way.

@@ -4,8 +4,8 @@ import {
   type AlertmanagerAlert,
   type AlertmanagerWebhook,
   AlertmanagerWebhookSchema,
-} from "../../scenarios/schema.js";
-import { targetFromAlert } from "../pipeline/target.js";
+} from "../contracts/alertmanager.js";
+import { targetFromAlert, workloadKey } from "../pipeline/target.js";
 
 /**
  * The BullMQ job formats of Backstop's `runs` queue. One queue carries three job names:
@@ -38,7 +38,14 @@ export const RunJobDataSchema = z.object({
   runId: z.string().min(1),
   trigger: z.enum(["alert", "command"]),
   incidentKey: z.string().min(1),
-  target: z.object({ namespace: z.string().min(1), workload: z.string().min(1) }),
+  target: z.object({
+    namespace: z.string().min(1),
+    workload: z.string().min(1),
+    /** The kind the alert named (see `RunTarget`); absent: the Deployment, else the StatefulSet, of that name. */
+    kind: z
+      .enum(["Deployment", "StatefulSet", "DaemonSet", "Job", "HorizontalPodAutoscaler", "Pod"])
+      .optional(),
+  }),
   onset: z.string().min(1),
   alert: AlertmanagerWebhookSchema.nullable(),
   note: z.string().nullable(),
@@ -50,11 +57,11 @@ export type RunJobData = z.infer<typeof RunJobDataSchema>;
 
 /**
  * A `decision` job: the answer to a run's escalation. `by` is the Slack user id of the approver, or
- * null for `expired`; `at` is ISO-8601. Job id `decision-<runId>`, so a run is decided once.
+ * null for `expired` and `withdrawn` (Alertmanager resolved the alert while it awaited approval); `at` is ISO-8601. Job id `decision-<runId>`, so a run is decided once.
  */
 export const DecisionJobDataSchema = z.object({
   runId: z.string().min(1),
-  decision: z.enum(["approved", "rejected", "expired"]),
+  decision: z.enum(["approved", "rejected", "expired", "withdrawn"]),
   by: z.string().nullable(),
   at: z.string().min(1),
 });
@@ -72,9 +79,12 @@ export type ExpiryJobData = z.infer<typeof ExpiryJobDataSchema>;
  * every `group_interval` and repeats it on `repeat_interval` with the same `groupKey` and the same
  * alert `fingerprint` (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config), so
  * all of them map to one key, hence one job, hence one run. "What the alert is about" is its workload
- * (`namespace/workload` from its labels, `targetFromAlert`) when it names one — so the per-pod alerts of
- * one crash-looping Deployment (one fingerprint each) make one incident, not one per pod — with the
- * earliest `startsAt` of that workload's alerts, and its fingerprint otherwise. Contains no `:`.
+ * (`workloadKey` of `targetFromAlert`: `ns/name` for a named Deployment or StatefulSet, `ns/Kind/name`
+ * for a pod, an HPA, a Job or a DaemonSet) when it names one — so the alerts of one Deployment (one
+ * fingerprint each, e.g. per container) make one incident — with the earliest `startsAt` of that
+ * workload's alerts, and its fingerprint otherwise. (Alerts naming different pods of one Deployment
+ * are separate incidents here; their runs meet in the active-run index once each resolves its pod's
+ * owner, so they still make one run.) Contains no `:`.
  * Never throws.
  */
 export function incidentKeyForAlert(webhook: AlertmanagerWebhook, alert: AlertmanagerAlert): string {
@@ -86,11 +96,11 @@ export function incidentKeyForAlert(webhook: AlertmanagerWebhook, alert: Alertma
     const starts = webhook.alerts
       .filter((a) => {
         const t = targetFromAlert(a);
-        return t?.namespace === target.namespace && t.workload === target.workload;
+        return t !== null && workloadKey(t) === workloadKey(target);
       })
       .map((a) => a.startsAt ?? "")
       .sort();
-    subject = `workload=${target.namespace}/${target.workload}\nstartsAt=${starts[0] ?? ""}`;
+    subject = `workload=${workloadKey(target)}\nstartsAt=${starts[0] ?? ""}`;
   }
   const digest = createHash("sha256").update(`${webhook.groupKey}\n${subject}`).digest("hex");
   return `am-${digest.slice(0, 32)}`;

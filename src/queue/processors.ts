@@ -1,17 +1,20 @@
 import type { WebClient } from "@slack/web-api";
-import { errorMessage as errorBlocks, type IncidentStatus } from "../../blocks/index.js";
+import { alertJoinedReply, errorMessage as errorBlocks, type IncidentStatus } from "../../blocks/index.js";
 import type { RunEvent, RunReporter } from "../contracts/events.js";
 import { errorMessage } from "../errors.js";
 import { childLogger } from "../log.js";
 import { resumeAfterDecision } from "../pipeline/decide.js";
 import type { PendingApproval } from "../pipeline/ports.js";
 import { type RunResult, runBackstop } from "../pipeline/run.js";
+import { needsResolution, type RunTarget, resolveRunTarget, workloadKey } from "../pipeline/target.js";
 import { serializeReceipt } from "../receipt/index.js";
 import { SlackThreadReporter } from "../slack/reporter.js";
-import type { DecisionJobData, ExpiryJobData, RunJobData } from "./jobs.js";
+import { type DecisionJobData, type ExpiryJobData, type RunJobData, runIdFor } from "./jobs.js";
 import { JOB_ATTEMPTS, type RunProcessors, type RunsProducer } from "./runs.js";
 import type { IncidentRecord, RunStore } from "./store.js";
-import type { RunWorld } from "./world.js";
+import type { OpenedWorld, RunWorld } from "./world.js";
+
+type RunWorldDeps = OpenedWorld["deps"];
 
 const log = childLogger("worker");
 
@@ -23,7 +26,7 @@ export interface ProcessorDeps {
   world: RunWorld;
   slack: WebClient;
   store: RunStore;
-  producer: Pick<RunsProducer, "enqueueDecision" | "scheduleExpiry" | "cancelExpiry">;
+  producer: Pick<RunsProducer, "enqueueDecision" | "scheduleExpiry" | "cancelExpiry" | "jobKeyPrefix">;
   approvers: string[];
   /** How long an escalation waits for a decision before it counts as rejected (ms). */
   approvalTimeoutMs: number;
@@ -137,6 +140,66 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
     await d.store.updateIncident(incident.key, { status: "failed", summary: text }).catch(() => undefined);
   };
 
+  /** Tells the active incident's thread that this incident joined it, and closes this incident. */
+  const noteJoined = async (incident: IncidentRecord, holder: string, target: RunTarget): Promise<void> => {
+    const thread = await d.store.getThread(holder).catch(() => null);
+    await d.slack.chat
+      .postMessage({
+        channel: thread?.channel ?? incident.channel,
+        ...(thread ? { thread_ts: thread.ts } : {}),
+        ...alertJoinedReply({
+          alertname: incident.alertname ?? "/backstop triage",
+          what: workloadKey(target),
+          runId: runIdFor(holder),
+        }),
+      })
+      .catch((err) => log.warn({ holder, err: errorMessage(err) }, "could not post a join note"));
+    await d.store
+      .updateIncident(incident.key, {
+        status: "escalated",
+        summary: `Joined the active run ${runIdFor(holder)} for ${workloadKey(target)}; no second run.`,
+      })
+      .catch(() => undefined);
+  };
+
+  /** Ends the run's hold on its workload's active-run entry (one run per workload). Never throws. */
+  const release = async (target: RunTarget, incidentKey: string): Promise<void> => {
+    await d.store
+      .releaseRun(workloadKey(target), incidentKey)
+      .catch((err) => log.warn({ incidentKey, err: errorMessage(err) }, "could not release the active run"));
+  };
+
+  /** Releases the entry of the target as named and, when the run resolved an owner, the owner's. */
+  const releaseAll = async (named: RunTarget, resolved: RunTarget, incidentKey: string): Promise<void> => {
+    await release(resolved, incidentKey);
+    if (workloadKey(named) !== workloadKey(resolved)) await release(named, incidentKey);
+  };
+
+  /**
+   * The workload a job's target means: a Pod, HPA or Job named by the alert is resolved to its owner
+   * through the read-only path (when the world offers it), then the owner's active-run entry is
+   * claimed. Returns the target, or the holder when another incident's run is active for it.
+   */
+  const resolveAndClaim = async (
+    data: RunJobData,
+    signals: RunWorldDeps["signals"],
+  ): Promise<{ target: RunTarget; joined: string | null }> => {
+    if (!needsResolution(data.target)) return { target: data.target, joined: null };
+    const target = await resolveRunTarget(data.target, signals, (err) =>
+      log.warn(
+        { runId: data.runId, err: errorMessage(err) },
+        "cannot resolve the alert's owner; triaging it as named",
+      ),
+    );
+    const claim = await d.store.claimRun({
+      workloadKey: workloadKey(target),
+      incidentKey: data.incidentKey,
+      jobKeyPrefix: d.producer.jobKeyPrefix,
+      checkOwnJob: false,
+    });
+    return { target, joined: claim.status === "joined" ? claim.holder : null };
+  };
+
   return {
     async triage(data: RunJobData, job) {
       let incident = await d.store.getIncident(data.incidentKey);
@@ -176,16 +239,39 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
       } catch (err) {
         // Nothing of the run could start (e.g. the infra MCP server is unreachable). BullMQ retries;
         // after the last attempt a human hears of it in the channel, not from silence.
-        if (job.attemptsMade + 1 >= JOB_ATTEMPTS) await reportStartFailure(incident, err);
+        if (job.attemptsMade + 1 >= JOB_ATTEMPTS) {
+          await reportStartFailure(incident, err);
+          await release(data.target, data.incidentKey);
+        }
+        throw err;
+      }
+      let target: RunTarget = data.target;
+      try {
+        const claimed = await resolveAndClaim(data, opened.deps.signals);
+        target = claimed.target;
+        if (target.workload !== incident.workload) {
+          // The alert named a pod, an HPA or a Job: the incident is about the workload that owns it.
+          incident = { ...incident, workload: target.workload };
+          await d.store.updateIncident(incident.key, { workload: target.workload });
+        }
+        if (claimed.joined) {
+          await noteJoined(incident, claimed.joined, target);
+          await release(data.target, data.incidentKey);
+          await opened.close();
+          return { outcome: "joined", joined: claimed.joined };
+        }
+      } catch (err) {
+        await opened.close();
         throw err;
       }
       const [stage, slack] = reportersFor(incident, (s) => job.setStage(s));
+      let pendingRun = false;
       try {
         const result = await runBackstop(
           {
             runId: data.runId,
             trigger: data.trigger,
-            target: data.target,
+            target,
             onset: new Date(data.onset),
             alert: data.alert,
             note: data.note,
@@ -204,7 +290,12 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
         await saveResult(result, slack);
         const escalationTs = slack.escalationMessageTs();
         if (result.pending && escalationTs) await d.store.setEscalationTs(result.runId, escalationTs);
-        return { outcome: result.outcome, pending: result.pending !== null };
+        pendingRun = result.pending !== null;
+        if (!pendingRun) await releaseAll(data.target, target, data.incidentKey);
+        return { outcome: result.outcome, pending: pendingRun };
+      } catch (err) {
+        if (job.attemptsMade + 1 >= JOB_ATTEMPTS) await releaseAll(data.target, target, data.incidentKey);
+        throw err;
       } finally {
         await opened.close();
       }
@@ -241,6 +332,7 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
           },
         );
         await saveResult(result, slack);
+        await release(record.pending.target, record.incidentKey);
         return { outcome: result.outcome };
       } catch (err) {
         log.error({ runId: data.runId, err: errorMessage(err) }, "decision failed");
@@ -260,7 +352,7 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
       // A click decided it, but its decision job may never have been queued (Redis failed between the
       // two). The decision job id is fixed, so queueing it again is a no-op when it already exists.
       const rec = await d.store.getPending(data.runId);
-      if (rec && (rec.status === "approved" || rec.status === "rejected")) {
+      if (rec && (rec.status === "approved" || rec.status === "rejected" || rec.status === "withdrawn")) {
         await d.producer.enqueueDecision({
           runId: data.runId,
           decision: rec.status,

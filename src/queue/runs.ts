@@ -161,6 +161,33 @@ export class RunsProducer {
   }
 
   /**
+   * The key prefix of this queue's job hashes (`<prefix>:runs:`; a job's hash is the prefix plus its
+   * id), for the active-run index's job checks (`RunStore.claimRun`).
+   */
+  get jobKeyPrefix(): string {
+    return this.queue.toKey("");
+  }
+
+  /**
+   * Queues a `triage` job with job id `data.incidentKey` without first looking for an existing one:
+   * for a caller that already knows it is new (`RunStore.claimRun` answered `claimed`). One round
+   * trip; BullMQ still ignores an add whose job id exists.
+   * @throws BackstopError `input.invalid_job`, `queue.unavailable`.
+   */
+  async addRun(data: RunJobData): Promise<{ jobId: string }> {
+    const parsed = RunJobDataSchema.safeParse(data);
+    if (!parsed.success) {
+      throw new BackstopError("input.invalid_job", `invalid triage job: ${parsed.error.message}`, {
+        cause: parsed.error,
+      });
+    }
+    const jobId = parsed.data.incidentKey;
+    noColon(jobId);
+    await this.failFast(() => this.queue.add(JOB_NAMES.triage, parsed.data, { jobId }));
+    return { jobId };
+  }
+
+  /**
    * Queues the `decision` job of a run (job id `decision-<runId>`); a second one for the same run
    * is ignored by BullMQ. Call it after `RunStore.decide()` won.
    * @throws BackstopError `input.invalid_job`, `queue.unavailable`.

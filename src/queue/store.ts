@@ -49,8 +49,11 @@ export interface IncidentRecord {
   resolvedAt: string | null;
 }
 
-/** The state of an approval: waiting for a human, or decided (once). */
-export type ApprovalStatus = "pending" | "approved" | "rejected" | "expired";
+/**
+ * The state of an approval: waiting for a human, or decided (once). `withdrawn`: Alertmanager
+ * resolved the alert while it waited, so the approval was withdrawn and nothing runs.
+ */
+export type ApprovalStatus = "pending" | "approved" | "rejected" | "expired" | "withdrawn";
 
 /**
  * An escalated run waiting for (or past) a human decision. `pending` is the pipeline's
@@ -84,7 +87,7 @@ const PendingApprovalRecordSchema = z.object({
       events: z.array(z.unknown()),
     })
     .passthrough(),
-  status: z.enum(["pending", "approved", "rejected", "expired"]),
+  status: z.enum(["pending", "approved", "rejected", "expired", "withdrawn"]),
   expiresAt: z.string(),
   channel: z.string(),
   threadTs: z.string(),
@@ -132,6 +135,75 @@ if status ~= 'pending' then return {0, status, redis.call('HGET', KEYS[1], 'by')
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'by', ARGV[2], 'at', ARGV[3])
 return {1, ARGV[1], ARGV[2]}
 `;
+
+/** How long a workload's active-run entry lives at most (s) if its run never clears it: 24 h. */
+export const ACTIVE_RUN_TTL_S = 24 * 60 * 60;
+
+/**
+ * Incident statuses of a run that is not over: queued or running (`triaging` … `acting`) or waiting
+ * for a human (`awaiting_approval`). Any other status (resolved, escalated, failed, rejected, …) is over.
+ */
+export const ACTIVE_STATUSES = [
+  "queued",
+  "triaging",
+  "diagnosing",
+  "validating",
+  "acting",
+  "awaiting_approval",
+];
+const ACTIVE_LUA = ACTIVE_STATUSES.map((st) => `['${st}'] = true`).join(", ");
+
+/**
+ * Claims a workload's active-run entry for an incident, atomically. KEYS[1] the entry, KEYS[2] the
+ * incident's "joined" marker. ARGV[1] incident key, ARGV[2] TTL (s), ARGV[3] BullMQ job key prefix
+ * (`<prefix>:runs:`, or "" to skip job checks), ARGV[4] "1" to treat an existing job of this incident
+ * as a duplicate, ARGV[5] grace (ms), ARGV[6] the incident records' key prefix (`<p>:incident:`).
+ * The holder is live while its claim is younger than the grace (its job is still being added), or
+ * its job exists and its incident is not over (no record yet, or a status in {@link ACTIVE_STATUSES}).
+ * A holder that is not live is stale and replaced.
+ * Returns {'duplicate', key, 0} | {'joined', holder, first (1|0)} | {'claimed', key, 0}.
+ */
+const CLAIM_RUN_LUA = `
+if ARGV[4] == '1' and ARGV[3] ~= '' and redis.call('EXISTS', ARGV[3] .. ARGV[1]) == 1 then
+  return {'duplicate', ARGV[1], 0}
+end
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then
+  local live = true
+  local age = tonumber(ARGV[2]) * 1000 - redis.call('PTTL', KEYS[1])
+  if age >= tonumber(ARGV[5]) then
+    if ARGV[3] ~= '' and redis.call('EXISTS', ARGV[3] .. holder) == 0 then live = false end
+    local raw = redis.call('GET', ARGV[6] .. holder)
+    if live and raw then
+      local ok, obj = pcall(cjson.decode, raw)
+      local active = {${ACTIVE_LUA}}
+      if ok and type(obj) == 'table' and type(obj.status) == 'string' and not active[obj.status] then live = false end
+    end
+  end
+  if live then
+    local first = redis.call('SET', KEYS[2], holder, 'EX', ARGV[2], 'NX')
+    if first then return {'joined', holder, 1} end
+    return {'joined', holder, 0}
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return {'claimed', ARGV[1], 0}
+`;
+
+/** Deletes KEYS[1] only while it holds ARGV[1]; 1 when deleted. */
+const RELEASE_RUN_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+/** How long a fresh claim counts as live before its job exists (ms): the claim-then-add window, with margin. */
+export const CLAIM_GRACE_MS = 30_000;
+
+/** The answer of {@link RunStore.claimRun}. */
+export type RunClaim =
+  | { status: "claimed" }
+  | { status: "duplicate" }
+  | { status: "joined"; holder: string; first: boolean };
 
 /**
  * The bot's state in Redis (ioredis), shared by the bot and every worker: incidents (by incident key
@@ -355,7 +427,7 @@ export class RunStore {
    */
   async decide(
     runId: string,
-    decision: "approved" | "rejected" | "expired",
+    decision: "approved" | "rejected" | "expired" | "withdrawn",
     by: string | null,
     at: string,
   ): Promise<{ won: boolean; status: string; by: string | null }> {
@@ -363,6 +435,64 @@ export class RunStore {
       this.redis.eval(DECIDE_LUA, 1, this.k("pending", runId), decision, by ?? "", at),
     )) as [number, string, string];
     return { won: res[0] === 1, status: res[1], by: res[2] === "" ? null : res[2] };
+  }
+
+  /**
+   * One run per workload: claims `workloadKey`'s active-run entry (`<prefix>:active:<workloadKey>`)
+   * for `incidentKey` in one Lua script (one round trip). `duplicate`: `checkOwnJob` is set and this
+   * incident's job already exists (`<jobKeyPrefix><incidentKey>`), i.e. a re-send; `joined`: another
+   * incident (`holder`) has a live run for the workload (its claim is younger than
+   * {@link CLAIM_GRACE_MS}, or its job exists and its incident's status is in {@link ACTIVE_STATUSES}) — `first` is true the first time this incident
+   * joins it, so a note is posted once; `claimed`: this incident now holds it (until
+   * {@link releaseRun}, or {@link ACTIVE_RUN_TTL_S} s). A holder whose job is gone is replaced.
+   * @throws BackstopError `store.unavailable`.
+   */
+  async claimRun(c: {
+    workloadKey: string;
+    incidentKey: string;
+    jobKeyPrefix: string;
+    checkOwnJob: boolean;
+  }): Promise<RunClaim> {
+    const res = (await this.call("claimRun", () =>
+      this.redis.eval(
+        CLAIM_RUN_LUA,
+        2,
+        this.k("active", c.workloadKey),
+        this.k("joined", c.incidentKey),
+        c.incidentKey,
+        String(ACTIVE_RUN_TTL_S),
+        c.jobKeyPrefix,
+        c.checkOwnJob ? "1" : "0",
+        String(CLAIM_GRACE_MS),
+        this.k("incident", ""),
+      ),
+    )) as [string, string, number];
+    if (res[0] === "joined") return { status: "joined", holder: res[1], first: res[2] === 1 };
+    return { status: res[0] === "duplicate" ? "duplicate" : "claimed" };
+  }
+
+  /** Clears `workloadKey`'s active-run entry if `incidentKey` holds it (the run ended). True when cleared. */
+  async releaseRun(workloadKey: string, incidentKey: string): Promise<boolean> {
+    const n = await this.call("releaseRun", () =>
+      this.redis.eval(RELEASE_RUN_LUA, 1, this.k("active", workloadKey), incidentKey),
+    );
+    return n === 1;
+  }
+
+  /** The incident key holding `workloadKey`'s active-run entry, or null. */
+  async activeRun(workloadKey: string): Promise<string | null> {
+    return this.call("activeRun", () => this.redis.get(this.k("active", workloadKey)));
+  }
+
+  /**
+   * True the first time `kind`/`id` is seen within `ttlS` seconds (`SET NX EX`), false after: a
+   * replayed Slack request, a re-sent notice. @throws BackstopError `store.unavailable`.
+   */
+  async markOnce(kind: string, id: string, ttlS: number): Promise<boolean> {
+    const res = await this.call("markOnce", () =>
+      this.redis.set(this.k("once", kind, id), "1", "EX", Math.max(1, Math.ceil(ttlS)), "NX"),
+    );
+    return res === "OK";
   }
 
   /** Closes the Redis connection (waits for pending replies). */

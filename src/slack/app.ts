@@ -1,7 +1,15 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { App, type Logger as BoltLogger, HTTPReceiver, LogLevel } from "@slack/bolt";
+import {
+  type AnyMiddlewareArgs,
+  App,
+  type Logger as BoltLogger,
+  HTTPReceiver,
+  LogLevel,
+  type Middleware,
+  type RespondArguments,
+} from "@slack/bolt";
 import slackWebApi, { WebClient, type WebClientOptions } from "@slack/web-api";
 import type { Logger } from "pino";
 import { BackstopError, errorMessage } from "../errors.js";
@@ -22,7 +30,7 @@ import { register as registerEvents } from "./events/index.js";
  */
 
 /** What the listeners need from the queue: enqueue a run, enqueue a decision (see `src/queue/runs.ts`). */
-export type SlackProducer = Pick<RunsProducer, "enqueueRun" | "enqueueDecision">;
+export type SlackProducer = Pick<RunsProducer, "enqueueRun" | "enqueueDecision" | "addRun" | "jobKeyPrefix">;
 
 /** What the listeners need from the Redis stores (see `src/queue/store.ts`). */
 export type SlackStore = Pick<
@@ -35,6 +43,9 @@ export type SlackStore = Pick<
   | "getIncident"
   | "updateIncident"
   | "getThread"
+  | "claimRun"
+  | "releaseRun"
+  | "markOnce"
 >;
 
 /**
@@ -71,6 +82,84 @@ export interface BackstopApp {
   start(): Promise<{ url: string | null }>;
   /** Stops the receiver (and, in socket mode, the alert server). Safe to call twice. */
   stop(): Promise<void>;
+}
+
+/** Where Slack sends events, commands and interactions in http mode. */
+export const SLACK_EVENTS_PATH = "/slack/events";
+
+/**
+ * Largest difference (s) between `X-Slack-Request-Timestamp` and now, either way: Slack's "Verifying
+ * requests from Slack" (https://docs.slack.dev/authentication/verifying-requests-from-slack) says to
+ * refuse requests more than five minutes old to stop replays; a timestamp from the future is refused
+ * the same way, so a signature captured with a future timestamp cannot be replayed later.
+ */
+export const REQUEST_MAX_SKEW_S = 5 * 60;
+
+/**
+ * Why a request's `X-Slack-Request-Timestamp` (Unix seconds) is unacceptable at `nowMs`, or null:
+ * more than {@link REQUEST_MAX_SKEW_S} in the future. A missing or past-the-window value is left to
+ * Bolt's verification, which refuses it with 401 too. Never throws.
+ */
+export function requestTimestampProblem(header: string | string[] | undefined, nowMs: number): string | null {
+  const raw = Array.isArray(header) ? header[0] : header;
+  if (raw === undefined || !/^\d{1,12}$/.test(raw.trim())) return null;
+  const ts = Number(raw.trim());
+  const now = Math.floor(nowMs / 1000);
+  if (ts - now > REQUEST_MAX_SKEW_S)
+    return `X-Slack-Request-Timestamp is ${ts - now} s in the future (at most ${REQUEST_MAX_SKEW_S} s allowed)`;
+  return null;
+}
+
+/** How long a Slack request id is remembered for replay detection (s): twice the timestamp window. */
+export const REPLAY_TTL_S = 2 * REQUEST_MAX_SKEW_S;
+
+/**
+ * The id that identifies one Slack request across retries and replays: a slash command's or an
+ * interaction's `trigger_id` (unique per user action), an Events API `event_id`; null when there is none.
+ */
+export function slackRequestId(body: Record<string, unknown>): string | null {
+  for (const k of ["trigger_id", "event_id"] as const) {
+    const v = body[k];
+    if (typeof v === "string" && v.length > 0 && v.length <= 200) return `${k}=${v}`;
+  }
+  return null;
+}
+
+/**
+ * Global middleware: a retried or replayed request (same `trigger_id` or `event_id`, whether Slack
+ * marks it with `X-Slack-Retry-Num` or not) is acknowledged and dropped, so it never starts a second
+ * run or a second decision. Remembered in Redis with `SET NX` for {@link REPLAY_TTL_S} s (a replay
+ * older than that fails Bolt's timestamp check). When Redis cannot answer, the request is acked with
+ * "try again" and dropped (fail closed: nothing is queued without Redis anyway).
+ */
+export function replayGuard(ctx: ListenerContext): Middleware<AnyMiddlewareArgs> {
+  return async (args) => {
+    const body = (args.body ?? {}) as Record<string, unknown>;
+    const ack = "ack" in args ? (args.ack as (r?: RespondArguments) => Promise<void>) : undefined;
+    const id = slackRequestId(body);
+    if (!id) return args.next();
+    let first: boolean;
+    try {
+      first = await ctx.store.markOnce("slack-request", id, REPLAY_TTL_S);
+    } catch (err) {
+      ctx.log.error({ err: errorMessage(err) }, "cannot check a Slack request for replay; dropping it");
+      await ack?.(
+        typeof body.command === "string"
+          ? { response_type: "ephemeral", text: "Backstop cannot reach its store right now; try again." }
+          : undefined,
+      );
+      return;
+    }
+    if (!first) {
+      ctx.log.warn(
+        { id, retryNum: args.context.retryNum ?? null },
+        "replayed or retried Slack request dropped",
+      );
+      await ack?.();
+      return;
+    }
+    await args.next();
+  };
 }
 
 /** Bolt's `Logger` interface (@slack/logger) on top of a pino child, so Bolt logs the same JSON lines. */
@@ -168,7 +257,7 @@ export function createBackstopApp(settings: SlackSettings, deps: AppDeps): Backs
   } else {
     const receiver = new HTTPReceiver({
       signingSecret: settings.signingSecret,
-      endpoints: "/slack/events",
+      endpoints: SLACK_EVENTS_PATH,
       customRoutes: [
         { path: ALERT_ROUTE, method: ["POST"], handler: alertHandler },
         ...(guardrailHandler
@@ -179,6 +268,23 @@ export function createBackstopApp(settings: SlackSettings, deps: AppDeps): Backs
       logger,
       processBeforeResponse: false,
     });
+    // Bolt checks only that a request is not older than 5 minutes; this runs first and also refuses
+    // one from more than 5 minutes in the future.
+    const boltListener = receiver.requestListener;
+    receiver.requestListener = (req, res) => {
+      const path = new URL(req.url ?? "/", "http://localhost").pathname;
+      if (path === SLACK_EVENTS_PATH) {
+        const why = requestTimestampProblem(req.headers["x-slack-request-timestamp"], Date.now());
+        if (why) {
+          log.warn({ why }, "slack request refused before signature verification");
+          req.resume();
+          res.writeHead(401, { "content-type": "text/plain" });
+          res.end();
+          return;
+        }
+      }
+      boltListener(req, res);
+    };
     app = new App({
       receiver,
       token: settings.botToken,
@@ -190,6 +296,7 @@ export function createBackstopApp(settings: SlackSettings, deps: AppDeps): Backs
     });
   }
 
+  app.use(replayGuard(ctx));
   app.error(async (err) => {
     log.error({ err: errorMessage(err), code: (err as { code?: string }).code }, "slack listener failed");
   });

@@ -63,9 +63,14 @@ afterAll(async () => {
 });
 
 describe("mcp-infra over streamable HTTP (real MCP SDK client, sandbox cluster)", () => {
-  it("lists exactly three read-only tools with input and output schemas", async () => {
+  it("lists exactly four read-only tools with input and output schemas", async () => {
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual(["deployment_status", "get_signals", "namespaces"]);
+    expect(tools.map((t) => t.name).sort()).toEqual([
+      "deployment_status",
+      "get_signals",
+      "namespaces",
+      "resolve_owner",
+    ]);
     for (const t of tools) {
       expect(t.annotations).toMatchObject({
         readOnlyHint: true,
@@ -78,6 +83,35 @@ describe("mcp-infra over streamable HTTP (real MCP SDK client, sandbox cluster)"
     const gs = tools.find((t) => t.name === "get_signals");
     expect(gs?.description).toContain(`${LIMITS.pods} pods`);
     expect(gs?.inputSchema.required).toEqual(expect.arrayContaining(["namespace", "workload"]));
+  });
+
+  it("resolve_owner: a pod's owner from ownerReferences (ReplicaSet → Deployment; StatefulSet)", async () => {
+    const podOf = async (namespace: string, workload: string) => {
+      const r = await call(client, "get_signals", { namespace, workload });
+      return (r.structuredContent as Signals).pods[0]!.name;
+    };
+    const pod = await podOf("shop", "checkout");
+    const r = await call(client, "resolve_owner", { namespace: "shop", kind: "Pod", name: pod });
+    expect(r.isError).toBeFalsy();
+    expect(r.structuredContent).toMatchObject({ namespace: "shop", kind: "Deployment", name: "checkout" });
+    const chain = (r.structuredContent as { chain: { kind: string }[] }).chain.map((c) => c.kind);
+    expect(chain).toEqual(["Pod", "ReplicaSet", "Deployment"]);
+    const sts = await call(client, "resolve_owner", {
+      namespace: "data",
+      kind: "Pod",
+      name: await podOf("data", "ledger"),
+    });
+    expect(sts.structuredContent).toMatchObject({ kind: "StatefulSet", name: "ledger" });
+    // A pod that does not exist is a tool error, never a guess from its name.
+    const missing = await call(client, "resolve_owner", {
+      namespace: "shop",
+      kind: "Pod",
+      name: "checkout-7d9f8b6c5d-zzzzz",
+    });
+    expect(missing.isError).toBe(true);
+    expect(text(missing)).toContain("not found");
+    const bad = await call(client, "resolve_owner", { namespace: "shop", kind: "Secret", name: "x" });
+    expect(bad.isError).toBe(true);
   });
 
   it("namespaces: labels and the protected flag", async () => {

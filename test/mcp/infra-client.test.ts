@@ -97,7 +97,7 @@ afterAll(async () => {
 });
 
 describe("infra MCP client", () => {
-  it("exposes the three allow-listed tools and returns parsed signals", async () => {
+  it("exposes the four allow-listed tools and returns parsed signals", async () => {
     const c = await connectInfra(infra.url);
     try {
       expect(c.tools()).toEqual([...INFRA_TOOL_ALLOW_LIST].sort());
@@ -110,6 +110,14 @@ describe("infra MCP client", () => {
       expect(d.replicas.desired).toBe(3);
       const s1h = await c.getSignals("shop", "checkout", "1h");
       expect(s1h.window).toBe("1h");
+      const owner = await c.resolveOwner("shop", "Pod", s.pods[0]!.name);
+      expect(owner).toMatchObject({ namespace: "shop", kind: "Deployment", name: "checkout" });
+      expect(
+        isBackstopError(
+          await c.resolveOwner("shop", "Pod", "ghost-1").catch((e: unknown) => e),
+          "mcp.tool_error",
+        ),
+      ).toBe(true);
     } finally {
       await c.close();
     }

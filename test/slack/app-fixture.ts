@@ -73,6 +73,10 @@ export async function startBot(
   const base = opts.producer ?? producer;
   const counted: SlackProducer = {
     enqueueRun: (d: RunJobData) => base.enqueueRun(d),
+    addRun: (d: RunJobData) => base.addRun(d),
+    get jobKeyPrefix() {
+      return base.jobKeyPrefix;
+    },
     enqueueDecision: async (d: DecisionJobData) => {
       decisionCalls.push(d);
       await base.enqueueDecision(d);

@@ -200,6 +200,8 @@ describe("createBackstopApp settings", () => {
   const deps = {
     producer: {
       enqueueRun: async () => ({ jobId: "x", deduplicated: false }),
+      addRun: async () => ({ jobId: "x" }),
+      jobKeyPrefix: "bull:runs:",
       enqueueDecision: async () => {},
     },
     store: {} as never,

@@ -10,6 +10,7 @@ import { sendBlockAction, sendSlashCommand } from "../../sandbox/slack/index.js"
 import { type SandboxStack, startSandboxStack } from "../../sandbox/stack.js";
 import { loadScenario, type Scenario } from "../../scenarios/schema.js";
 import type { RunEvent, RunReporter } from "../../src/contracts/events.js";
+import { connectInfra } from "../../src/mcp/index.js";
 import { resolveInPackage } from "../../src/paths.js";
 import { createProcessors } from "../../src/queue/processors.js";
 import { startRunsWorker } from "../../src/queue/runs.js";
@@ -110,6 +111,32 @@ const threadOf = (incident: IncidentRecord) => {
   return { root, replies: bot.slack.thread(ALERT_CHANNEL, root.ts).slice(1) };
 };
 
+/** Starts a worker unless one runs, so each test can run on its own (`-t`). */
+function ensureWorker(): void {
+  if (workers.length === 0) startWorker();
+}
+
+let triaged: Promise<IncidentRecord> | null = null;
+/**
+ * `/backstop triage shop/checkout` on hallucinated-diagnosis, run once and shared by the tests that
+ * look at its thread and receipt, whichever of them runs first.
+ */
+function triagedCheckout(): Promise<IncidentRecord> {
+  triaged ??= (async () => {
+    ensureWorker();
+    await reset("hallucinated-diagnosis");
+    const res = await sendSlashCommand(bot.eventsUrl, SIGNING_SECRET, {
+      text: "triage shop/checkout paged by checkout errors",
+      user_id: APPROVER,
+      channel_id: ALERT_CHANNEL,
+      response_url: bot.slack.newResponseUrl({ channel: ALERT_CHANNEL, user: APPROVER }),
+    });
+    expect(res.status).toBe(200);
+    return until("resolved", incidentWithStatus(["resolved"]));
+  })();
+  return triaged;
+}
+
 beforeAll(async () => {
   key = loadSigningKey({
     path: join(mkdtempSync(join(tmpdir(), "backstop-slack-e2e-")), "key.pem"),
@@ -127,16 +154,7 @@ afterAll(async () => {
 
 describe("Backstop in Slack, end to end", () => {
   it("a signed /backstop triage makes a thread with every stage and resolves hallucinated-diagnosis", async () => {
-    startWorker();
-    await reset("hallucinated-diagnosis");
-    const res = await sendSlashCommand(bot.eventsUrl, SIGNING_SECRET, {
-      text: "triage shop/checkout paged by checkout errors",
-      user_id: APPROVER,
-      channel_id: ALERT_CHANNEL,
-      response_url: bot.slack.newResponseUrl({ channel: ALERT_CHANNEL, user: APPROVER }),
-    });
-    expect(res.status).toBe(200);
-    const incident = await until("resolved", incidentWithStatus(["resolved"]));
+    const incident = await triagedCheckout();
     // The receipt is the thread's last reply, posted right after the run finishes.
     await until("the receipt reply", async () =>
       threadOf(incident).replies.some((r) => /receipt/i.test(r.text)),
@@ -163,7 +181,7 @@ describe("Backstop in Slack, end to end", () => {
   });
 
   it("the receipt button uploads the signed receipt into the thread, and it verifies", async () => {
-    const incident = await until("resolved", incidentWithStatus(["resolved"]));
+    const incident = await triagedCheckout();
     const { root } = threadOf(incident);
     const res = await sendBlockAction(bot.eventsUrl, SIGNING_SECRET, {
       user_id: STRANGER,
@@ -183,6 +201,7 @@ describe("Backstop in Slack, end to end", () => {
   });
 
   it("cascading-failure escalates; a stranger's click changes nothing; an approver's double click acts once", async () => {
+    ensureWorker();
     const s = await reset("cascading-failure");
     await fireAlert(s, "c0ffee0000000001");
     const incident = await until("awaiting approval", incidentWithStatus(["awaiting_approval"], "orders"));
@@ -219,6 +238,7 @@ describe("Backstop in Slack, end to end", () => {
   });
 
   it("Reject executes nothing", async () => {
+    ensureWorker();
     const s = await reset("cascading-failure");
     await fireAlert(s, "c0ffee0000000002");
     const incident = await until("awaiting approval", incidentWithStatus(["awaiting_approval"], "orders"));
@@ -243,6 +263,7 @@ describe("Backstop in Slack, end to end", () => {
   });
 
   it("an escalation nobody decides expires: rejected, nothing changed, its buttons gone", async () => {
+    ensureWorker();
     const s = await reset("cascading-failure");
     await fireAlert(s, "c0ffee0000000003");
     const incident = await until("awaiting approval", incidentWithStatus(["awaiting_approval"], "orders"));
@@ -262,6 +283,145 @@ describe("Backstop in Slack, end to end", () => {
       const m = bot.slack.messages(ALERT_CHANNEL).find((x) => x.ts === escalation.ts);
       return m && !JSON.stringify(m.blocks).includes(ACTION_APPROVE);
     });
+    expect(stack.cluster.mutations()).toHaveLength(0);
+  });
+
+  it("while orders awaits approval a second alert joins its thread; Alertmanager's resolution withdraws the approval", async () => {
+    ensureWorker();
+    const s = await reset("cascading-failure");
+    await fireAlert(s, "c0ffee0000000004");
+    const incident = await until("awaiting approval", incidentWithStatus(["awaiting_approval"], "orders"));
+    const escalation = await until("the escalation message", async () =>
+      bot.slack.messages(ALERT_CHANNEL).find((m) => JSON.stringify(m.blocks).includes(ACTION_APPROVE)),
+    );
+    const jobsBefore = (await bot.jobs()).filter((j) => j.name === "triage").length;
+
+    // Another alert (another group) for the same Deployment: it joins, no second run.
+    const other = structuredClone(s.alert);
+    other.groupKey = `${other.groupKey}/rollout-stuck`;
+    other.alerts = other.alerts.filter((a) => a.labels.deployment === "orders");
+    for (const a of other.alerts) {
+      a.fingerprint = "c0ffee00000000a4";
+      a.labels = { ...a.labels, alertname: "KubeDeploymentRolloutStuck" };
+    }
+    const joined = await fetch(bot.alertsUrl, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ALERT_TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify(other),
+    });
+    expect(joined.status).toBe(200);
+    expect(((await joined.json()) as { joined: { joined: string }[] }).joined[0]?.joined).toBe(incident.key);
+    await until("the join note", async () =>
+      bot.slack
+        .thread(ALERT_CHANNEL, escalation.thread_ts ?? escalation.ts)
+        .some((m) => m.text.includes("KubeDeploymentRolloutStuck") && m.text.includes("no second run")),
+    );
+    expect((await bot.jobs()).filter((j) => j.name === "triage").length).toBe(jobsBefore);
+
+    // Alertmanager resolves the first alert: the approval is withdrawn and the run ends without acting.
+    const resolved = structuredClone(s.alert);
+    resolved.groupKey = `${resolved.groupKey}/c0ffee0000000004`;
+    resolved.status = "resolved";
+    resolved.alerts = resolved.alerts.filter((a) => a.labels.deployment === "orders");
+    for (const a of resolved.alerts) {
+      a.fingerprint = "c0ffee0000000004";
+      a.status = "resolved";
+      a.endsAt = new Date().toISOString();
+    }
+    const res = await fetch(bot.alertsUrl, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ALERT_TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify(resolved),
+    });
+    expect(res.status).toBe(200);
+    const done = await until("finished after the withdrawal", async () => {
+      const i = await bot.store.getIncident(incident.key);
+      return i && i.status !== "awaiting_approval" ? i : null;
+    });
+    expect(done.status).toBe("escalated");
+    expect((await bot.store.getPending(incident.runId))?.status).toBe("withdrawn");
+    await until("the buttons withdrawn", async () => {
+      const m = bot.slack.messages(ALERT_CHANNEL).find((x) => x.ts === escalation.ts);
+      return m && !JSON.stringify(m.blocks).includes(ACTION_APPROVE) && m.text.startsWith("Withdrawn");
+    });
+    // The escalated run stored its receipt so far; wait for the finished one.
+    const receipt = await until("the finished receipt", async () => {
+      const r = await bot.store.getReceipt(incident.runId);
+      return r?.includes("approval.decided") ? r : null;
+    });
+    expect(verifyReceiptText(receipt)).toMatchObject({ ok: true });
+    const events = (JSON.parse(receipt) as { events: RunEvent[] }).events;
+    expect(events.find((e) => e.type === "approval.decided")?.data).toMatchObject({ decision: "withdrawn" });
+    expect(events.at(-1)?.type).toBe("run.finished");
+    expect(events.some((e) => e.type === "action.executed")).toBe(false);
+    expect(stack.cluster.mutations()).toHaveLength(0);
+    // The workload is free again, and a later click finds the approval decided.
+    expect(await bot.store.activeRun("shop/orders")).toBeNull();
+    await sendBlockAction(bot.eventsUrl, SIGNING_SECRET, {
+      user_id: APPROVER,
+      channel_id: ALERT_CHANNEL,
+      message_ts: escalation.ts,
+      thread_ts: escalation.thread_ts ?? escalation.ts,
+      action_id: ACTION_APPROVE,
+      value: incident.runId,
+      response_url: bot.slack.newResponseUrl(),
+    });
+    await until("told it was decided", async () =>
+      bot.slack.ephemerals(APPROVER).some((m) => m.text.includes("already decided (withdrawn)")),
+    );
+    expect(stack.cluster.mutations()).toHaveLength(0);
+  });
+
+  it("alerts naming two pods of orders (no deployment label) resolve to one run for the Deployment", async () => {
+    ensureWorker();
+    const s = await reset("cascading-failure");
+    const infra = await connectInfra(stack.infraUrl);
+    const pods = (await infra.getSignals("shop", "orders")).pods.map((p) => p.name);
+    await infra.close();
+    expect(pods.length).toBeGreaterThanOrEqual(2);
+    const webhook = structuredClone(s.alert);
+    webhook.groupKey = `${webhook.groupKey}/pods`;
+    const orders = webhook.alerts.find((a) => a.labels.deployment === "orders")!;
+    const { deployment: _d, ...labels } = orders.labels;
+    webhook.alerts = pods.slice(0, 2).map((pod, i) => ({
+      ...orders,
+      labels: { ...labels, pod },
+      fingerprint: `b0d0000000000${i}`,
+    }));
+    const res = await fetch(bot.alertsUrl, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ALERT_TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify(webhook),
+    });
+    expect(res.status).toBe(202);
+    expect(((await res.json()) as { queued: unknown[] }).queued).toHaveLength(2);
+    const incident = await until("awaiting approval", incidentWithStatus(["awaiting_approval"], "orders"));
+    const joined = await until("the other incident joined", async () => {
+      const all = await bot.store.recentIncidents(20);
+      return all.find((i) => i.key !== incident.key && i.summary?.includes("Joined the active run")) ?? null;
+    });
+    expect(joined.summary).toContain(incident.runId);
+    expect(joined.workload).toBe("orders");
+    expect(await bot.store.activeRun("shop/orders")).toBe(incident.key);
+    const approvals = bot.slack
+      .messages(ALERT_CHANNEL)
+      .filter((m) => JSON.stringify(m.blocks).includes(ACTION_APPROVE));
+    expect(approvals).toHaveLength(1);
+    // End the run: the workload is free again.
+    await sendBlockAction(bot.eventsUrl, SIGNING_SECRET, {
+      user_id: APPROVER,
+      channel_id: ALERT_CHANNEL,
+      message_ts: approvals[0]!.ts,
+      thread_ts: approvals[0]!.thread_ts ?? approvals[0]!.ts,
+      action_id: ACTION_REJECT,
+      value: incident.runId,
+      response_url: bot.slack.newResponseUrl(),
+    });
+    await until("finished", async () => {
+      const i = await bot.store.getIncident(incident.key);
+      return i && i.status !== "awaiting_approval" ? i : null;
+    });
+    await until("released", async () => (await bot.store.activeRun("shop/orders")) === null);
     expect(stack.cluster.mutations()).toHaveLength(0);
   });
 

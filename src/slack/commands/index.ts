@@ -3,6 +3,7 @@ import type { KnownBlock } from "@slack/types";
 import type { WebClient } from "@slack/web-api";
 import { z } from "zod";
 import {
+  alertJoinedReply,
   errorMessage as errorReply,
   helpMessage,
   INCIDENT_STATUSES,
@@ -12,7 +13,8 @@ import {
   statusMessage,
 } from "../../../blocks/index.js";
 import { errorMessage, isBackstopError } from "../../errors.js";
-import { parseTargetRef } from "../../pipeline/target.js";
+import { parseTargetRef, workloadKey } from "../../pipeline/target.js";
+import { admitRun } from "../../queue/admit.js";
 import { incidentKeyForCommand, type RunJobData, runIdFor } from "../../queue/jobs.js";
 import type { IncidentRecord } from "../../queue/store.js";
 import type { Receipt } from "../../receipt/index.js";
@@ -165,6 +167,7 @@ async function triage(
   cmd: { ref: string; note: string | null },
   ack: AckFn<string | RespondArguments>,
   respond: RespondFn,
+  client: WebClient,
 ): Promise<void> {
   let target: { namespace: string; workload: string };
   try {
@@ -192,7 +195,31 @@ async function triage(
     slack: { channel: command.channel_id, responseUrl: command.response_url || null },
   };
   try {
-    await ctx.producer.enqueueRun(data);
+    const admitted = await admitRun(data, { store: ctx.store, producer: ctx.producer });
+    if (admitted.status === "joined") {
+      // One run per workload: this request joins the active run instead of starting a second one.
+      ctx.log.info({ runId, holder: admitted.holder, user: command.user_id }, "triage joined an active run");
+      await respond(
+        ephemeral({
+          text: `A run is already active for ${target.namespace}/${target.workload} (run ${admitted.holderRunId}); this request joined it, no second run was started.`,
+        }),
+      );
+      if (admitted.first) {
+        const thread = await ctx.store.getThread(admitted.holder);
+        await client.chat
+          .postMessage({
+            channel: thread?.channel ?? command.channel_id,
+            ...(thread ? { thread_ts: thread.ts } : {}),
+            ...alertJoinedReply({
+              alertname: `/backstop triage by <@${command.user_id}>`,
+              what: workloadKey(target),
+              runId: admitted.holderRunId,
+            }),
+          })
+          .catch((err) => ctx.log.warn({ err: errorMessage(err) }, "could not post a join note"));
+      }
+      return;
+    }
     ctx.log.info({ runId, incidentKey, user: command.user_id }, "triage queued from /backstop");
   } catch (err) {
     ctx.log.error({ runId, err: errorMessage(err) }, "cannot queue a triage");
@@ -244,7 +271,7 @@ export function register(app: App, ctx: ListenerContext): void {
         await ack(ephemeral(errorReply(cmd.error, cmd.usage)));
         return;
       case "triage":
-        await triage(ctx, command, cmd, ack, respond);
+        await triage(ctx, command, cmd, ack, respond, client);
         return;
       case "status":
         await ack();

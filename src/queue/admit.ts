@@ -1,0 +1,76 @@
+import { errorMessage } from "../errors.js";
+import { childLogger } from "../log.js";
+import { workloadKey } from "../pipeline/target.js";
+import type { RunJobData } from "./jobs.js";
+import { runIdFor } from "./jobs.js";
+import type { RunsProducer } from "./runs.js";
+import type { RunStore } from "./store.js";
+
+const log = childLogger("queue.admit");
+
+/**
+ * How a run request was admitted:
+ * - `queued`: a new `triage` job;
+ * - `duplicate`: this incident's job already exists (a re-send, a repeat): nothing new;
+ * - `joined`: another incident (`holder`, run `holderRunId`) has a run queued, running or awaiting
+ *   approval for the same workload, so no second run starts; `first` is true the first time this
+ *   incident joins it (post the note once).
+ */
+export type Admission =
+  | { status: "queued"; incidentKey: string; runId: string }
+  | { status: "duplicate"; incidentKey: string; runId: string }
+  | {
+      status: "joined";
+      incidentKey: string;
+      runId: string;
+      holder: string;
+      holderRunId: string;
+      first: boolean;
+    };
+
+/** What {@link admitRun} needs. */
+export interface AdmitDeps {
+  store: Pick<RunStore, "claimRun" | "releaseRun">;
+  producer: Pick<RunsProducer, "jobKeyPrefix" | "addRun">;
+}
+
+/**
+ * Admits one run request, one run per workload, in one Redis round trip for a re-send or a join and
+ * two for a new run: the target's active-run entry is claimed and the incident's own job looked for
+ * in one Lua script (`RunStore.claimRun`); only a new claim adds the job (the second round trip). If
+ * the add fails, the claim is released so Alertmanager's retry starts clean. A Pod, HPA or Job claims
+ * the entry of the object it names (`ns/Pod/name`: alerts about the same pod meet here); the worker
+ * claims its owner's once it has resolved it, so alerts naming different pods of one Deployment
+ * still make one run.
+ * @throws BackstopError `store.unavailable`, `queue.unavailable`, `input.invalid_job`.
+ */
+export async function admitRun(data: RunJobData, deps: AdmitDeps): Promise<Admission> {
+  const { incidentKey, runId } = data;
+  const key = workloadKey(data.target);
+  const claim = await deps.store.claimRun({
+    workloadKey: key,
+    incidentKey,
+    jobKeyPrefix: deps.producer.jobKeyPrefix,
+    checkOwnJob: true,
+  });
+  if (claim.status === "duplicate") return { status: "duplicate", incidentKey, runId };
+  if (claim.status === "joined") {
+    return {
+      status: "joined",
+      incidentKey,
+      runId,
+      holder: claim.holder,
+      holderRunId: runIdFor(claim.holder),
+      first: claim.first,
+    };
+  }
+  try {
+    await deps.producer.addRun(data);
+  } catch (err) {
+    await deps.store.releaseRun(key, incidentKey).catch((e) => {
+      log.warn({ incidentKey, err: errorMessage(e) }, "could not release a claim after a failed enqueue");
+    });
+    throw err;
+  }
+  return { status: "queued", incidentKey, runId };
+}
