@@ -1,50 +1,83 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
-import { BackstopError, isBackstopError } from "../src/errors.js";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 
 /**
- * The HTTP plumbing every sandbox server shares (Slack, cluster, model provider, tickets): reading a
- * request body under a size cap and answering JSON. Only `node:http`; routing stays with each server.
+ * HTTP plumbing shared by the sandbox's fake servers (model provider, tickets, cluster, Slack): a bounded
+ * body reader, JSON answers with `content-length`, and listen/close helpers for loopback servers on port 0.
+ * Each server keeps its own error *shape* (OpenAI `{error:{…}}`, Kubernetes `Status`, Slack `{ok:false}`);
+ * this module only moves bytes.
  */
 
-/** The code of the error {@link readBody} throws past its limit; servers answer it with HTTP 413. */
-export const BODY_TOO_LARGE = "sandbox.http.too_large";
+/** The default body limit, bytes (1 MiB, the Kubernetes API server's JSON limit is 3 MiB; sandbox bodies are small). */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 /**
- * Reads a whole request body.
- * @param limitBytes the most bytes accepted (a positive integer).
- * @returns the raw bytes (empty for a bodiless request).
- * @throws BackstopError {@link BODY_TOO_LARGE} (`details.limitBytes`) as soon as the body exceeds
- *   `limitBytes`; the stream's own error when the client aborts.
+ * A request body larger than the reader's limit. `status` is 413 (RFC 9110 §15.5.14 Content Too Large);
+ * `limitBytes` the limit, `receivedBytes` what was seen when reading stopped (or the declared Content-Length).
  */
-export async function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const b = chunk as Buffer;
-    size += b.length;
-    if (size > limitBytes) {
-      throw new BackstopError(BODY_TOO_LARGE, `request body larger than ${limitBytes} bytes`, {
-        details: { limitBytes },
-      });
-    }
-    chunks.push(b);
+export class BodyTooLargeError extends Error {
+  readonly status = 413;
+  readonly limitBytes: number;
+  readonly receivedBytes: number;
+
+  constructor(limitBytes: number, receivedBytes: number) {
+    super(`request body too large: more than ${limitBytes} bytes`);
+    this.name = "BodyTooLargeError";
+    this.limitBytes = limitBytes;
+    this.receivedBytes = receivedBytes;
   }
-  return Buffer.concat(chunks);
 }
 
-/** {@link readBody} decoded as UTF-8 text. Same limit and errors. */
-export async function readText(req: IncomingMessage, limitBytes: number): Promise<string> {
+/**
+ * Reads a request body, at most `limitBytes` bytes. A declared `Content-Length` over the limit fails before
+ * reading; a body that grows past it fails as soon as it does. Either way the rest of the body is drained
+ * (not buffered) so the caller can still answer 413 on the same connection.
+ * @throws RangeError when `limitBytes` is not a positive integer.
+ * @throws BodyTooLargeError when the body exceeds `limitBytes`; the stream's own error when it fails.
+ */
+export function readBody(req: IncomingMessage, limitBytes = DEFAULT_MAX_BODY_BYTES): Promise<Buffer> {
+  if (!Number.isInteger(limitBytes) || limitBytes <= 0) {
+    return Promise.reject(
+      new RangeError(`readBody: limitBytes must be a positive integer, got ${limitBytes}`),
+    );
+  }
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers["content-length"]);
+    if (Number.isFinite(declared) && declared > limitBytes) {
+      req.resume();
+      reject(new BodyTooLargeError(limitBytes, declared));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on("data", (chunk: Buffer) => {
+      if (over) return;
+      size += chunk.length;
+      if (size > limitBytes) {
+        over = true;
+        chunks.length = 0;
+        reject(new BodyTooLargeError(limitBytes, size));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => {
+      if (!over) resolve(Buffer.concat(chunks));
+    });
+    req.on("error", reject);
+  });
+}
+
+/** {@link readBody} decoded as UTF-8. @throws as {@link readBody}. */
+export async function readText(req: IncomingMessage, limitBytes = DEFAULT_MAX_BODY_BYTES): Promise<string> {
   return (await readBody(req, limitBytes)).toString("utf8");
 }
 
-/** True when `err` is the {@link BODY_TOO_LARGE} error of {@link readBody}. */
-export function isBodyTooLarge(err: unknown): boolean {
-  return isBackstopError(err, BODY_TOO_LARGE);
-}
-
 /**
- * Answers `status` with `body` as JSON (`content-type: application/json; charset=utf-8`, with its
- * `content-length`); `headers` are added (and may override those two).
+ * Answers `status` with `body` as JSON (`content-type: application/json`, `content-length` in bytes);
+ * `headers` are added and may override the content type. Does nothing when the response has already
+ * ended or its socket is gone (a client that hung up).
  */
 export function sendJson(
   res: ServerResponse,
@@ -52,11 +85,52 @@ export function sendJson(
   body: unknown,
   headers: Record<string, string> = {},
 ): void {
+  if (res.writableEnded || res.destroyed) return;
   const text = JSON.stringify(body);
   res.writeHead(status, {
-    "content-type": "application/json; charset=utf-8",
+    "content-type": "application/json",
     "content-length": String(Buffer.byteLength(text)),
     ...headers,
   });
   res.end(text);
+}
+
+/** The HTTP status an error thrown while handling a request maps to: its numeric `status` in 400–599, else 500. */
+export function statusOf(err: unknown): number {
+  const status = (err as { status?: unknown } | null)?.status;
+  return typeof status === "number" && Number.isInteger(status) && status >= 400 && status < 600
+    ? status
+    : 500;
+}
+
+/** Where a listening server answers: the bound host (IPv6 in brackets), port and `http://host:port` base URL. */
+export interface Listening {
+  host: string;
+  port: number;
+  base: string;
+}
+
+/**
+ * Binds `server` on `host` (default 127.0.0.1) and `port` (default 0, an ephemeral port).
+ * @throws the `listen` error (e.g. `EADDRINUSE`, `EADDRNOTAVAIL`) when it cannot bind.
+ */
+export async function listen(server: Server, port = 0, host = "127.0.0.1"): Promise<Listening> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const shown = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  return { host: shown, port: addr.port, base: `http://${shown}:${addr.port}` };
+}
+
+/** Stops `server`, dropping open (keep-alive or waiting) connections. Resolves when it has closed. */
+export function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.close((err) => (err ? reject(err) : resolve()));
+    server.closeAllConnections();
+  });
 }

@@ -1,7 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { BackstopError } from "../../src/errors.js";
-import { isBodyTooLarge, sendJson } from "../http.js";
+import { BodyTooLargeError, closeServer, listen, sendJson } from "../http.js";
 import { handleApi } from "./api.js";
 import { handleInspect } from "./inspect.js";
 import { receiveUpload } from "./methods/index.js";
@@ -52,7 +51,7 @@ export async function startSandboxSlack(opts: SandboxSlackOptions): Promise<Sand
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? "/", "http://x").pathname;
     route(s, req, res, path).catch((err: unknown) => {
-      const tooLarge = isBodyTooLarge(err);
+      const tooLarge = err instanceof BodyTooLargeError;
       if (!tooLarge) slackLog.error({ err, path }, "sandbox slack request failed");
       if (!res.headersSent)
         sendJson(res, tooLarge ? 413 : 500, { ok: false, error: tooLarge ? "too_large" : "internal_error" });
@@ -60,15 +59,8 @@ export async function startSandboxSlack(opts: SandboxSlackOptions): Promise<Sand
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port ?? 0, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  s.base = `http://${host.includes(":") ? `[${host}]` : host}:${port}/`;
+  const bound = await listen(server, opts.port ?? 0, host);
+  s.base = `${bound.base}/`;
   slackLog.debug({ url: s.base }, "sandbox slack listening");
 
   return {
@@ -88,12 +80,10 @@ export async function startSandboxSlack(opts: SandboxSlackOptions): Promise<Sand
       };
     },
     reset: () => s.reset(),
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        for (const c of s.sseClients) c.end();
-        s.sseClients.clear();
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      }),
+    close: () => {
+      for (const c of s.sseClients) c.end();
+      s.sseClients.clear();
+      return closeServer(server);
+    },
   };
 }
