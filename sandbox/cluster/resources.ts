@@ -1,0 +1,196 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { sendJson } from "../http.js";
+import { collection, EVENT_FIELDS, LIST_KIND, list, META_FIELDS, POD_FIELDS } from "./collections.js";
+import { applyPatch } from "./patch.js";
+import { decodeSelfSubjectAccessReview } from "./protobuf.js";
+import { allowed, type SandboxUser } from "./rbac.js";
+import { parseJsonBody, type Route } from "./routing.js";
+import type { ServerState } from "./state.js";
+import { badRequest, StatusError } from "./status.js";
+import { toTable, wantsTable } from "./table.js";
+import { serveWatch } from "./watch.js";
+import type { Obj } from "./world.js";
+
+/**
+ * One authenticated, authorized request to a served resource, as the handler has read it: the route,
+ * the caller, whether it is a dry run, and the raw body of a PATCH/PUT/POST (null otherwise) with
+ * whether it is protobuf (only SelfSubjectAccessReviews may be).
+ */
+export interface ResourceRequest {
+  state: ServerState;
+  req: IncomingMessage;
+  res: ServerResponse;
+  r: Route;
+  user: SandboxUser;
+  dryRun: boolean;
+  raw: Buffer | null;
+  protobuf: boolean;
+  query: URLSearchParams;
+}
+
+/**
+ * A SelfSubjectAccessReview (authorization.k8s.io/v1, what `kubectl auth can-i` posts): the caller's
+ * RBAC decision for `spec.resourceAttributes` (verb, group, resource, subresource, namespace, name).
+ * @throws StatusError 400 when the body is not a review with resource attributes.
+ */
+function selfSubjectAccessReview(state: ServerState, user: SandboxUser, body: Obj): Obj {
+  const spec = (body.spec ?? {}) as Obj;
+  const attrs = spec.resourceAttributes as Obj | undefined;
+  if (body.kind !== "SelfSubjectAccessReview" || !attrs || typeof attrs !== "object") {
+    throw badRequest("a SelfSubjectAccessReview with spec.resourceAttributes is required");
+  }
+  const str = (v: unknown) => (typeof v === "string" ? v : "");
+  const resource = str(attrs.subresource)
+    ? `${str(attrs.resource)}/${str(attrs.subresource)}`
+    : str(attrs.resource);
+  const namespace = str(attrs.namespace);
+  const ok = allowed(user, {
+    verb: str(attrs.verb),
+    group: str(attrs.group),
+    resource,
+    namespace,
+    name: str(attrs.name),
+    namespaceLabels: state.world.namespaceLabels(namespace) ?? {},
+  });
+  return {
+    kind: "SelfSubjectAccessReview",
+    apiVersion: "authorization.k8s.io/v1",
+    metadata: { creationTimestamp: null },
+    spec,
+    status: ok ? { allowed: true, reason: "RBAC: allowed by the sandbox's rules" } : { allowed: false },
+  };
+}
+
+function formatLog(lines: string[], end: number, query: URLSearchParams): string {
+  let out = lines.map((line, i) => ({ line, at: end - (lines.length - 1 - i) * 1000 }));
+  const tail = query.get("tailLines");
+  if (tail !== null) {
+    const n = Number(tail);
+    if (!Number.isInteger(n) || n < 0) throw badRequest(`invalid tailLines: ${tail}`);
+    out = n === 0 ? [] : out.slice(-n);
+  }
+  const stamps = query.get("timestamps") === "true";
+  const text = out.map((l) =>
+    stamps ? `${new Date(l.at).toISOString().replace(/\.(\d{3})Z$/, ".$1000000Z")} ${l.line}` : l.line,
+  );
+  return text.length ? `${text.join("\n")}\n` : "";
+}
+
+/**
+ * Serves one resource request: a watch, a SelfSubjectAccessReview, or the verb on namespaces, pods
+ * (and their logs), events, deployments (and their scale and status), replicasets, statefulsets, and
+ * empty secrets/services/configmaps. `get`/`list` answer a Table when the `Accept` header asks for one.
+ * @throws StatusError 404 for an unknown object, 405 for a verb the resource does not allow, and what
+ *   the world's reads and writes throw (409 conflicts, 422 invalid objects, 403 from admission).
+ */
+export async function serveResource(rr: ResourceRequest): Promise<void> {
+  const { state, req, res, r, user, dryRun, raw, protobuf } = rr;
+  const method = req.method ?? "GET";
+  const world = state.world;
+  const body = raw?.toString("utf8") ?? "";
+  const ns = r.namespace || undefined;
+  const q = rr.query;
+  const table = (r.verb === "get" || r.verb === "list") && wantsTable(req.headers.accept);
+  const ok = (obj: unknown) =>
+    sendJson(res, 200, (table && toTable(obj as Obj, q.get("includeObject"))) || obj);
+  const patchOrPut = (current: Obj): Obj =>
+    method === "PATCH"
+      ? (applyPatch(current, req.headers["content-type"], body) as Obj)
+      : parseJsonBody(body);
+  const unsupported = () => {
+    throw new StatusError(
+      405,
+      `the server does not allow this method on the requested resource (${r.verb} ${r.resource})`,
+      undefined,
+      "MethodNotAllowed",
+    );
+  };
+  if (r.verb === "watch") {
+    if (!collection(world, r.resource, ns)) return unsupported();
+    return serveWatch(state, req, res, r.resource, ns, q);
+  }
+  if (r.resource === "selfsubjectaccessreviews") {
+    if (r.verb !== "create") return unsupported();
+    const review = selfSubjectAccessReview(
+      state,
+      user,
+      protobuf ? decodeSelfSubjectAccessReview(raw ?? Buffer.alloc(0)) : parseJsonBody(body),
+    );
+    return sendJson(res, 201, review);
+  }
+
+  switch (r.resource) {
+    case "namespaces":
+      if (r.verb === "list")
+        return ok(list(world, LIST_KIND.namespaces!, "v1", world.listNamespaces(), q, META_FIELDS));
+      if (r.verb === "get") return ok(world.getNamespace(r.name));
+      return unsupported();
+    case "pods":
+      if (r.verb === "list") return ok(list(world, "PodList", "v1", world.listPods(ns), q, POD_FIELDS));
+      if (r.verb === "get") return ok(world.getPod(r.namespace, r.name));
+      if (r.verb === "delete") return ok(world.deletePod(r.namespace, r.name, user, dryRun));
+      return unsupported();
+    case "pods/log": {
+      if (r.verb !== "get") return unsupported();
+      const container = q.get("container") ?? undefined;
+      const { lines, end } = world.podLog(r.namespace, r.name, {
+        container,
+        previous: q.get("previous") === "true",
+      });
+      const text = formatLog(lines, end, q);
+      res.writeHead(200, { "content-type": "text/plain", "content-length": Buffer.byteLength(text) });
+      res.end(text);
+      return;
+    }
+    case "events":
+      if (r.verb === "list") return ok(list(world, "EventList", "v1", world.listEvents(ns), q, EVENT_FIELDS));
+      return unsupported();
+    case "secrets":
+    case "services":
+    case "configmaps":
+      if (r.verb === "list") return ok(list(world, LIST_KIND[r.resource]!, "v1", [], q, META_FIELDS));
+      if (r.verb === "get")
+        throw new StatusError(404, `${r.resource} "${r.name}" not found`, {
+          name: r.name,
+          group: "",
+          kind: r.resource,
+        });
+      return unsupported();
+    case "deployments":
+      if (r.verb === "list")
+        return ok(list(world, "DeploymentList", "apps/v1", world.listDeployments(ns), q, META_FIELDS));
+      if (r.verb === "get") return ok(world.getDeployment(r.namespace, r.name));
+      if (r.verb === "patch" || r.verb === "update") {
+        return ok(
+          world.writeDeployment(r.namespace, r.name, user, r.verb, "deployments", dryRun, patchOrPut),
+        );
+      }
+      if (r.verb === "delete") return ok(world.deleteDeployment(r.namespace, r.name, user, dryRun));
+      return unsupported();
+    case "deployments/scale":
+      if (r.verb === "get") return ok(world.getDeploymentScale(r.namespace, r.name));
+      if (r.verb === "patch" || r.verb === "update") {
+        return ok(world.writeDeploymentScale(r.namespace, r.name, user, r.verb, dryRun, patchOrPut));
+      }
+      return unsupported();
+    case "deployments/status":
+      if (r.verb === "get") return ok(world.getDeployment(r.namespace, r.name));
+      return unsupported();
+    case "replicasets":
+      if (r.verb === "list")
+        return ok(list(world, "ReplicaSetList", "apps/v1", world.listReplicaSets(ns), q, META_FIELDS));
+      if (r.verb === "get") return ok(world.getReplicaSet(r.namespace, r.name));
+      return unsupported();
+    case "statefulsets":
+      if (r.verb === "list")
+        return ok(list(world, "StatefulSetList", "apps/v1", world.listStatefulSets(ns), q, META_FIELDS));
+      if (r.verb === "get") return ok(world.getStatefulSet(r.namespace, r.name));
+      if (r.verb === "patch" || r.verb === "update") {
+        return ok(world.writeStatefulSet(r.namespace, r.name, user, r.verb, dryRun, patchOrPut));
+      }
+      if (r.verb === "delete") return ok(world.deleteStatefulSet(r.namespace, r.name, user, dryRun));
+      return unsupported();
+    default:
+      throw new StatusError(404, "the server could not find the requested resource", undefined, "NotFound");
+  }
+}
