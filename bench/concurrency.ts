@@ -14,6 +14,7 @@
  * JSON `result`: `{makespan_ratio, lost, rss_mb_peak}` plus `makespan_ms`, `ideal_ms`, `per_run_ms`, `redis_mb`.
  */
 
+import { DEFAULT_CLUSTER_NAME } from "../src/contracts/cluster.js";
 import { setLogLevel } from "../src/log.js";
 import { targetFromAlert } from "../src/pipeline/target.js";
 import type { RunJobData } from "../src/queue/jobs.js";
@@ -28,11 +29,13 @@ function job(fleet: Fleet, g: number, tag = ""): RunJobData {
   const webhook = groupNotification(fleet.scenario, g, 0);
   if (tag) webhook.groupKey += `/${tag}`;
   const alert = { ...webhook.alerts[0]! };
-  const incidentKey = incidentKeyForAlert(webhook, alert);
+  // The fleet's sandbox serves one cluster under the single-cluster default name.
+  const incidentKey = incidentKeyForAlert(webhook, alert, DEFAULT_CLUSTER_NAME);
   const target = targetFromAlert(alert);
   if (!target) throw new Error("the fleet's alert names no workload");
   return {
     runId: runIdFor(incidentKey),
+    cluster: DEFAULT_CLUSTER_NAME,
     trigger: "alert",
     incidentKey,
     target,

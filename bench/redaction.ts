@@ -5,14 +5,17 @@
  * own with `redactText`; wall time, and this process's CPU time, which a loaded machine's scheduler
  * does not inflate), and the whole corpus redacted as one text, the way `backstop redact FILE` runs.
  *
- * Usage: npx tsx bench/redaction.ts [--seed N] [--per-kind N] [--json FILE]
- * Without `--seed`, the committed `test/fixtures/redaction/corpus.jsonl` is used.
+ * Usage: npx tsx bench/redaction.ts [--seed N] [--per-kind N] [--quick] [--json FILE]
+ * Without `--seed`, the committed `test/fixtures/redaction/corpus.jsonl` is used; `--quick` uses a
+ * small corpus (seed 8, 8 per kind). `--json FILE` writes `{bench, machine, params, result}` with the
+ * summary in `result` and every kind in `result.kinds`.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { redactLines, redactText } from "../src/guardrails/redact.js";
 import { resolveInPackage } from "../src/paths.js";
 import { type CorpusRecord, generateCorpus } from "../test/fixtures/redaction/generate.js";
 import { score } from "../test/fixtures/redaction/judge.js";
+import { main as runBench, writeResult } from "./lib/common.js";
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -24,9 +27,17 @@ function percentile(sorted: number[], p: number): number {
 }
 
 async function main(): Promise<void> {
-  const seedArg = arg("--seed");
+  const quick = process.argv.includes("--quick");
+  const seedArg = arg("--seed") ?? (quick ? "8" : undefined);
+  const perKind = Number(arg("--per-kind") ?? (quick ? "8" : "40"));
+  if (
+    (seedArg !== undefined && !Number.isInteger(Number(seedArg))) ||
+    !Number.isInteger(perKind) ||
+    perKind < 1
+  )
+    throw new Error("--seed and --per-kind must be integers (per-kind ≥ 1)");
   const records: CorpusRecord[] = seedArg
-    ? generateCorpus(Number(seedArg), Number(arg("--per-kind") ?? "40"))
+    ? generateCorpus(Number(seedArg), perKind)
     : readFileSync(resolveInPackage("test", "fixtures", "redaction", "corpus.jsonl"), "utf8")
         .split("\n")
         .filter(Boolean)
@@ -96,8 +107,23 @@ async function main(): Promise<void> {
   console.log(
     `whole corpus as one text (backstop redact FILE): ${report.batch_ms_per_line.toFixed(4)} ms per line`,
   );
-  const json = arg("--json");
-  if (json) writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
+  writeResult(
+    arg("--json"),
+    "redaction",
+    { corpus: seedArg ? `seed ${seedArg}, ${perKind} per kind` : "test/fixtures/redaction/corpus.jsonl" },
+    {
+      secrets_recall: report.secrets.rate,
+      pii_recall: report.pii.rate,
+      clean_changed: report.clean_changed,
+      p99_ms_per_line: report.ms_per_line.p99,
+      p50_ms_per_line: report.ms_per_line.p50,
+      p99_cpu_ms_per_line: report.cpu_ms_per_line.p99,
+      batch_ms_per_line: report.batch_ms_per_line,
+      records: report.records,
+      clean_total: report.clean_total,
+      kinds: report.kinds,
+    },
+  );
 }
 
-await main();
+runBench(main);

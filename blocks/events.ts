@@ -27,7 +27,8 @@ export function actionText(a: ActionRecord): string {
     if (a.to_sha !== undefined) tail = ` to ${code(a.to_sha)}`;
     else if (a.to_revision !== undefined) tail = ` to revision ${a.to_revision}`;
   } else if (a.type === "scale" && a.replicas !== undefined) tail = ` to ${a.replicas} replicas`;
-  return `*${escapeText(a.type)}* ${ref}${tail}`;
+  const where = a.cluster ? ` in ${code(a.cluster.slice(0, 100))}` : "";
+  return `*${escapeText(a.type)}* ${ref}${where}${tail}`;
 }
 
 /** The same action as plain text for the `text` fallback (escaped, no mrkdwn). */
@@ -42,7 +43,8 @@ export function actionPlain(a: ActionRecord): string {
       : a.type === "scale" && a.replicas !== undefined
         ? ` to ${a.replicas}`
         : "";
-  return escapeText(`${a.type} ${a.namespace}/${a.kind}/${a.name}${tail}`);
+  const where = a.cluster ? ` in ${a.cluster}` : "";
+  return escapeText(`${a.type} ${a.namespace}/${a.kind}/${a.name}${where}${tail}`);
 }
 
 /** Failed rules as mrkdwn bullets: `• `rule` — detail`; at most 20, then "…and N more". */
@@ -63,7 +65,7 @@ function link(url: string | null, label: string): string {
 }
 
 function signals(d: Data<"signals.gathered">): SlackMessage {
-  const target = safe(`${d.namespace}/${d.workload}`, 300);
+  const target = safe(`${d.namespace}/${d.workload}${d.cluster ? ` in ${d.cluster}` : ""}`, 300);
   const failed = d.tool_calls.filter((t) => !t.ok);
   const calls = d.tool_calls
     .slice(0, 10)

@@ -2,7 +2,7 @@ import { code, context, header, message, type SlackMessage, safe, section } from
 
 /** The usage line of each `/backstop` subcommand, as shown in help and error messages. */
 export const USAGE = {
-  triage: "/backstop triage <namespace>/<workload> [note]",
+  triage: "/backstop triage [<cluster>/]<namespace>/<workload> [note]",
   status: "/backstop status [run]",
   receipt: "/backstop receipt <run>",
   help: "/backstop help",

@@ -50,10 +50,12 @@ export const INCIDENT_STATUSES: readonly IncidentStatus[] = [
  * What the root message of an incident shows. `startedAt` is ISO-8601; `stage` is a {@link RunStage}
  * (or free text); `summary` is the run's final summary (shown instead of the stage once set);
  * `requestedBy` is the Slack user id behind a `/backstop triage` command; `resolvedByAlertmanager` is set
- * once Alertmanager sends `status: resolved` for the alert.
+ * once Alertmanager sends `status: resolved` for the alert. `cluster` is the cluster the run is on
+ * (shown in the header and as a field; null/absent for runs from before clusters).
  */
 export interface IncidentView {
   runId: string;
+  cluster?: string | null;
   alertname: string | null;
   severity: string | null;
   namespace: string;
@@ -212,6 +214,12 @@ export function stageOf(event: RunEvent): RunStage | null {
   }
 }
 
+/** `shop/checkout in prod-eu1`, or `shop/checkout` when the view names no cluster. */
+function withCluster(v: Pick<IncidentView, "namespace" | "workload" | "cluster">): string {
+  const target = `${v.namespace}/${v.workload}`;
+  return v.cluster ? `${target} in ${v.cluster}` : target;
+}
+
 function triggerText(view: IncidentView): string {
   if (view.trigger === "alert") return "Alertmanager alert";
   return view.requestedBy ? `/backstop triage by ${mention(view.requestedBy)}` : "/backstop triage";
@@ -219,16 +227,17 @@ function triggerText(view: IncidentView): string {
 
 /**
  * The root message of an incident, updated in place (`chat.update`) as the run moves: a `header` with the
- * status emoji and `namespace/workload`; a `section` with fields Alert, Severity, Status, Trigger, Started,
- * Run; a `context` line with the summary (once finished) or the current stage; a second context line when
+ * status emoji and `namespace/workload in cluster`; a `section` with fields Cluster (when known), Alert,
+ * Severity, Status, Trigger, Started, Run; a `context` line with the summary (once finished) or the current stage; a second context line when
  * Alertmanager reported the alert resolved. Every text from the alert or cluster is escaped and cut to
  * Slack's limits.
  */
 export function incidentRoot(view: IncidentView): SlackMessage {
-  const target = `${view.namespace}/${view.workload}`;
+  const target = withCluster(view);
   const blocks: KnownBlock[] = [
     header(`${statusEmoji(view.status)} ${safe(target, LIMITS.header - 20)}`),
     section(null, [
+      ...(view.cluster ? [`*Cluster*\n${safe(view.cluster, 200)}`] : []),
       `*Alert*\n${view.alertname ? safe(view.alertname, 500) : "—"}`,
       `*Severity*\n${view.severity ? safe(view.severity, 200) : "—"}`,
       `*Status*\n${statusLabel(view.status)}`,
@@ -260,7 +269,7 @@ export function statusMessage(runs: IncidentView[]): SlackMessage {
     const stage = r.summary ? safe(r.summary, 300) : r.stage ? stageLabel(r.stage) : "";
     blocks.push(
       section(
-        `${statusEmoji(r.status)} *${safe(`${r.namespace}/${r.workload}`, 300)}* — ${statusLabel(r.status)}` +
+        `${statusEmoji(r.status)} *${safe(withCluster(r), 300)}* — ${statusLabel(r.status)}` +
           `${r.alertname ? ` (${safe(r.alertname, 200)})` : ""}\n` +
           `${code(r.runId.slice(0, 200))} · started ${slackDate(r.startedAt)}${stage ? `\n${stage}` : ""}`,
       ),
@@ -269,7 +278,7 @@ export function statusMessage(runs: IncidentView[]): SlackMessage {
   if (runs.length > shown.length) blocks.push(context(`…and ${runs.length - shown.length} more.`));
   const summary = shown
     .slice(0, 10)
-    .map((r) => `${r.namespace}/${r.workload}: ${statusLabel(r.status)}`)
+    .map((r) => `${withCluster(r)}: ${statusLabel(r.status)}`)
     .join("; ");
   return message(`${runs.length} Backstop run(s): ${escapeText(summary)}`, blocks);
 }

@@ -3,12 +3,12 @@ import type { AddressInfo } from "node:net";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { createMcpExpressApp } from "@modelcontextprotocol/sdk/server/express.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { DEFAULT_CLUSTER_NAME } from "../src/contracts/cluster.js";
 import { errorMessage } from "../src/errors.js";
 import { childLogger } from "../src/log.js";
 import { mountStatelessMcp } from "../src/mcp/stateless-http.js";
-import { DEFAULT_K8S_TIMEOUT_MS, makeK8sApis } from "./k8s.js";
-import { createPrometheusClient } from "./prometheus.js";
-import type { InfraContext } from "./signals.js";
+import { type InfraClusterOptions, type InfraClusters, makeInfraClusters } from "./clusters.js";
+import { DEFAULT_K8S_TIMEOUT_MS } from "./k8s.js";
 import { registerDeploymentStatusTool } from "./tools/deployment_status.js";
 import { registerGetSignalsTool } from "./tools/get_signals.js";
 import { registerNamespacesTool } from "./tools/namespaces.js";
@@ -20,31 +20,39 @@ const log = childLogger("mcp-infra");
 export const INFRA_SERVER_INFO = { name: "backstop-mcp-infra", version: "0.1.0" } as const;
 
 /**
- * Options of the read-only infra MCP server.
+ * Options of the read-only infra MCP server. Either one cluster:
  * - `kubeConfig`: the (read-only) credential: `KubeConfig.loadFromDefault()` (KUBECONFIG / in-cluster) in
- *   production, or the sandbox cluster's `kubeConfig("readonly")`.
+ *   production, or the sandbox cluster's `kubeConfig("readonly")`;
  * - `prometheusUrl`: base URL of the Prometheus HTTP API (`/api/v1/query` is appended); without it metrics are
- *   `source: "none"` and earlier revisions' health is `unknown`.
+ *   `source: "none"` and earlier revisions' health is `unknown`;
+ * - `clusterName`: the name the cluster is served under (default `default`);
+ * or several: `clusters`, one `{ name, kubeConfig, prometheusUrl? }` per cluster, each with its own read-only
+ * clients (every tool then takes a `cluster` argument, required when there are two or more).
  * - `requestTimeoutMs`: per-call timeout of each Kubernetes and Prometheus request, ms (default 5000).
  */
-export interface InfraServerOptions {
-  kubeConfig: KubeConfig;
-  prometheusUrl?: string;
-  requestTimeoutMs?: number;
-}
+export type InfraServerOptions = (
+  | { kubeConfig: KubeConfig; prometheusUrl?: string; clusterName?: string; clusters?: undefined }
+  | { clusters: InfraClusterOptions[]; kubeConfig?: undefined }
+) & { requestTimeoutMs?: number };
 
-function makeContext(opts: InfraServerOptions): InfraContext {
+function makeContext(opts: InfraServerOptions): InfraClusters {
   const timeout = opts.requestTimeoutMs ?? DEFAULT_K8S_TIMEOUT_MS;
-  return {
-    apis: makeK8sApis(opts.kubeConfig, timeout),
-    prometheus: opts.prometheusUrl ? createPrometheusClient(opts.prometheusUrl, timeout) : null,
-  };
+  const list: InfraClusterOptions[] = opts.clusters ?? [
+    {
+      name: opts.clusterName ?? DEFAULT_CLUSTER_NAME,
+      kubeConfig: opts.kubeConfig,
+      ...(opts.prometheusUrl ? { prometheusUrl: opts.prometheusUrl } : {}),
+    },
+  ];
+  return makeInfraClusters(list, timeout);
 }
 
-function buildServer(ctx: InfraContext): McpServer {
+function buildServer(ctx: InfraClusters): McpServer {
   const server = new McpServer(INFRA_SERVER_INFO, {
     capabilities: { tools: {} },
-    instructions: "Read-only Kubernetes signals for incident triage. No tool here changes the cluster.",
+    instructions:
+      `Read-only Kubernetes signals for incident triage, for the clusters ${ctx.names.join(", ")} ` +
+      "(every tool takes `cluster`). No tool here changes a cluster.",
   });
   registerNamespacesTool(server, ctx);
   registerDeploymentStatusTool(server, ctx);
@@ -71,7 +79,7 @@ export function createInfraMcpServer(opts: InfraServerOptions): McpServer {
  */
 export async function startInfraMcpHttp(
   opts: InfraServerOptions & { host?: string; port?: number },
-): Promise<{ url: string; close(): Promise<void> }> {
+): Promise<{ url: string; clusters: readonly string[]; close(): Promise<void> }> {
   const host = opts.host ?? "127.0.0.1";
   const ctx = makeContext(opts);
   const app = createMcpExpressApp({ host });
@@ -89,9 +97,10 @@ export async function startInfraMcpHttp(
   const { port } = http.address() as AddressInfo;
   const urlHost = host.includes(":") ? `[${host}]` : host === "0.0.0.0" ? "127.0.0.1" : host;
   const url = `http://${urlHost}:${port}/mcp`;
-  log.info({ url }, "mcp-infra listening");
+  log.info({ url, clusters: ctx.names }, "mcp-infra listening");
   return {
     url,
+    clusters: ctx.names,
     close: () =>
       new Promise<void>((resolve, reject) => {
         http.closeAllConnections();

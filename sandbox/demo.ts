@@ -8,6 +8,7 @@ import type { Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { loadPrompt } from "../prompts/loader.js";
 import { listScenarioFiles, loadScenario, type Scenario } from "../scenarios/schema.js";
+import { type ClusterRoster, DEFAULT_CLUSTER_LABEL, selectCluster } from "../src/contracts/cluster.js";
 import type { RunEvent, RunOutcome, RunReporter } from "../src/contracts/events.js";
 import { BackstopError, errorMessage } from "../src/errors.js";
 import { loadPolicy, type Policy } from "../src/guardrails/policy.js";
@@ -25,7 +26,8 @@ import {
   slackCheck,
   TRACER_NAME,
 } from "../src/observability/index.js";
-import { targetFromAlert, targetFromWebhook, workloadKey } from "../src/pipeline/target.js";
+import { targetFromAlert, targetFromWebhook } from "../src/pipeline/target.js";
+import { activeRunKey } from "../src/queue/admit.js";
 import { incidentKeyForAlert, runIdFor } from "../src/queue/jobs.js";
 import { createProcessors } from "../src/queue/processors.js";
 import { connectionFromUrl, RunsProducer, startRunsWorker } from "../src/queue/runs.js";
@@ -51,6 +53,9 @@ import { type SandboxStack, startSandboxStack } from "./stack.js";
 
 const log = childLogger("demo");
 
+/** The name the demo serves its sandbox cluster under (printed at start; alerts may carry it as `cluster`). */
+export const DEMO_CLUSTER = "sandbox";
+
 /** The demo's Slack workspace: one incidents channel, two approvers (on-call) and a developer who is not. */
 export const DEMO_CHANNEL = "C0INCIDENTS";
 export const DEMO_USERS: ConsoleUser[] = [
@@ -71,6 +76,8 @@ export interface DemoOptions {
   approvalTimeoutMs?: number;
   /** The built console page (default `dist/console`, made by `npm run build`). */
   staticDir?: string;
+  /** The name the demo serves its sandbox cluster under (default `sandbox`); alerts may carry it as `cluster`. */
+  clusterName?: string;
   /** The bearer token the alert route expects (`BACKSTOP_ALERT_TOKEN`; default: random, 32 hex digits). */
   alertToken?: string | undefined;
   /** The Slack signing secret the bot verifies requests with (`SLACK_SIGNING_SECRET`; default: random). */
@@ -93,6 +100,8 @@ export interface Demo {
   consoleUrl: string;
   botUrl: string;
   redis: { url: string; source: "env" | "local" | "child" };
+  /** The cluster name(s) the demo's Backstop serves. */
+  clusters: readonly string[];
   /** The alert route's bearer token and the Slack signing secret in use (given or generated). */
   alertToken: string;
   signingSecret: string;
@@ -142,9 +151,11 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
     const connection = connectionFromUrl(redis.url);
     const prefix = `bsdemo-${randomBytes(4).toString("hex")}`;
 
-    const backstopWorld = await startSandboxStack({ scenario: first, host });
+    const clusterName = opts.clusterName ?? DEMO_CLUSTER;
+    const backstopWorld = await startSandboxStack({ scenario: first, host, clusterName });
     closers.push(() => backstopWorld.close());
-    const naiveWorld = await startSandboxStack({ scenario: first, host });
+    const roster: ClusterRoster = { names: backstopWorld.clusterNames, label: DEFAULT_CLUSTER_LABEL };
+    const naiveWorld = await startSandboxStack({ scenario: first, host, clusterName });
     closers.push(() => naiveWorld.close());
 
     const botToken = `xoxb-demo-${randomBytes(8).toString("hex")}`;
@@ -187,6 +198,7 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
       alertWebhookToken: alertToken,
       approvers: { users: approvers },
       approvalTimeoutMs,
+      clusters: roster,
     };
     // Observed as in production: /metrics, /healthz, /readyz on the bot's port; spans per run.
     const metrics = createMetrics();
@@ -306,15 +318,19 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
         });
         if (!primary)
           throw new BackstopError("demo.fire", `${scenario.name}: no firing alert names a workload`);
-        const backstopRunId = runIdFor(incidentKeyForAlert(webhook, primary));
+        const picked = selectCluster(primary.labels, roster);
+        if (!("cluster" in picked))
+          throw new BackstopError("demo.fire", `${scenario.name}: ${picked.reason}`);
+        const backstopRunId = runIdFor(incidentKeyForAlert(webhook, primary, picked.cluster));
         // The world was just reset, so a run still open from an earlier fire (e.g. awaiting approval)
         // is about a world that no longer exists: free its workloads so this fire starts a run of its
-        // own instead of joining that one (one run per workload).
+        // own instead of joining that one (one run per workload, per cluster).
         for (const a of webhook.alerts) {
           const t = targetFromAlert(a);
           if (!t) continue;
-          const holder = await store.activeRun(workloadKey(t));
-          if (holder) await store.releaseRun(workloadKey(t), holder);
+          const key = activeRunKey(picked.cluster, t);
+          const holder = await store.activeRun(key);
+          if (holder) await store.releaseRun(key, holder);
         }
         state.backstop = {
           runId: backstopRunId,
@@ -404,6 +420,7 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
         return {
           agent,
           runId: s.runId,
+          cluster: runCluster(s.events),
           scenario: s.scenario,
           events: [...s.events],
           outcome: s.outcome,
@@ -439,6 +456,7 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
       consoleUrl: web.url,
       botUrl,
       redis: { url: redis.url, source: redis.source },
+      clusters: backstopWorld.clusterNames,
       alertToken,
       signingSecret,
       alertRequest: alertRequest(`${botUrl}/alerts/alertmanager`, alertToken, first.alert),
@@ -473,9 +491,17 @@ export function alertRequest(url: string, token: string, webhook: unknown): Demo
 }
 
 /** A sandbox cluster as the console shows it. */
+/** The cluster a run's `run.started` event names, or null. */
+function runCluster(events: readonly RunEvent[]): string | null {
+  const started = events.find((e) => e.type === "run.started");
+  const c = (started?.data as { cluster?: unknown } | undefined)?.cluster;
+  return typeof c === "string" ? c : null;
+}
+
 function clusterView(stack: SandboxStack): ClusterView {
   const snap = stack.cluster.snapshot();
   return {
+    name: stack.clusterNames[0]!,
     namespaces: snap.namespaces.map((n) => ({ name: n.name, protected: n.protected })),
     workloads: snap.workloads.map((w) => ({
       kind: w.kind,

@@ -5,6 +5,7 @@ import { type LoadedPrompt, loadPrompt } from "../prompts/loader.js";
 import type { Scenario, ScenarioTarget } from "../scenarios/schema.js";
 import { NaiveTools, WritePath } from "../src/actions/index.js";
 import type { ActionRecord, RunOutcome, RunReporter } from "../src/contracts/events.js";
+import { BackstopError } from "../src/errors.js";
 import { ModelRouter, type ModelTarget } from "../src/gateway/index.js";
 import { isProtected, loadPolicy, type Policy } from "../src/guardrails/policy.js";
 import { alwaysGroundedJudge, type JudgeMode } from "../src/guardrails/quality.js";
@@ -71,7 +72,9 @@ export interface HarnessOptions {
 
 /**
  * Backstop's pipeline dependencies over a sandbox stack: the scenario's model chain on the sandbox
- * provider, the write path with the writer token, the given MCP clients, policy, prompts and key.
+ * provider, the write path with the writer token of `d.cluster` (default the stack's first cluster),
+ * the given MCP clients (bind `infra` to the same cluster), policy, prompts and key.
+ * @throws BackstopError `cluster.unknown` when the stack has no such cluster.
  */
 export function backstopDeps(
   stack: SandboxStack,
@@ -83,12 +86,20 @@ export function backstopDeps(
     prompts: { diagnosis: LoadedPrompt; judge: LoadedPrompt };
     reporters: RunReporter[];
     opts: Pick<HarnessOptions, "signingKey">;
+    cluster?: string;
   },
 ): Omit<PipelineDeps, "options"> {
+  const name = d.cluster ?? stack.clusterNames[0]!;
+  const cluster = stack.clusters.get(name);
+  if (!cluster)
+    throw new BackstopError(
+      "cluster.unknown",
+      `the sandbox has no cluster "${name}" (it runs ${stack.clusterNames.join(", ")})`,
+    );
   return {
     signals: d.infra,
     router: scenarioRouter(scenario, stack.models.url),
-    actions: new WritePath({ kubeConfig: stack.cluster.kubeConfig("writer"), pollIntervalMs: 100 }),
+    actions: new WritePath({ kubeConfig: cluster.kubeConfig("writer"), pollIntervalMs: 100, cluster: name }),
     tickets: d.notify,
     policy: d.policy,
     prompts: d.prompts,
@@ -149,10 +160,16 @@ export async function runScenarioAgent(
     judge: await loadPrompt("judge"),
   };
   const { target, onset } = targetFromWebhook(scenario.alert);
+  // The alert's cluster label picks the cluster when it names one of the sandbox's; else the first.
+  const labelled = scenario.alert.alerts.map((a) => a.labels.cluster).find((c) => c !== undefined);
+  const clusterName =
+    labelled !== undefined && stack.clusters.has(labelled) ? labelled : stack.clusterNames[0]!;
+  const cluster = stack.clusters.get(clusterName)!;
   const runId = newRunId(`${scenario.name}-${agent}`);
   const reporters = opts.reporters?.(agent, runId) ?? [];
   const input = {
     runId,
+    cluster: clusterName,
     trigger: "cli" as const,
     target,
     onset,
@@ -161,14 +178,22 @@ export async function runScenarioAgent(
     scenario: scenario.name,
   };
   const recoveryTimeoutMs = opts.recoveryTimeoutMs ?? 30_000;
-  const infra = await connectInfra(stack.infraUrl);
+  const infra = await connectInfra(stack.infraUrl, { cluster: clusterName });
   let result: RunResult;
   try {
     if (agent === "backstop") {
       const notify = await connectNotify(stack.tickets.url);
       try {
         result = await runBackstop(input, {
-          ...backstopDeps(stack, scenario, { infra, notify, policy, prompts, reporters, opts }),
+          ...backstopDeps(stack, scenario, {
+            infra,
+            notify,
+            policy,
+            prompts,
+            reporters,
+            opts,
+            cluster: clusterName,
+          }),
           ...(opts.judge === "always-grounded" ? { judge: alwaysGroundedJudge } : {}),
           options: { recoveryTimeoutMs, awaitApproval: opts.awaitApproval ?? false },
         });
@@ -179,8 +204,8 @@ export async function runScenarioAgent(
       result = await runNaive(input, {
         signals: infra,
         router: scenarioRouter(scenario, stack.models.url, true),
-        hands: new NaiveTools({ kubeConfig: stack.cluster.kubeConfig("admin"), sandbox: true }),
-        watch: new WritePath({ kubeConfig: stack.cluster.kubeConfig("readonly"), pollIntervalMs: 100 }),
+        hands: new NaiveTools({ kubeConfig: cluster.kubeConfig("admin"), sandbox: true }),
+        watch: new WritePath({ kubeConfig: cluster.kubeConfig("readonly"), pollIntervalMs: 100 }),
         prompt: prompts.diagnosis,
         reporters,
         signingKey: opts.signingKey,

@@ -1,5 +1,6 @@
 import { type LoadedPrompt, loadPrompt } from "../prompts/loader.js";
 import type { RunReporter } from "../src/contracts/events.js";
+import { BackstopError } from "../src/errors.js";
 import { loadPolicy, type Policy } from "../src/guardrails/policy.js";
 import { connectInfra, connectNotify } from "../src/mcp/index.js";
 import type { RunWorld } from "../src/queue/world.js";
@@ -10,7 +11,9 @@ import type { SandboxStack } from "./stack.js";
 /**
  * The worker's world over a sandbox stack (tests and `backstop demo`): each run uses the stack's current
  * scenario — its model chain on the sandbox provider (a fresh router per run, so one scenario's
- * cooldowns do not leak into the next), mcp-infra, the tickets MCP server and the writer token.
+ * cooldowns do not leak into the next), mcp-infra bound to the run's cluster, the tickets MCP server
+ * and that cluster's writer token. A run naming a cluster the stack does not run fails to open
+ * (BackstopError `cluster.unknown`); a run naming none gets the only cluster (`cluster.required` with several).
  * `reporters(runId)` adds per-run reporters, e.g. the demo console's timeline.
  */
 export function sandboxRunWorld(
@@ -28,11 +31,22 @@ export function sandboxRunWorld(
     recoveryTimeoutMs: opts.recoveryTimeoutMs ?? 30_000,
     signalsWindow: "15m",
     async open(run) {
+      const cluster = run.cluster ?? stack.clusterNames[0]!;
+      if (run.cluster === undefined && stack.clusterNames.length > 1)
+        throw new BackstopError(
+          "cluster.required",
+          `the sandbox runs ${stack.clusterNames.join(", ")}: a run must name its cluster`,
+        );
+      if (!stack.clusters.has(cluster))
+        throw new BackstopError(
+          "cluster.unknown",
+          `the sandbox has no cluster "${cluster}" (it runs ${stack.clusterNames.join(", ")})`,
+        );
       const prompts = opts.prompts ?? {
         diagnosis: await loadPrompt("diagnosis"),
         judge: await loadPrompt("judge"),
       };
-      const infra = await connectInfra(stack.infraUrl);
+      const infra = await connectInfra(stack.infraUrl, { cluster });
       const notify = await connectNotify(stack.tickets.url);
       const reporters = opts.reporters?.(run.runId) ?? [];
       return {
@@ -43,6 +57,7 @@ export function sandboxRunWorld(
           prompts,
           reporters,
           opts: { signingKey: opts.signingKey },
+          cluster,
         }),
         reporters,
         async close() {

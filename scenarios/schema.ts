@@ -3,6 +3,7 @@ import { basename, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { AlertmanagerWebhookSchema } from "../src/contracts/alertmanager.js";
+import { ClusterNameSchema } from "../src/contracts/cluster.js";
 import { DiagnosisSchema } from "../src/contracts/diagnosis.js";
 import { BackstopError } from "../src/errors.js";
 
@@ -204,6 +205,21 @@ export const AgentExpectationSchema = z.object({
 });
 
 /**
+ * One named cluster of a multi-cluster scenario. Every cluster has the namespaces and workloads of
+ * `cluster`; `state` says how they run there:
+ * - `failing`: as `cluster` describes them (the incident);
+ * - `healthy`: each workload's rollout history stops at its last `healthy` deploy (the bad deploy never
+ *   reached this cluster), so the same `namespace/workload` is fine here.
+ * `faults`, when given, replace the scenario's `faults.cluster` for this cluster (e.g. its API is down).
+ */
+export const ScenarioClusterSchema = z.object({
+  name: ClusterNameSchema,
+  state: z.enum(["failing", "healthy"]).default("failing"),
+  faults: z.array(ClusterFaultSchema).optional(),
+});
+export type ScenarioCluster = z.infer<typeof ScenarioClusterSchema>;
+
+/**
  * A Kubernetes event the scenario adds to the cluster (core/v1 Event), about the workload, one of its
  * pods (`pod: first` = the first pod of the current ReplicaSet) or any named object. Times are relative.
  * Events are untrusted text: the message may say anything.
@@ -242,6 +258,22 @@ export const ScenarioSchema = z.object({
     /** Custom Kubernetes events (see {@link ScenarioEventSchema}). */
     events: z.array(ScenarioEventSchema).default([]),
   }),
+  /**
+   * Two or more named clusters with the same namespaces and workloads (see {@link ScenarioClusterSchema});
+   * absent: one cluster. Unique names. The sandbox starts one Kubernetes API per cluster.
+   */
+  clusters: z
+    .array(ScenarioClusterSchema)
+    .min(2, "list two or more clusters, or leave `clusters` out for one")
+    .superRefine((list, ctx) => {
+      const seen = new Set<string>();
+      list.forEach((c, i) => {
+        if (seen.has(c.name))
+          ctx.addIssue({ code: "custom", path: [i, "name"], message: `duplicate cluster name "${c.name}"` });
+        seen.add(c.name);
+      });
+    })
+    .optional(),
   faults: z.object({ cluster: z.array(ClusterFaultSchema).default([]) }).default({ cluster: [] }),
   /** Minutes before the scenario starts at which the incident began; fills alerts' `startsAt`. */
   onset_minutes_ago: z.number().nonnegative(),
@@ -308,4 +340,31 @@ export function listScenarioFiles(dir: string): string[] {
 /** `<image>:<sha>` unless the history entry overrides the whole image reference. */
 export function imageRef(workload: WorkloadSpec, entry: HistoryEntry): string {
   return entry.image ?? `${workload.image}:${entry.sha}`;
+}
+
+/**
+ * The single-cluster scenario one named cluster of `scenario` runs: for a `healthy` cluster every
+ * workload's history is cut after its last healthy deploy (kept whole when it has none), and the
+ * cluster's own `faults` replace the scenario's. Without `clusters` it returns `scenario` unchanged.
+ * @throws BackstopError `scenario.invalid` when `scenario` has no cluster named `name`.
+ */
+export function scenarioForCluster(scenario: Scenario, name: string): Scenario {
+  if (!scenario.clusters) return scenario;
+  const entry = scenario.clusters.find((c) => c.name === name);
+  if (!entry) {
+    throw new BackstopError(
+      "scenario.invalid",
+      `${scenario.name}: no cluster named "${name}" (it has ${scenario.clusters.map((c) => c.name).join(", ")})`,
+    );
+  }
+  const out: Scenario = structuredClone(scenario);
+  delete out.clusters;
+  if (entry.faults) out.faults = { cluster: entry.faults };
+  if (entry.state === "healthy") {
+    for (const w of out.cluster.workloads) {
+      const last = w.history.map((h) => h.health.state).lastIndexOf("healthy");
+      if (last >= 0) w.history = w.history.slice(0, last + 1);
+    }
+  }
+  return out;
 }

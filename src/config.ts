@@ -1,5 +1,11 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import {
+  ClusterNameSchema,
+  type ClusterRoster,
+  DEFAULT_CLUSTER_LABEL,
+  DEFAULT_CLUSTER_NAME,
+} from "./contracts/cluster.js";
 import { BackstopError } from "./errors.js";
 import { setLogFormat, setLogLevel } from "./log.js";
 
@@ -24,6 +30,38 @@ const TargetEnvSchema = z.object({
   rpm: z.number().int().positive().optional(),
 });
 export type TargetConfig = z.infer<typeof TargetEnvSchema> & { apiKey: string | undefined };
+
+/**
+ * One entry of `BACKSTOP_CLUSTERS`. `kubeconfig` / `writer_kubeconfig` are kubeconfig file paths
+ * (absent: client-node's default, i.e. `KUBECONFIG`, `~/.kube/config` or the in-cluster service account);
+ * `context` / `writer_context` pick a context in them (absent: the file's `current-context`).
+ * `prometheus_url` is the cluster's Prometheus HTTP API base.
+ */
+const ClusterEnvSchema = z
+  .object({
+    name: ClusterNameSchema,
+    kubeconfig: z.string().min(1).optional(),
+    context: z.string().min(1).optional(),
+    writer_kubeconfig: z.string().min(1).optional(),
+    writer_context: z.string().min(1).optional(),
+    prometheus_url: z.url().optional(),
+  })
+  .strict();
+
+/**
+ * One cluster Backstop serves: its name (what the alert label says), the read-only credential
+ * mcp-infra uses (`kubeconfig` path + `context`), the writer credential the write path uses
+ * (`writerKubeconfig` path + `writerContext`) and its Prometheus. `undefined` paths mean client-node's
+ * default loading; `undefined` contexts the file's current context.
+ */
+export interface ClusterConfig {
+  name: string;
+  kubeconfig: string | undefined;
+  context: string | undefined;
+  writerKubeconfig: string | undefined;
+  writerContext: string | undefined;
+  prometheusUrl: string | undefined;
+}
 
 const bool = z
   .enum(["true", "false", "1", "0", "yes", "no", ""])
@@ -55,6 +93,12 @@ const EnvSchema = z.object({
   BACKSTOP_INFRA_MCP_URL: z.url().optional(),
   BACKSTOP_NOTIFY_MCP_URL: z.url().optional(),
   BACKSTOP_WRITER_KUBECONFIG: z.string().optional(),
+  BACKSTOP_CLUSTERS: z.string().optional(),
+  BACKSTOP_CLUSTER_NAME: ClusterNameSchema.optional(),
+  BACKSTOP_CLUSTER_LABEL: z
+    .string()
+    .regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, "expected a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)")
+    .default(DEFAULT_CLUSTER_LABEL),
   BACKSTOP_PROMETHEUS_URL: z.url().optional(),
   BACKSTOP_LIVE: bool,
   BACKSTOP_RECOVERY_TIMEOUT_MS: z.coerce.number().int().positive().default(120_000),
@@ -117,8 +161,17 @@ export interface Config {
   promptRegistryUrl: string | undefined;
   receipts: { dir: string; keyPem: string | undefined; keyFile: string | undefined };
   mcp: { infraUrl: string | undefined; notifyUrl: string | undefined };
+  /** The first cluster's writer kubeconfig (kept for single-cluster callers; see `clusters`). */
   writerKubeconfig: string | undefined;
+  /** The first cluster's Prometheus (kept for single-cluster callers; see `clusters`). */
   prometheusUrl: string | undefined;
+  /**
+   * The clusters this Backstop serves (at least one, unique names): `BACKSTOP_CLUSTERS`, or one
+   * cluster named `BACKSTOP_CLUSTER_NAME` (default `default`) from the single-cluster variables.
+   */
+  clusters: ClusterConfig[];
+  /** Cluster names and the alert label that names a cluster (`BACKSTOP_CLUSTER_LABEL`, default `cluster`). */
+  clusterRoster: ClusterRoster;
   live: boolean;
   recoveryTimeoutMs: number;
   signalsWindow: string;
@@ -170,6 +223,87 @@ function parseTargets(raw: string | undefined, env: NodeJS.ProcessEnv, what: str
   return list.data.map((t) => ({ ...t, apiKey: env[t.api_key_env] }));
 }
 
+function readJsonOrFile(raw: string, what: string): unknown {
+  let text = raw.trim();
+  if (!text.startsWith("[") && !text.startsWith("{")) {
+    try {
+      text = readFileSync(text, "utf8");
+    } catch (err) {
+      throw new BackstopError("config.invalid", `${what}: cannot read ${raw}: ${(err as Error).message}`);
+    }
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new BackstopError("config.invalid", `${what}: not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The clusters from `BACKSTOP_CLUSTERS` (a JSON array, or a path to a JSON file, of
+ * `{ name, kubeconfig?, context?, writer_kubeconfig?, writer_context?, prometheus_url? }`), or the
+ * single cluster of today's variables (`BACKSTOP_CLUSTER_NAME`, `BACKSTOP_WRITER_KUBECONFIG`,
+ * `BACKSTOP_PROMETHEUS_URL`; the read-only side uses client-node's default loading).
+ * @throws BackstopError `config.invalid`: not JSON, an empty list, a bad or duplicate name, an unknown
+ *   field, or `BACKSTOP_CLUSTERS` together with a single-cluster variable (which would be ambiguous).
+ */
+export function parseClusters(e: {
+  BACKSTOP_CLUSTERS?: string | undefined;
+  BACKSTOP_CLUSTER_NAME?: string | undefined;
+  BACKSTOP_WRITER_KUBECONFIG?: string | undefined;
+  BACKSTOP_PROMETHEUS_URL?: string | undefined;
+}): ClusterConfig[] {
+  if (e.BACKSTOP_CLUSTERS === undefined || e.BACKSTOP_CLUSTERS.trim() === "") {
+    return [
+      {
+        name: e.BACKSTOP_CLUSTER_NAME ?? DEFAULT_CLUSTER_NAME,
+        kubeconfig: undefined,
+        context: undefined,
+        writerKubeconfig: e.BACKSTOP_WRITER_KUBECONFIG,
+        writerContext: undefined,
+        prometheusUrl: e.BACKSTOP_PROMETHEUS_URL,
+      },
+    ];
+  }
+  const clash = (
+    ["BACKSTOP_CLUSTER_NAME", "BACKSTOP_WRITER_KUBECONFIG", "BACKSTOP_PROMETHEUS_URL"] as const
+  ).filter((k) => e[k] !== undefined && e[k] !== "");
+  if (clash.length > 0) {
+    throw new BackstopError(
+      "config.invalid",
+      `BACKSTOP_CLUSTERS is set, so ${clash.join(", ")} would be ambiguous: move it into the cluster entries ` +
+        "(name, writer_kubeconfig, prometheus_url) and unset it",
+    );
+  }
+  const json = readJsonOrFile(e.BACKSTOP_CLUSTERS, "BACKSTOP_CLUSTERS");
+  const list = z
+    .array(ClusterEnvSchema)
+    .min(1, "list at least one cluster")
+    .superRefine((items, ctx) => {
+      const seen = new Set<string>();
+      items.forEach((c, i) => {
+        if (seen.has(c.name))
+          ctx.addIssue({ code: "custom", path: [i, "name"], message: `duplicate cluster name "${c.name}"` });
+        seen.add(c.name);
+      });
+    })
+    .safeParse(json);
+  if (!list.success) {
+    const issues = list.error.issues
+      .map((i) => `BACKSTOP_CLUSTERS[${i.path.join(".")}]: ${i.message}`)
+      .join("; ");
+    throw new BackstopError("config.invalid", issues);
+  }
+  return list.data.map((c) => ({
+    name: c.name,
+    kubeconfig: c.kubeconfig,
+    context: c.context,
+    writerKubeconfig: c.writer_kubeconfig,
+    writerContext: c.writer_context,
+    prometheusUrl: c.prometheus_url,
+  }));
+}
+
 /**
  * `OTEL_EXPORTER_OTLP_HEADERS`: comma-separated `key=value` pairs, values percent-decoded (W3C
  * Baggage format, as the OpenTelemetry exporter spec says).
@@ -207,6 +341,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   setLogFormat(e.LOG_FORMAT);
   const targets = parseTargets(e.BACKSTOP_TARGETS, env, "BACKSTOP_TARGETS");
   const judge = parseTargets(e.BACKSTOP_JUDGE_TARGET, env, "BACKSTOP_JUDGE_TARGET")[0] ?? null;
+  const clusters = parseClusters(e);
   return {
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
@@ -237,8 +372,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       keyFile: e.BACKSTOP_RECEIPT_KEY_FILE,
     },
     mcp: { infraUrl: e.BACKSTOP_INFRA_MCP_URL, notifyUrl: e.BACKSTOP_NOTIFY_MCP_URL },
-    writerKubeconfig: e.BACKSTOP_WRITER_KUBECONFIG,
-    prometheusUrl: e.BACKSTOP_PROMETHEUS_URL,
+    writerKubeconfig: clusters[0]!.writerKubeconfig,
+    prometheusUrl: clusters[0]!.prometheusUrl,
+    clusters,
+    clusterRoster: { names: clusters.map((c) => c.name), label: e.BACKSTOP_CLUSTER_LABEL },
     live: e.BACKSTOP_LIVE,
     recoveryTimeoutMs: e.BACKSTOP_RECOVERY_TIMEOUT_MS,
     signalsWindow: e.BACKSTOP_SIGNALS_WINDOW,

@@ -1,12 +1,17 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { SignalsSchema } from "../../src/contracts/signals.js";
-import { collectSignals, type InfraContext, LIMITS, WINDOW_RE } from "../signals.js";
+import { clusterArg, type InfraClusters } from "../clusters.js";
+import { collectSignals, LIMITS, WINDOW_RE } from "../signals.js";
 import { K8sNameSchema } from "./deployment_status.js";
 import { READ_ONLY_ANNOTATIONS, toolResult } from "./result.js";
 
-/** Input of `get_signals`; `window` is a Prometheus duration (`30s`, `15m`, `2h`, `1d`), default `15m`. */
-export const GetSignalsInput = {
+/**
+ * Input of `get_signals`; `window` is a Prometheus duration (`30s`, `15m`, `2h`, `1d`), default `15m`;
+ * `cluster` one of the served clusters (optional when one is served).
+ */
+export const getSignalsInput = (clusters: readonly string[]) => ({
+  cluster: clusterArg(clusters),
   namespace: K8sNameSchema.describe("Namespace of the workload"),
   workload: K8sNameSchema.describe("Deployment name, or StatefulSet name when no Deployment has it"),
   window: z
@@ -14,7 +19,7 @@ export const GetSignalsInput = {
     .regex(WINDOW_RE, "expected a Prometheus duration like 15m, 1h")
     .default("15m")
     .describe("Look-back window for metrics, e.g. 15m (default), 1h"),
-};
+});
 
 const DESCRIPTION = [
   "Everything needed to diagnose one workload, read-only: its status; its pods (restarts, waiting and last",
@@ -29,21 +34,24 @@ const DESCRIPTION = [
 ].join(" ");
 
 /**
- * Registers `get_signals` (namespace, workload, window = `15m`) returning exactly `SignalsSchema`
- * (src/contracts/signals.ts). Tool errors: unknown namespace, `no Deployment or StatefulSet "x" in namespace
- * "y"`, forbidden (403), API down or timed out.
+ * Registers `get_signals` (cluster, namespace, workload, window = `15m`) returning exactly `SignalsSchema`
+ * (src/contracts/signals.ts) with `cluster` set to the cluster read. Tool errors: unknown or missing cluster,
+ * unknown namespace, `no Deployment or StatefulSet "x" in namespace "y"`, forbidden (403), API down or timed out.
  */
-export function registerGetSignalsTool(server: McpServer, ctx: InfraContext): void {
+export function registerGetSignalsTool(server: McpServer, clusters: InfraClusters): void {
   server.registerTool(
     "get_signals",
     {
       title: "Get signals for a workload",
       description: DESCRIPTION,
-      inputSchema: GetSignalsInput,
+      inputSchema: getSignalsInput(clusters.names),
       outputSchema: SignalsSchema,
       annotations: READ_ONLY_ANNOTATIONS,
     },
-    async ({ namespace, workload, window }) =>
-      toolResult("get_signals", () => collectSignals(ctx, namespace, workload, window)),
+    async ({ cluster, namespace, workload, window }) =>
+      toolResult("get_signals", async () => {
+        const ctx = clusters.resolve(cluster);
+        return { ...(await collectSignals(ctx, namespace, workload, window)), cluster: ctx.cluster };
+      }),
   );
 }

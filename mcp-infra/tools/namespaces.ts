@@ -1,7 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
+import { clusterArg, type InfraClusters } from "../clusters.js";
 import { iso, k8sCall } from "../k8s.js";
-import type { InfraContext } from "../signals.js";
 import { READ_ONLY_ANNOTATIONS, toolResult } from "./result.js";
 
 /** The label that marks a namespace as protected: Backstop's action gate never touches it. */
@@ -26,10 +26,10 @@ export const NamespacesOutputSchema = z.object({
 export type NamespacesOutput = z.infer<typeof NamespacesOutputSchema>;
 
 /**
- * Registers `namespaces` (no input): the cluster's namespaces (core/v1 `list namespaces`) with their labels,
+ * Registers `namespaces` (`cluster`, optional when one is served): the cluster's namespaces (core/v1 `list namespaces`) with their labels,
  * sorted by name, at most {@link MAX_NAMESPACES}. Tool errors: forbidden (403), API down or timed out.
  */
-export function registerNamespacesTool(server: McpServer, ctx: InfraContext): void {
+export function registerNamespacesTool(server: McpServer, clusters: InfraClusters): void {
   server.registerTool(
     "namespaces",
     {
@@ -37,12 +37,13 @@ export function registerNamespacesTool(server: McpServer, ctx: InfraContext): vo
       description:
         `Lists the cluster's namespaces with their labels, sorted by name (at most ${MAX_NAMESPACES}). ` +
         `A namespace labelled ${PROTECTED_LABEL}="true" is protected: never act on it. Read-only.`,
-      inputSchema: {},
+      inputSchema: { cluster: clusterArg(clusters.names) },
       outputSchema: NamespacesOutputSchema,
       annotations: READ_ONLY_ANNOTATIONS,
     },
-    async () =>
+    async ({ cluster }) =>
       toolResult("namespaces", async (): Promise<NamespacesOutput> => {
+        const ctx = clusters.resolve(cluster);
         const list = await k8sCall(ctx.apis, "list namespaces", () =>
           ctx.apis.core.listNamespace({}, ctx.apis.opts),
         );

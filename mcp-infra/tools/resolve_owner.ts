@@ -1,18 +1,19 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
+import { clusterArg, type InfraClusters } from "../clusters.js";
 import { OWNER_START_KINDS, resolveOwner } from "../owner.js";
-import type { InfraContext } from "../signals.js";
 import { K8sNameSchema } from "./deployment_status.js";
 import { READ_ONLY_ANNOTATIONS, toolResult } from "./result.js";
 
-/** Input of `resolve_owner`. */
-export const ResolveOwnerInput = {
+/** Input of `resolve_owner`: `cluster` (optional when one is served), namespace, kind, name. */
+export const resolveOwnerInput = (clusters: readonly string[]) => ({
+  cluster: clusterArg(clusters),
   namespace: K8sNameSchema.describe("Namespace of the object"),
   kind: z
     .enum(OWNER_START_KINDS)
     .describe("Kind of the named object: Pod, HorizontalPodAutoscaler, Job or ReplicaSet"),
   name: K8sNameSchema.describe("Name of the object"),
-};
+});
 
 /** Output of `resolve_owner`: the owning workload and the chain of objects read (the named one first). */
 export const ResolveOwnerOutput = z.object({
@@ -23,23 +24,23 @@ export const ResolveOwnerOutput = z.object({
 });
 
 /**
- * Registers `resolve_owner` (namespace, kind, name): the workload that owns a Pod (through its
+ * Registers `resolve_owner` (cluster, namespace, kind, name): the workload that owns a Pod (through its
  * ReplicaSet to the Deployment, or its StatefulSet, DaemonSet, Job → CronJob), an HPA's
  * `scaleTargetRef`, a Job's CronJob, a ReplicaSet's Deployment — from `ownerReferences`, never from
  * names. Tool errors: not found, forbidden (403), API down or timed out.
  */
-export function registerResolveOwnerTool(server: McpServer, ctx: InfraContext): void {
+export function registerResolveOwnerTool(server: McpServer, clusters: InfraClusters): void {
   server.registerTool(
     "resolve_owner",
     {
       title: "Resolve the workload that owns an object",
       description:
         "Read-only: follows metadata.ownerReferences (controller) from a Pod, Job or ReplicaSet, or an HPA's spec.scaleTargetRef, to the workload that owns it (Deployment, StatefulSet, DaemonSet, CronJob, ...). Returns the owner and the chain read.",
-      inputSchema: ResolveOwnerInput,
+      inputSchema: resolveOwnerInput(clusters.names),
       outputSchema: ResolveOwnerOutput,
       annotations: READ_ONLY_ANNOTATIONS,
     },
-    async ({ namespace, kind, name }) =>
-      toolResult("resolve_owner", () => resolveOwner(ctx.apis, namespace, kind, name)),
+    async ({ cluster, namespace, kind, name }) =>
+      toolResult("resolve_owner", () => resolveOwner(clusters.resolve(cluster).apis, namespace, kind, name)),
   );
 }

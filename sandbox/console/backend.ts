@@ -42,6 +42,8 @@ export interface ConsoleMessage {
 export interface AgentView {
   agent: "naive" | "backstop";
   runId: string;
+  /** The cluster the run touched (from its `run.started` event), or null before it started. */
+  cluster: string | null;
   scenario: string;
   events: RunEvent[];
   outcome: RunOutcome | "running" | "awaiting_approval";
@@ -67,6 +69,8 @@ export interface WorkloadView {
 
 /** A sandbox cluster as the console shows it. */
 export interface ClusterView {
+  /** The name the cluster is served under (what the alert's `cluster` label says). */
+  name: string;
   namespaces: { name: string; protected: boolean }[];
   workloads: WorkloadView[];
 }

@@ -86,6 +86,11 @@ export interface WritePathOptions {
   recoveryTimeoutMs?: number;
   /** Wall clock for `kubectl.kubernetes.io/restartedAt` (default `() => new Date()`). */
   clock?: () => Date;
+  /**
+   * The name of the cluster this credential writes to. When set, an action that names another
+   * cluster (`ActionRecord.cluster`) is refused before any request (`action.wrong_cluster`).
+   */
+  cluster?: string;
 }
 
 /** A validated action on one Deployment. */
@@ -173,14 +178,30 @@ export class WritePath {
   private readonly pollIntervalMs: number;
   private readonly recoveryTimeoutMs: number;
   private readonly clock: () => Date;
+  /** The cluster this write path writes to, or null when unnamed. */
+  readonly cluster: string | null;
 
   /** @throws Error from client-node when the kubeconfig has no current cluster. */
   constructor(opts: WritePathOptions) {
+    this.cluster = opts.cluster ?? null;
     this.apps = opts.kubeConfig.makeApiClient(AppsV1Api);
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
     this.pollIntervalMs = opts.pollIntervalMs ?? 1_000;
     this.recoveryTimeoutMs = opts.recoveryTimeoutMs ?? 120_000;
     this.clock = opts.clock ?? (() => new Date());
+  }
+
+  /**
+   * Refuses an action addressed to another cluster than this write path's.
+   * @throws BackstopError `action.wrong_cluster`
+   */
+  private checkCluster(action: ActionRecord): void {
+    if (action.cluster !== undefined && this.cluster !== null && action.cluster !== this.cluster) {
+      throw new BackstopError(
+        "action.wrong_cluster",
+        `the action names cluster "${action.cluster}" but this write path writes to "${this.cluster}"; nothing was sent`,
+      );
+    }
   }
 
   /**
@@ -206,6 +227,7 @@ export class WritePath {
    */
   async dryRun(action: ActionRecord): Promise<{ ok: boolean; error: string | null }> {
     try {
+      this.checkCluster(action);
       const a = validateAction(action);
       const dep = await this.read(a.namespace, a.name);
       const plan = await this.plan(a, "dry-run", dep);
@@ -257,6 +279,7 @@ export class WritePath {
     action: ActionRecord,
     idempotencyKey: string,
   ): Promise<{ executed: boolean; alreadyApplied: boolean; revision: number | null }> {
+    this.checkCluster(action);
     const a = validateAction(action);
     if (idempotencyKey.length === 0)
       throw new BackstopError("action.invalid", "an idempotency key is required");

@@ -64,6 +64,9 @@ export function registerDemo(program: Command): void {
       console.log("\nFire an alert at the bot (an Alertmanager webhook, v4) from another terminal:\n");
       console.log(`  ${demo.alertRequest.curl}\n`);
       console.log(
+        `  Cluster  ${demo.clusters.join(", ")}  (alerts labelled cluster=${demo.clusters[0]}, or with no cluster label)`,
+      );
+      console.log(
         "\nClick a scenario in the console: the naive agent and Backstop face the same alert side by side.",
       );
       console.log("Ctrl-C stops everything.\n");

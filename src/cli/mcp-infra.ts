@@ -1,12 +1,15 @@
-import { KubeConfig } from "@kubernetes/client-node";
 import type { Command } from "commander";
 import { startInfraMcpHttp } from "../../mcp-infra/index.js";
+import { loadKubeConfig } from "../actions/clusters.js";
 import { loadConfig } from "../config.js";
 
 /**
  * `backstop mcp-infra [--host H] [--port P]`: serves the read-only infra MCP server over streamable
- * HTTP with the cluster credential client-node finds (KUBECONFIG, ~/.kube/config or the in-cluster
- * service account) and `BACKSTOP_PROMETHEUS_URL` when set. Runs until SIGINT/SIGTERM.
+ * HTTP for every configured cluster (`BACKSTOP_CLUSTERS`: each cluster's `kubeconfig` + `context` and
+ * `prometheus_url`; or, for one cluster, the credential client-node finds — KUBECONFIG, ~/.kube/config
+ * or the in-cluster service account — named `BACKSTOP_CLUSTER_NAME`, with `BACKSTOP_PROMETHEUS_URL`).
+ * Each cluster gets its own read-only clients. Runs until SIGINT/SIGTERM.
+ * @throws BackstopError `config.invalid` when a cluster's kubeconfig or context cannot be loaded.
  */
 export function registerMcpInfra(program: Command): void {
   program
@@ -18,17 +21,16 @@ export function registerMcpInfra(program: Command): void {
     .option("--port <port>", "listen port", "8790")
     .action(async (opts: { host: string; port: string }) => {
       const config = loadConfig();
-      const kubeConfig = new KubeConfig();
-      kubeConfig.loadFromDefault();
-      const server = await startInfraMcpHttp({
-        kubeConfig,
-        host: opts.host,
-        port: Number(opts.port),
-        ...(config.prometheusUrl ? { prometheusUrl: config.prometheusUrl } : {}),
-      });
-      console.log(
-        `mcp-infra listening on ${server.url} (cluster ${kubeConfig.getCurrentCluster()?.server ?? "?"})`,
-      );
+      const clusters = config.clusters.map((c) => ({
+        name: c.name,
+        kubeConfig: loadKubeConfig(c.kubeconfig, c.context, `cluster ${c.name} (read-only)`),
+        ...(c.prometheusUrl ? { prometheusUrl: c.prometheusUrl } : {}),
+      }));
+      const server = await startInfraMcpHttp({ clusters, host: opts.host, port: Number(opts.port) });
+      const shown = clusters
+        .map((c) => `${c.name} → ${c.kubeConfig.getCurrentCluster()?.server ?? "?"}`)
+        .join(", ");
+      console.log(`mcp-infra listening on ${server.url} (clusters: ${shown})`);
       await new Promise<void>((done) => {
         process.once("SIGINT", done);
         process.once("SIGTERM", done);

@@ -39,6 +39,8 @@ export type RunOutcome = "resolved" | "escalated" | "damaged" | "failed";
 /** Typed `data` for each event type. Everything here is secret-free (post-redaction). */
 export interface RunEventDataMap {
   "run.started": {
+    /** The cluster the run is on (set by the run context when the run has one). */
+    cluster?: string;
     run_id: string;
     agent: "backstop" | "naive";
     trigger: "alert" | "command" | "cli";
@@ -54,6 +56,7 @@ export interface RunEventDataMap {
     judge?: "model" | "always-grounded" | "custom";
   };
   "signals.gathered": {
+    cluster?: string;
     namespace: string;
     workload: string;
     pods: number;
@@ -119,24 +122,44 @@ export interface RunEventDataMap {
     judge: { model: string; grounded: boolean | null; reason: string; error: string | null } | null;
     reroute_to_tier: number | null;
   };
-  "gate.action": { passed: boolean; action: ActionRecord | null; rules: RuleResult[] };
+  "gate.action": { cluster?: string; passed: boolean; action: ActionRecord | null; rules: RuleResult[] };
   "breaker.anomaly": { kind: string; cost: number; spent: number; budget: number; detail: string };
   "breaker.tripped": { reason: string; spent: number; budget: number; steps: number; max_steps: number };
-  "action.dry_run": { action: ActionRecord; ok: boolean; error: string | null };
-  "action.executed": { action: ActionRecord; idempotency_key: string; revision: number | null };
-  "action.failed": { action: ActionRecord; error: string; status: number | null; changed: boolean };
-  "recovery.verified": { ok: boolean; workload: string; ready: number; desired: number; waited_ms: number };
+  "action.dry_run": { cluster?: string; action: ActionRecord; ok: boolean; error: string | null };
+  "action.executed": {
+    cluster?: string;
+    action: ActionRecord;
+    idempotency_key: string;
+    revision: number | null;
+  };
+  "action.failed": {
+    cluster?: string;
+    action: ActionRecord;
+    error: string;
+    status: number | null;
+    changed: boolean;
+  };
+  "recovery.verified": {
+    cluster?: string;
+    ok: boolean;
+    workload: string;
+    ready: number;
+    desired: number;
+    waited_ms: number;
+  };
   "escalation.opened": {
+    cluster?: string;
     reason: string;
     proposed_action: ActionRecord | null;
     context: { hypothesis: string | null; failed_rules: string[] };
   };
   "approval.decided": {
+    cluster?: string;
     decision: "approved" | "rejected" | "expired" | "withdrawn";
     by: string | null;
     at: string;
   };
-  "ticket.filed": { id: string; url: string | null; tool: string };
+  "ticket.filed": { cluster?: string; id: string; url: string | null; tool: string };
   "run.finished": {
     outcome: RunOutcome;
     summary: string;
@@ -148,6 +171,8 @@ export interface RunEventDataMap {
 
 /** A concrete, typed action as executed or proposed (no `scope`: the write path has none). */
 export interface ActionRecord {
+  /** The cluster the action is (to be) taken on; stamped on receipt events by the run context. */
+  cluster?: string;
   type: "rollback" | "restart" | "scale" | "delete";
   namespace: string;
   kind: string;

@@ -99,6 +99,8 @@ export const SanitizedSchema = z.object({
 });
 
 export const SignalsSchema = z.object({
+  /** The cluster the signals were read from (mcp-infra sets it; absent from older servers and fixtures). */
+  cluster: z.string().optional(),
   namespace: z.string(),
   window: z.string(),
   collected_at: z.string(),

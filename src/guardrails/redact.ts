@@ -3,10 +3,10 @@ import { BackstopError } from "../errors.js";
 import { childLogger } from "../log.js";
 import { entropySpans } from "./redact/entropy.js";
 import { keywordSpans } from "./redact/keyword.js";
-import { piiSpans } from "./redact/pii.js";
+import { isNameKey, looksLikePersonName, piiSpans } from "./redact/pii.js";
 import { providerSpans } from "./redact/providers.js";
 import { secretlintSpans } from "./redact/secretlint.js";
-import { applySpans, maskedRanges, type Span } from "./redact/spans.js";
+import { applySpans, mask, maskedRanges, type Span } from "./redact/spans.js";
 
 export { luhnValid } from "./redact/pii.js";
 export { SECRET_TYPE_BY_MESSAGE_ID } from "./redact/secretlint.js";
@@ -178,10 +178,35 @@ function rebuild(value: unknown, next: () => string): unknown {
   return value;
 }
 
+const PII_MASK =
+  /\[REDACTED:(?:Email|PhoneNumber|CreditCardNumber|IBAN|USSocialSecurityNumber|UKNationalInsuranceNumber)\]/;
+
+/**
+ * Person names next to PII across fields: in an object (a record) where some string value had PII
+ * masked, a name field (`customer`, `name`, `first_name`, …) whose value looks like a person's name
+ * is masked too. Works in place on the rebuilt (fresh) value.
+ */
+function maskNamesInRecords(value: unknown, counts: Record<string, number>): void {
+  if (Array.isArray(value)) {
+    for (const v of value) maskNamesInRecords(v, counts);
+    return;
+  }
+  if (value === null || typeof value !== "object") return;
+  const record = value as Record<string, unknown>;
+  const hasPii = Object.values(record).some((v) => typeof v === "string" && PII_MASK.test(v));
+  for (const [k, v] of Object.entries(record)) {
+    if (hasPii && typeof v === "string" && isNameKey(k) && looksLikePersonName(v)) {
+      record[k] = mask("PersonName");
+      counts.PersonName = (counts.PersonName ?? 0) + 1;
+    } else maskNamesInRecords(v, counts);
+  }
+}
+
 /**
  * Masks secrets and PII in every string value of a JSON-like value (alert labels and annotations,
  * slash-command notes); object keys, numbers, booleans and null are kept. Returns a new value (plain
- * objects and arrays; the input is not modified). One secretlint run covers all strings.
+ * objects and arrays; the input is not modified). One secretlint run covers all strings. In an object
+ * whose other fields had PII masked, a person's name in a name field is masked too.
  * @throws BackstopError `redact.invalid` on a cyclic value, `redact.secretlint` if the scanner fails.
  */
 export async function redactDeep<T>(value: T): Promise<RedactionResult<T>> {
@@ -191,6 +216,7 @@ export async function redactDeep<T>(value: T): Promise<RedactionResult<T>> {
   const redacted = await redactStrings(strings, counts);
   let i = 0;
   const out = rebuild(value, () => redacted[i++]!) as T;
+  maskNamesInRecords(out, counts);
   const result = { value: out, counts, total: total(counts) };
   if (result.total > 0) log.debug({ counts, total: result.total }, "redacted input");
   return result;

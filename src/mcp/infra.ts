@@ -6,6 +6,7 @@ import {
   type WorkloadSignal,
   WorkloadSignalSchema,
 } from "../contracts/signals.js";
+import { BackstopError } from "../errors.js";
 import { AllowListedMcpClient, parseToolOutput } from "./allowlist.js";
 
 /** The only infra tools Backstop may call: all read-only. */
@@ -36,10 +37,16 @@ export const ResolveOwnerResultSchema = z.object({
 });
 export type ResolveOwnerResult = z.infer<typeof ResolveOwnerResultSchema>;
 
-/** Options of {@link connectInfra}: per-request timeout (ms, default 30 000) and extra HTTP headers. */
+/**
+ * Options of {@link connectInfra}: per-request timeout (ms, default 30 000), extra HTTP headers, and
+ * `cluster`: the one cluster this client reads. With `cluster`, every call passes it as the tools'
+ * `cluster` argument, a tool whose input schema has no `cluster` property is refused (an older server
+ * would silently read its default cluster), and signals that name another cluster are rejected.
+ */
 export interface InfraClientOptions {
   timeoutMs?: number;
   headers?: Record<string, string>;
+  cluster?: string;
 }
 
 /**
@@ -50,6 +57,8 @@ export interface InfraClientOptions {
  * server does not offer the tool as allowed) or `mcp.invalid_output` (result does not match the contract).
  */
 export interface InfraClient {
+  /** The cluster this client is bound to, or null for an unbound (single-cluster, legacy) client. */
+  readonly cluster: string | null;
   /** The allow-listed tools the server offers. */
   tools(): string[];
   /** `namespaces`: all namespaces with labels and the protected flag. */
@@ -84,35 +93,54 @@ export function refuseNonReadOnly(tool: Tool): string | null {
  * @throws BackstopError `mcp.unavailable` when it cannot connect or list tools.
  */
 export async function connectInfra(url: string, opts: InfraClientOptions = {}): Promise<InfraClient> {
+  const cluster = opts.cluster ?? null;
+  const refuse = (tool: Tool): string | null => {
+    const ro = refuseNonReadOnly(tool);
+    if (ro || cluster === null) return ro;
+    const props = (tool.inputSchema as { properties?: Record<string, unknown> }).properties ?? {};
+    return Object.hasOwn(props, "cluster")
+      ? null
+      : "takes no `cluster` argument, so it cannot be bound to one cluster";
+  };
+  const withCluster = (args: Record<string, unknown>): Record<string, unknown> =>
+    cluster === null ? args : { cluster, ...args };
   const mcp = await AllowListedMcpClient.connect(url, {
     clientName: "backstop-infra",
     allow: INFRA_TOOL_ALLOW_LIST,
-    refuse: refuseNonReadOnly,
+    refuse,
     ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
     ...(opts.headers ? { headers: opts.headers } : {}),
   });
   return {
+    cluster,
     tools: () => mcp.tools(),
     async namespaces() {
-      const out = await mcp.call("namespaces", {});
+      const out = await mcp.call("namespaces", withCluster({}));
       return parseToolOutput("namespaces", out, NamespacesResultSchema).namespaces;
     },
     async deploymentStatus(namespace, name) {
-      const out = await mcp.call("deployment_status", { namespace, name });
+      const out = await mcp.call("deployment_status", withCluster({ namespace, name }));
       return parseToolOutput("deployment_status", out, WorkloadSignalSchema);
     },
     async getSignals(namespace, workload, window) {
-      const args: Record<string, unknown> = { namespace, workload };
+      const args: Record<string, unknown> = withCluster({ namespace, workload });
       if (window !== undefined) args.window = window;
       const out = await mcp.call("get_signals", args);
-      return parseToolOutput("get_signals", out, SignalsSchema);
+      const signals = parseToolOutput("get_signals", out, SignalsSchema);
+      if (cluster !== null && signals.cluster !== cluster) {
+        throw new BackstopError(
+          "mcp.invalid_output",
+          `get_signals answered for cluster "${signals.cluster ?? "(none)"}", not the requested "${cluster}"`,
+        );
+      }
+      return signals;
     },
     async resolveOwner(namespace, kind, name) {
-      const out = await mcp.call("resolve_owner", { namespace, kind, name });
+      const out = await mcp.call("resolve_owner", withCluster({ namespace, kind, name }));
       return parseToolOutput("resolve_owner", out, ResolveOwnerResultSchema);
     },
     async call(name, args) {
-      const out = await mcp.call(name, args);
+      const out = await mcp.call(name, withCluster(args));
       return out.structured ?? out.text;
     },
     close: () => mcp.close(),

@@ -8,12 +8,12 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
  */
 export interface BackstopMetrics {
   registry: Registry;
-  /** Runs started, by trigger (`alert`, `command`, `cli`). */
-  runsStarted: Counter<"trigger">;
-  /** Runs finished, by trigger (`approval` for a run finished after a human decision) and outcome. */
-  runs: Counter<"trigger" | "outcome">;
-  /** Wall time of a finished run (s), by outcome. */
-  runDuration: Histogram<"outcome">;
+  /** Runs started, by trigger (`alert`, `command`, `cli`) and cluster (`unknown` for a run without one). */
+  runsStarted: Counter<"trigger" | "cluster">;
+  /** Runs finished, by trigger (`approval` for a run finished after a human decision), outcome and cluster. */
+  runs: Counter<"trigger" | "outcome" | "cluster">;
+  /** Wall time of a finished run (s), by outcome and cluster. */
+  runDuration: Histogram<"outcome" | "cluster">;
   /** Time spent in each stage of a run (s): triage, diagnose, validate, act, escalate, record. */
   stageDuration: Histogram<"stage">;
   /** One count per rule a gate checked, by gate (`quality`, `action`), rule id (e.g. `sha_in_history`) and result (`pass`, `fail`). */
@@ -33,13 +33,13 @@ export interface BackstopMetrics {
   /** Values masked by the input guardrail, by type (secretlint rule or PII kind). */
   redactions: Counter<"type">;
   /** Human decisions on escalations: approved, rejected, expired. */
-  approvals: Counter<"decision">;
+  approvals: Counter<"decision" | "cluster">;
   /** Anomalies charged to a run's anomaly budget, by kind. */
   anomalies: Counter<"kind">;
   /** Circuit-breaker trips, by reason (`anomaly_budget`, `loop_cap`). */
   breakerTrips: Counter<"reason">;
   /** Write-path outcomes by action type and result (`executed`, `failed`, `dry_run_failed`). */
-  actions: Counter<"type" | "result">;
+  actions: Counter<"type" | "result" | "cluster">;
   /** Jobs of the runs queue by state (waiting, active, delayed, failed, …), read from Redis at scrape time. */
   queueJobs: Gauge<"queue" | "state">;
   /** Jobs this process finished, by queue, job name and outcome (`completed`, `failed`, `stalled`). */
@@ -84,20 +84,20 @@ export function createMetrics(opts: { registry?: Registry; defaultMetrics?: bool
     registry,
     runsStarted: new Counter({
       name: "backstop_runs_started_total",
-      help: "Runs started, by trigger.",
-      labelNames: ["trigger"],
+      help: "Runs started, by trigger and cluster.",
+      labelNames: ["trigger", "cluster"],
       registers,
     }),
     runs: new Counter({
       name: "backstop_runs_total",
-      help: "Runs finished, by trigger and outcome.",
-      labelNames: ["trigger", "outcome"],
+      help: "Runs finished, by trigger, outcome and cluster.",
+      labelNames: ["trigger", "outcome", "cluster"],
       registers,
     }),
     runDuration: new Histogram({
       name: "backstop_run_duration_seconds",
-      help: "Wall time of a finished run, in seconds.",
-      labelNames: ["outcome"],
+      help: "Wall time of a finished run, in seconds, by outcome and cluster.",
+      labelNames: ["outcome", "cluster"],
       buckets: RUN_BUCKETS,
       registers,
     }),
@@ -159,8 +159,8 @@ export function createMetrics(opts: { registry?: Registry; defaultMetrics?: bool
     }),
     approvals: new Counter({
       name: "backstop_approvals_total",
-      help: "Decisions on escalations, by decision.",
-      labelNames: ["decision"],
+      help: "Decisions on escalations, by decision and cluster.",
+      labelNames: ["decision", "cluster"],
       registers,
     }),
     anomalies: new Counter({
@@ -177,8 +177,8 @@ export function createMetrics(opts: { registry?: Registry; defaultMetrics?: bool
     }),
     actions: new Counter({
       name: "backstop_actions_total",
-      help: "Write-path outcomes, by action type and result.",
-      labelNames: ["type", "result"],
+      help: "Write-path outcomes, by action type, result and cluster.",
+      labelNames: ["type", "result", "cluster"],
       registers,
     }),
     queueJobs: new Gauge({

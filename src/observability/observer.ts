@@ -61,6 +61,8 @@ export class RunObserver implements RunReporter {
   private readonly runCtx: Context;
   private stage: { name: RunStage; started: number; span: Span; ctx: Context } | null = null;
   private trigger: string | null = null;
+  /** The run's cluster, from the first event that names it (`run.started`, or `approval.decided` on resume). */
+  private cluster: string | null = null;
   private closed = false;
 
   constructor(
@@ -113,13 +115,19 @@ export class RunObserver implements RunReporter {
     const m = this.metrics;
     const span = this.stage?.span ?? this.runSpan;
     span.addEvent(event.type, { "backstop.seq": event.seq });
+    const named = (event.data as { cluster?: unknown }).cluster;
+    if (this.cluster === null && typeof named === "string") {
+      this.cluster = named;
+      this.runSpan.setAttribute("backstop.cluster", named);
+    }
+    const cluster = this.cluster ?? "unknown";
     switch (event.type) {
       case "run.started": {
         const d = event.data as RunEventDataMap["run.started"];
         this.trigger = d.trigger;
         this.runSpan.setAttribute(ATTR.trigger, d.trigger);
         this.runSpan.setAttribute("backstop.agent", d.agent);
-        m?.runsStarted.inc({ trigger: d.trigger });
+        m?.runsStarted.inc({ trigger: d.trigger, cluster });
         break;
       }
       case "model.call": {
@@ -164,28 +172,30 @@ export class RunObserver implements RunReporter {
       }
       case "action.dry_run": {
         const d = event.data as RunEventDataMap["action.dry_run"];
-        if (!d.ok) m?.actions.inc({ type: d.action.type, result: "dry_run_failed" });
+        if (!d.ok) m?.actions.inc({ type: d.action.type, result: "dry_run_failed", cluster });
         break;
       }
       case "action.executed":
         m?.actions.inc({
           type: (event.data as RunEventDataMap["action.executed"]).action.type,
           result: "executed",
+          cluster,
         });
         break;
       case "action.failed":
         m?.actions.inc({
           type: (event.data as RunEventDataMap["action.failed"]).action.type,
           result: "failed",
+          cluster,
         });
         break;
       case "approval.decided":
-        m?.approvals.inc({ decision: (event.data as RunEventDataMap["approval.decided"]).decision });
+        m?.approvals.inc({ decision: (event.data as RunEventDataMap["approval.decided"]).decision, cluster });
         break;
       case "run.finished": {
         const d = event.data as RunEventDataMap["run.finished"];
-        m?.runs.inc({ trigger: this.trigger ?? "approval", outcome: d.outcome });
-        m?.runDuration.observe({ outcome: d.outcome }, d.wall_ms / 1000);
+        m?.runs.inc({ trigger: this.trigger ?? "approval", outcome: d.outcome, cluster });
+        m?.runDuration.observe({ outcome: d.outcome, cluster }, d.wall_ms / 1000);
         this.runSpan.setAttribute(ATTR.outcome, d.outcome);
         this.runSpan.setAttribute("backstop.cost_usd", d.cost_usd);
         if (d.outcome === "failed" || d.outcome === "damaged") {

@@ -26,6 +26,38 @@ export interface RunTotals {
   costUsd: number;
 }
 
+/** Event types whose data names a workload or an action, so they carry the run's `cluster`. */
+const CLUSTER_EVENTS: ReadonlySet<RunEventType> = new Set<RunEventType>([
+  "run.started",
+  "signals.gathered",
+  "gate.action",
+  "action.dry_run",
+  "action.executed",
+  "action.failed",
+  "recovery.verified",
+  "escalation.opened",
+  "approval.decided",
+  "ticket.filed",
+]);
+
+/**
+ * `data` with the run's cluster: `cluster` on every event of {@link CLUSTER_EVENTS}, and on the
+ * `action` / `proposed_action` it carries. A copy; `data` is not changed.
+ */
+function stampCluster<T extends RunEventType>(
+  type: T,
+  data: RunEventDataMap[T],
+  cluster: string,
+): RunEventDataMap[T] {
+  if (!CLUSTER_EVENTS.has(type)) return data;
+  const out: Record<string, unknown> = { ...(data as Record<string, unknown>), cluster };
+  for (const key of ["action", "proposed_action"]) {
+    const a = out[key];
+    if (a && typeof a === "object") out[key] = { ...(a as ActionRecord), cluster };
+  }
+  return out as RunEventDataMap[T];
+}
+
 /**
  * Stages whose time a run measures (ms). `signals` (get_signals + namespaces, Kubernetes API through
  * mcp-infra), `redaction`, `model` (time inside the router, all purposes: calls, fallbacks, retry
@@ -90,11 +122,14 @@ const r2 = (ms: number): number => Math.round(ms * 100) / 100;
 /**
  * One run's event sink: appends each event to the hash-chained receipt, then hands it to every
  * reporter in order. A reporter that throws is logged and skipped; it never stops the run.
+ * With a `cluster`, every event that names a workload or an action carries it (see {@link stampCluster}).
  */
 export class RunContext {
   readonly recorder: ReceiptRecorder;
   readonly totals: RunTotals = { modelCalls: 0, fallbacks: 0, tokens: { input: 0, output: 0 }, costUsd: 0 };
   private readonly reporters: readonly RunReporter[];
+  /** The cluster the run is on, or null (a run with no cluster, e.g. an old pending approval). */
+  readonly cluster: string | null;
   private readonly t0 = performance.now();
   private lastEventAt = this.t0;
   private readonly stageMs = new Map<TimedStage, number>();
@@ -110,7 +145,9 @@ export class RunContext {
     reporters: readonly RunReporter[],
     clock?: () => Date,
     prior?: { events: readonly RunEvent[]; totals: RunTotals },
+    cluster?: string | null,
   ) {
+    this.cluster = cluster ?? null;
     const base = clock ? { runId, clock } : { runId };
     this.recorder = prior
       ? ReceiptRecorder.resume({ ...base, events: prior.events })
@@ -156,7 +193,8 @@ export class RunContext {
       this.unreported.delete(stage);
     }
     this.lastEventAt = nowMs;
-    const event = this.recorder.append(type, data, Math.max(0, Math.round(duration)));
+    const stamped = this.cluster === null ? data : stampCluster(type, data, this.cluster);
+    const event = this.recorder.append(type, stamped, Math.max(0, Math.round(duration)));
     if (beforeReport) await beforeReport(event);
     for (const reporter of this.reporters) {
       try {

@@ -34,14 +34,18 @@ export async function resumeAfterDecision(
   deps: PipelineDeps,
 ): Promise<RunResult> {
   const started = Date.parse(pending.startedAt);
-  const ctx = new RunContext(pending.runId, deps.reporters, deps.clock, {
-    events: pending.events,
-    totals: pending.totals,
-  });
+  const ctx = new RunContext(
+    pending.runId,
+    deps.reporters,
+    deps.clock,
+    { events: pending.events, totals: pending.totals },
+    pending.cluster ?? null,
+  );
   deps = timedPorts(ctx, deps);
   const proposed = pending.proposedAction;
   const input = {
     runId: pending.runId,
+    cluster: pending.cluster ?? null,
     trigger: "alert" as const,
     target: pending.target,
     onset: new Date(started),

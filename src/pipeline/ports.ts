@@ -64,6 +64,11 @@ export interface Escalation {
  */
 export interface PendingApproval {
   runId: string;
+  /**
+   * The cluster the run was diagnosed on: an approval acts there and nowhere else (the worker opens
+   * that cluster's write path). Absent only on approvals saved before clusters existed.
+   */
+  cluster?: string;
   target: { namespace: string; workload: string };
   reason: string;
   proposedAction: ActionRecord;

@@ -67,6 +67,11 @@ export interface PipelineDeps {
 /** What starts a run. `onset` is when the incident began (the alert's `startsAt`). */
 export interface RunInput {
   runId: string;
+  /**
+   * The cluster the run is on (the bot always sets it). Every receipt event that names a workload
+   * carries it, and so do the ticket and any pending approval; the deps must be that cluster's.
+   */
+  cluster?: string | null;
   trigger: "alert" | "command" | "cli";
   target: RunTarget;
   onset: Date;
@@ -136,7 +141,7 @@ function alertJson(alert: AlertmanagerWebhook | null, note: string | null): stri
 export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<RunResult> {
   const started = Date.now();
   const opts = deps.options ?? {};
-  const ctx = new RunContext(input.runId, deps.reporters, deps.clock);
+  const ctx = new RunContext(input.runId, deps.reporters, deps.clock, undefined, input.cluster ?? null);
   deps = timedPorts(ctx, deps); // stage timings on the record (issue 11); behaviour unchanged
   const budget = new AnomalyBudget(deps.policy.anomaly);
   const actions: ActionRecord[] = [];
@@ -216,6 +221,7 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
           if (!opts.awaitApproval || !escalation.proposedAction) return;
           pending = {
             runId: input.runId,
+            ...(input.cluster ? { cluster: input.cluster } : {}),
             target: input.target,
             reason: escalation.reason,
             proposedAction: escalation.proposedAction,
@@ -530,6 +536,8 @@ export async function fileTicket(
   actions: ActionRecord[],
 ): Promise<void> {
   if (!tickets) return;
+  // The cluster leads the title and the body: the same namespace/workload exists in every cluster.
+  const where = input.cluster ? `${input.cluster}/` : "";
   // What came from a model (summary, hypothesis) passes the redactor again, in full, before the title
   // cuts it: idempotent when the run already redacted it, and a safety net for any caller that did not.
   const out = new OutputRedactor();
@@ -537,6 +545,7 @@ export async function fileTicket(
   const hypothesis = diagnosis ? await out.text(diagnosis.hypothesis) : null;
   await out.flush(ctx, "ticket");
   const body = [
+    ...(input.cluster ? [`Cluster: ${input.cluster}`] : []),
     `Outcome: ${outcome}`,
     safeSummary,
     diagnosis ? `Hypothesis: ${hypothesis} (confidence ${diagnosis.confidence})` : "No grounded diagnosis.",
@@ -546,9 +555,9 @@ export async function fileTicket(
   ].join("\n\n");
   try {
     const t = await tickets.createTicket({
-      title: `[${outcome}] ${input.target.namespace}/${input.target.workload}: ${hypothesis?.slice(0, 80) ?? "incident"}`,
+      title: `[${outcome}] ${where}${input.target.namespace}/${input.target.workload}: ${hypothesis?.slice(0, 80) ?? "incident"}`,
       description: body,
-      labels: ["backstop", outcome],
+      labels: ["backstop", outcome, ...(input.cluster ? [`cluster:${input.cluster}`] : [])],
     });
     await ctx.emit("ticket.filed", { id: t.id, url: t.url, tool: "create_issue" });
   } catch (err) {

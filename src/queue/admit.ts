@@ -1,6 +1,6 @@
 import { errorMessage } from "../errors.js";
 import { childLogger } from "../log.js";
-import { workloadKey } from "../pipeline/target.js";
+import { type RunTarget, workloadKey } from "../pipeline/target.js";
 import type { RunJobData } from "./jobs.js";
 import { runIdFor } from "./jobs.js";
 import type { RunsProducer } from "./runs.js";
@@ -28,6 +28,15 @@ export type Admission =
       first: boolean;
     };
 
+/**
+ * The key of a workload's active-run entry: `<cluster>/<workloadKey>` (cluster names have no `/`), so
+ * one run per workload *per cluster*: `shop/checkout` in prod-eu1 never joins the run of
+ * `shop/checkout` in prod-us1.
+ */
+export function activeRunKey(cluster: string, target: RunTarget): string {
+  return `${cluster}/${workloadKey(target)}`;
+}
+
 /** What {@link admitRun} needs. */
 export interface AdmitDeps {
   store: Pick<RunStore, "claimRun" | "releaseRun">;
@@ -46,7 +55,7 @@ export interface AdmitDeps {
  */
 export async function admitRun(data: RunJobData, deps: AdmitDeps): Promise<Admission> {
   const { incidentKey, runId } = data;
-  const key = workloadKey(data.target);
+  const key = activeRunKey(data.cluster, data.target);
   const claim = await deps.store.claimRun({
     workloadKey: key,
     incidentKey,

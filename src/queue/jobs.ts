@@ -5,6 +5,7 @@ import {
   type AlertmanagerWebhook,
   AlertmanagerWebhookSchema,
 } from "../contracts/alertmanager.js";
+import { ClusterNameSchema } from "../contracts/cluster.js";
 import { targetFromAlert, workloadKey } from "../pipeline/target.js";
 
 /**
@@ -32,10 +33,12 @@ export type RunJobName = (typeof JOB_NAMES)[keyof typeof JOB_NAMES];
  * derived from it ({@link runIdFor}). `onset` is ISO-8601. `alert` is the Alertmanager webhook (v4)
  * that started it, or null for a slash command; `requestedBy` the Slack user id of a command's caller.
  * `slack.channel` is where the incident's thread lives; `slack.responseUrl` a slash command's
- * `response_url` (valid 30 minutes, no secret by itself) or null.
+ * `response_url` (valid 30 minutes, no secret by itself) or null. `cluster` is the configured cluster
+ * intake selected (`selectCluster`); the worker reads and acts on that cluster only.
  */
 export const RunJobDataSchema = z.object({
   runId: z.string().min(1),
+  cluster: ClusterNameSchema,
   trigger: z.enum(["alert", "command"]),
   incidentKey: z.string().min(1),
   target: z.object({
@@ -85,9 +88,14 @@ export type ExpiryJobData = z.infer<typeof ExpiryJobDataSchema>;
  * workload's alerts, and its fingerprint otherwise. (Alerts naming different pods of one Deployment
  * are separate incidents here; their runs meet in the active-run index once each resolves its pod's
  * owner, so they still make one run.) Contains no `:`.
- * Never throws.
+ * The cluster leads the key (`am-<cluster>-<hash>`) and is hashed too: the same workload in two
+ * clusters is two incidents. Never throws.
  */
-export function incidentKeyForAlert(webhook: AlertmanagerWebhook, alert: AlertmanagerAlert): string {
+export function incidentKeyForAlert(
+  webhook: AlertmanagerWebhook,
+  alert: AlertmanagerAlert,
+  cluster: string,
+): string {
   const target = targetFromAlert(alert);
   let subject = `fingerprint=${alert.fingerprint}`;
   if (target) {
@@ -102,8 +110,10 @@ export function incidentKeyForAlert(webhook: AlertmanagerWebhook, alert: Alertma
       .sort();
     subject = `workload=${workloadKey(target)}\nstartsAt=${starts[0] ?? ""}`;
   }
-  const digest = createHash("sha256").update(`${webhook.groupKey}\n${subject}`).digest("hex");
-  return `am-${digest.slice(0, 32)}`;
+  const digest = createHash("sha256")
+    .update(`cluster=${cluster}\n${webhook.groupKey}\n${subject}`)
+    .digest("hex");
+  return `am-${keyPart(cluster)}-${digest.slice(0, 32)}`;
 }
 
 /** Keeps `[A-Za-z0-9._-]` and turns anything else (notably `:` and `/`) into `-`. */
@@ -112,12 +122,17 @@ function keyPart(s: string): string {
 }
 
 /**
- * The incident key of a `/backstop triage <namespace>/<workload>` command: `cmd-<ns>-<workload>-<nonce>`
- * (the nonce, e.g. the command's trigger id, makes each command its own run). Characters outside
- * `[A-Za-z0-9._-]` become `-`, so the key never contains `:`. Never throws.
+ * The incident key of a `/backstop triage [<cluster>/]<namespace>/<workload>` command:
+ * `cmd-<cluster>-<ns>-<workload>-<nonce>` (the nonce, e.g. the command's trigger id, makes each command
+ * its own run). Characters outside `[A-Za-z0-9._-]` become `-`, so the key never contains `:`. Never throws.
  */
-export function incidentKeyForCommand(namespace: string, workload: string, nonce: string): string {
-  return `cmd-${keyPart(namespace)}-${keyPart(workload)}-${keyPart(nonce)}`;
+export function incidentKeyForCommand(
+  cluster: string,
+  namespace: string,
+  workload: string,
+  nonce: string,
+): string {
+  return `cmd-${keyPart(cluster)}-${keyPart(namespace)}-${keyPart(workload)}-${keyPart(nonce)}`;
 }
 
 /**

@@ -9,6 +9,7 @@ import { type RunResult, runBackstop } from "../pipeline/run.js";
 import { needsResolution, type RunTarget, resolveRunTarget, workloadKey } from "../pipeline/target.js";
 import { serializeReceipt } from "../receipt/index.js";
 import { SlackThreadReporter } from "../slack/reporter.js";
+import { activeRunKey } from "./admit.js";
 import { type DecisionJobData, type ExpiryJobData, type RunJobData, runIdFor } from "./jobs.js";
 import { JOB_ATTEMPTS, type RunProcessors, type RunsProducer } from "./runs.js";
 import type { IncidentRecord, RunStore } from "./store.js";
@@ -81,6 +82,7 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
       threads: d.store,
       view: {
         runId: incident.runId,
+        cluster: incident.cluster ?? null,
         alertname: incident.alertname,
         severity: incident.severity,
         namespace: incident.namespace,
@@ -122,8 +124,9 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
   };
 
   const reportStartFailure = async (incident: IncidentRecord, err: unknown): Promise<void> => {
+    const where = incident.cluster ? `${incident.cluster}/` : "";
     const text =
-      `Backstop could not start triage of ${incident.namespace}/${incident.workload} ` +
+      `Backstop could not start triage of ${where}${incident.namespace}/${incident.workload} ` +
       `(run ${incident.runId}) after ${JOB_ATTEMPTS} attempts: ${errorMessage(err)}. Nothing was changed; ` +
       "a human needs to look at this incident.";
     const thread = await d.store.getThread(incident.key).catch(() => null);
@@ -149,7 +152,7 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
         ...(thread ? { thread_ts: thread.ts } : {}),
         ...alertJoinedReply({
           alertname: incident.alertname ?? "/backstop triage",
-          what: workloadKey(target),
+          what: incident.cluster ? `${workloadKey(target)} in ${incident.cluster}` : workloadKey(target),
           runId: runIdFor(holder),
         }),
       })
@@ -163,16 +166,21 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
   };
 
   /** Ends the run's hold on its workload's active-run entry (one run per workload). Never throws. */
-  const release = async (target: RunTarget, incidentKey: string): Promise<void> => {
+  const release = async (cluster: string, target: RunTarget, incidentKey: string): Promise<void> => {
     await d.store
-      .releaseRun(workloadKey(target), incidentKey)
+      .releaseRun(activeRunKey(cluster, target), incidentKey)
       .catch((err) => log.warn({ incidentKey, err: errorMessage(err) }, "could not release the active run"));
   };
 
   /** Releases the entry of the target as named and, when the run resolved an owner, the owner's. */
-  const releaseAll = async (named: RunTarget, resolved: RunTarget, incidentKey: string): Promise<void> => {
-    await release(resolved, incidentKey);
-    if (workloadKey(named) !== workloadKey(resolved)) await release(named, incidentKey);
+  const releaseAll = async (
+    cluster: string,
+    named: RunTarget,
+    resolved: RunTarget,
+    incidentKey: string,
+  ): Promise<void> => {
+    await release(cluster, resolved, incidentKey);
+    if (workloadKey(named) !== workloadKey(resolved)) await release(cluster, named, incidentKey);
   };
 
   /**
@@ -192,7 +200,7 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
       ),
     );
     const claim = await d.store.claimRun({
-      workloadKey: workloadKey(target),
+      workloadKey: activeRunKey(data.cluster, target),
       incidentKey: data.incidentKey,
       jobKeyPrefix: d.producer.jobKeyPrefix,
       checkOwnJob: false,
@@ -207,6 +215,7 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
         incident = {
           key: data.incidentKey,
           runId: data.runId,
+          cluster: data.cluster,
           namespace: data.target.namespace,
           workload: data.target.workload,
           alertname: data.alert?.commonLabels.alertname ?? data.alert?.alerts[0]?.labels.alertname ?? null,
@@ -235,13 +244,17 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
       }
       let opened: Awaited<ReturnType<RunWorld["open"]>>;
       try {
-        opened = await d.world.open({ runId: data.runId, incidentKey: data.incidentKey });
+        opened = await d.world.open({
+          runId: data.runId,
+          incidentKey: data.incidentKey,
+          cluster: data.cluster,
+        });
       } catch (err) {
         // Nothing of the run could start (e.g. the infra MCP server is unreachable). BullMQ retries;
         // after the last attempt a human hears of it in the channel, not from silence.
         if (job.attemptsMade + 1 >= JOB_ATTEMPTS) {
           await reportStartFailure(incident, err);
-          await release(data.target, data.incidentKey);
+          await release(data.cluster, data.target, data.incidentKey);
         }
         throw err;
       }
@@ -256,7 +269,7 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
         }
         if (claimed.joined) {
           await noteJoined(incident, claimed.joined, target);
-          await release(data.target, data.incidentKey);
+          await release(data.cluster, data.target, data.incidentKey);
           await opened.close();
           return { outcome: "joined", joined: claimed.joined };
         }
@@ -270,6 +283,7 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
         const result = await runBackstop(
           {
             runId: data.runId,
+            cluster: data.cluster,
             trigger: data.trigger,
             target,
             onset: new Date(data.onset),
@@ -291,10 +305,11 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
         const escalationTs = slack.escalationMessageTs();
         if (result.pending && escalationTs) await d.store.setEscalationTs(result.runId, escalationTs);
         pendingRun = result.pending !== null;
-        if (!pendingRun) await releaseAll(data.target, target, data.incidentKey);
+        if (!pendingRun) await releaseAll(data.cluster, data.target, target, data.incidentKey);
         return { outcome: result.outcome, pending: pendingRun };
       } catch (err) {
-        if (job.attemptsMade + 1 >= JOB_ATTEMPTS) await releaseAll(data.target, target, data.incidentKey);
+        if (job.attemptsMade + 1 >= JOB_ATTEMPTS)
+          await releaseAll(data.cluster, data.target, target, data.incidentKey);
         throw err;
       } finally {
         await opened.close();
@@ -318,7 +333,14 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
       if (data.decision !== "expired") await d.producer.cancelExpiry(data.runId);
       const incident = await d.store.getIncident(record.incidentKey);
       if (!incident) throw new Error(`incident ${record.incidentKey} of run ${data.runId} is missing`);
-      const opened = await d.world.open({ runId: data.runId, incidentKey: record.incidentKey });
+      // The approval acts on the cluster the run was diagnosed on, and no other: the world opens
+      // that cluster's signals and write path (and refuses a cluster it does not serve).
+      const cluster = record.pending.cluster ?? incident.cluster ?? undefined;
+      const opened = await d.world.open({
+        runId: data.runId,
+        incidentKey: record.incidentKey,
+        ...(cluster ? { cluster } : {}),
+      });
       const [stage, slack] = reportersFor(incident, null);
       if (record.escalationTs) slack.adoptEscalation(record.escalationTs, record.pending.proposedAction);
       try {
@@ -332,7 +354,7 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
           },
         );
         await saveResult(result, slack);
-        await release(record.pending.target, record.incidentKey);
+        if (cluster) await release(cluster, record.pending.target, record.incidentKey);
         return { outcome: result.outcome };
       } catch (err) {
         log.error({ runId: data.runId, err: errorMessage(err) }, "decision failed");

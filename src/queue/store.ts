@@ -13,11 +13,13 @@ export const RECORD_TTL_S = 30 * 24 * 60 * 60;
 /**
  * One incident as the bot tracks it: its Slack channel, its status and the run's current stage.
  * `key` is the incident key (the BullMQ job id), `runId` the run's id. Times are ISO-8601.
- * `alertname`/`severity` come from the alert's labels (null for a slash command).
+ * `alertname`/`severity` come from the alert's labels (null for a slash command). `cluster` is the
+ * cluster the run is on (absent on records written before clusters existed).
  */
 export const IncidentRecordSchema = z.object({
   key: z.string().min(1),
   runId: z.string().min(1),
+  cluster: z.string().nullable().optional(),
   namespace: z.string(),
   workload: z.string(),
   alertname: z.string().nullable(),
@@ -35,6 +37,7 @@ export const IncidentRecordSchema = z.object({
 export interface IncidentRecord {
   key: string;
   runId: string;
+  cluster?: string | null;
   namespace: string;
   workload: string;
   alertname: string | null;

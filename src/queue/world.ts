@@ -1,6 +1,5 @@
-import { KubeConfig } from "@kubernetes/client-node";
 import { loadPrompt } from "../../prompts/loader.js";
-import { WritePath } from "../actions/index.js";
+import { ClusterWriters } from "../actions/index.js";
 import type { Config, TargetConfig } from "../config.js";
 import { BackstopError } from "../errors.js";
 import { ModelRouter, type ModelTarget } from "../gateway/index.js";
@@ -23,7 +22,13 @@ export interface OpenedWorld {
  * sandbox (the demo). `open` connects what a run needs; `close` releases it.
  */
 export interface RunWorld {
-  open(run: { runId: string; incidentKey: string }): Promise<OpenedWorld>;
+  /**
+   * Opens the run's dependencies bound to `cluster`: signals read from that cluster only, actions
+   * through that cluster's writer only. Without `cluster`, the only cluster when exactly one is served.
+   * @throws BackstopError `cluster.unknown` for a cluster this world does not serve, `cluster.required`
+   *   when several are served and none is named.
+   */
+  open(run: { runId: string; incidentKey: string; cluster?: string }): Promise<OpenedWorld>;
   /** Recovery watch timeout (ms) for actions in this world. */
   recoveryTimeoutMs: number;
   signalsWindow: string;
@@ -45,15 +50,23 @@ function toTarget(t: TargetConfig): ModelTarget {
 
 /**
  * The production world from the configuration: the model router over `BACKSTOP_TARGETS` with the
- * shared budget store, mcp-infra at `BACKSTOP_INFRA_MCP_URL`, the notify MCP server when configured,
- * the write path with `BACKSTOP_WRITER_KUBECONFIG`, the policy, prompts and signing key.
+ * shared budget store, mcp-infra at `BACKSTOP_INFRA_MCP_URL` (one server serving every cluster; each
+ * run's client is bound to the run's cluster), the notify MCP server when configured, one write path
+ * per cluster with its own writer credential (`writer_kubeconfig` of `BACKSTOP_CLUSTERS`, or
+ * `BACKSTOP_WRITER_KUBECONFIG`), the policy, prompts and signing key.
  * @throws BackstopError `config.invalid` naming what is missing.
  */
 export async function productionWorld(config: Config, budgetStore: BudgetStore): Promise<RunWorld> {
   const missing: string[] = [];
   if (config.models.targets.length === 0) missing.push("BACKSTOP_TARGETS");
   if (!config.mcp.infraUrl) missing.push("BACKSTOP_INFRA_MCP_URL");
-  if (!config.writerKubeconfig) missing.push("BACKSTOP_WRITER_KUBECONFIG");
+  const noWriter = config.clusters.filter((c) => !c.writerKubeconfig).map((c) => c.name);
+  if (noWriter.length > 0)
+    missing.push(
+      config.clusters.length === 1
+        ? "BACKSTOP_WRITER_KUBECONFIG"
+        : `writer_kubeconfig for cluster(s) ${noWriter.join(", ")}`,
+    );
   if (missing.length > 0)
     throw new BackstopError("config.invalid", `the worker needs: ${missing.join(", ")}`);
   const targets = config.models.targets.map(toTarget);
@@ -66,9 +79,7 @@ export async function productionWorld(config: Config, budgetStore: BudgetStore):
     loggingConfig: config.models.loggingConfig,
     store: budgetStore,
   });
-  const writer = new KubeConfig();
-  writer.loadFromFile(config.writerKubeconfig!);
-  const actions = new WritePath({ kubeConfig: writer, recoveryTimeoutMs: config.recoveryTimeoutMs });
+  const writers = ClusterWriters.fromConfig(config.clusters, { recoveryTimeoutMs: config.recoveryTimeoutMs });
   const promptOpts = config.promptRegistryUrl ? { registryUrl: config.promptRegistryUrl } : {};
   const policy = loadPolicy(config.policyFile);
   const signingKey = loadSigningKey({
@@ -79,8 +90,11 @@ export async function productionWorld(config: Config, budgetStore: BudgetStore):
   return {
     recoveryTimeoutMs: config.recoveryTimeoutMs,
     signalsWindow: config.signalsWindow,
-    async open() {
-      const infra = await connectInfra(config.mcp.infraUrl!);
+    async open(run) {
+      // Refuses a cluster this Backstop does not serve before anything connects.
+      const actions = writers.get(run.cluster);
+      const cluster = actions.cluster!;
+      const infra = await connectInfra(config.mcp.infraUrl!, { cluster });
       const notify = config.mcp.notifyUrl ? await connectNotify(config.mcp.notifyUrl) : undefined;
       // Prompts are fetched per run so a registry change takes effect without a restart.
       const prompts = {

@@ -18,6 +18,7 @@ import {
   labelsOverLimit,
   ZERO_TIME,
 } from "../contracts/alertmanager.js";
+import { type ClusterRoster, SINGLE_CLUSTER } from "../contracts/cluster.js";
 import { errorMessage } from "../errors.js";
 import { childLogger } from "../log.js";
 import { type AlertTarget, resolveAlertTarget, workloadKey } from "../pipeline/target.js";
@@ -25,7 +26,8 @@ import { type AdmitDeps, admitRun } from "../queue/admit.js";
 import { incidentKeyForAlert, type RunJobData, runIdFor } from "../queue/jobs.js";
 import type { RunsProducer } from "../queue/runs.js";
 import type { RunStore } from "../queue/store.js";
-import type { SlackSettings } from "./config.js";
+import { clusterOfAlert } from "./cluster-select.js";
+import { clusterRoster, type SlackSettings } from "./config.js";
 
 /**
  * `POST /alerts/alertmanager`: Alertmanager's webhook receiver (notification format version 4,
@@ -40,7 +42,9 @@ import type { SlackSettings } from "./config.js";
  *   notification that does not validate (naming each field, e.g. `alerts.0.startsAt`, including
  *   timestamps that are not RFC 3339), and when every alert is refused;
  * - per alert, refused (skipped with its reason, reported in `refused` and noted in the channel): a
- *   namespace or workload that is not a valid Kubernetes name, labels over the bounds;
+ *   namespace or workload that is not a valid Kubernetes name, labels over the bounds, a cluster label
+ *   naming a cluster this Backstop does not serve, or no cluster label while it serves several
+ *   (`selectCluster`, src/contracts/cluster.ts; the note names the alert's cluster and the served ones);
  * - 503 with `Retry-After` when Redis is down;
  * - else 202 (a run was queued) or 200, with {@link AlertRouteResult}.
  *
@@ -74,11 +78,15 @@ export interface JoinedAlert {
   runId: string;
 }
 
-/** An alert that started nothing, and why (its labels name no workload, or it was refused). */
+/**
+ * An alert that started nothing, and why (its labels name no workload, or it was refused). `cluster`
+ * is set on a refusal for the cluster: the cluster the alert named, or null when it named none.
+ */
 export interface IgnoredAlert {
   fingerprint: string;
   alertname: string | null;
   reason: string;
+  cluster?: string | null;
 }
 
 /** A `resolved` alert whose incident is looked up and noted in its thread (after the answer is sent). */
@@ -93,14 +101,14 @@ export interface AlertRouteResult {
   joined: JoinedAlert[];
   /** Alerts naming no workload: posted to the channel, no run. */
   ignored: IgnoredAlert[];
-  /** Alerts refused at intake: invalid names, labels over the bounds. */
+  /** Alerts refused at intake: invalid names, labels over the bounds, a cluster not served. */
   refused: IgnoredAlert[];
   resolved: ResolvedAlert[];
 }
 
 /** Options of {@link createAlertHandler}. `client` posts notes and resolution replies; `clock` gives their time. */
 export interface AlertRouteOptions {
-  settings: Pick<SlackSettings, "alertChannel" | "alertWebhookToken">;
+  settings: Pick<SlackSettings, "alertChannel" | "alertWebhookToken" | "clusters">;
   producer: Pick<RunsProducer, "enqueueRun" | "addRun" | "jobKeyPrefix" | "enqueueDecision">;
   store: Pick<
     RunStore,
@@ -239,18 +247,23 @@ export function parseWebhook(text: string): AlertmanagerWebhook {
   return parsed.data;
 }
 
-/** An alert the intake kept: its annotations bounded, and what it is about. */
+/** An alert the intake kept: its annotations bounded, what it is about, and the cluster it runs on. */
 export interface ScreenedAlert {
   alert: AlertmanagerAlert;
   about: Exclude<AlertTarget, { status: "invalid" }>;
+  cluster: string;
 }
 
 /**
  * Screens each alert: labels within {@link INTAKE_LIMITS} (else refused: labels are its identity),
- * namespace and workload valid Kubernetes names (`resolveAlertTarget`; else refused), annotations
- * cut to the bounds (`boundAnnotations`). A cluster-selection step slots in here. Pure; never throws.
+ * a cluster this Backstop serves (`selectCluster` over `roster`; else refused, naming the alert's
+ * cluster and the served ones), namespace and workload valid Kubernetes names (`resolveAlertTarget`;
+ * else refused), annotations cut to the bounds (`boundAnnotations`). Pure; never throws.
  */
-export function screenAlerts(webhook: AlertmanagerWebhook): {
+export function screenAlerts(
+  webhook: AlertmanagerWebhook,
+  roster: ClusterRoster = SINGLE_CLUSTER,
+): {
   kept: ScreenedAlert[];
   refused: IgnoredAlert[];
 } {
@@ -261,6 +274,17 @@ export function screenAlerts(webhook: AlertmanagerWebhook): {
     const over = labelsOverLimit(alert.labels);
     if (over) {
       refused.push({ fingerprint: alert.fingerprint, alertname, reason: `alerts.${i}.labels: ${over}` });
+      return;
+    }
+    const picked = clusterOfAlert(alert, roster);
+    if ("refused" in picked) {
+      const r = picked.refused;
+      refused.push({
+        fingerprint: r.fingerprint,
+        alertname: r.alertname,
+        reason: r.reason,
+        cluster: r.cluster,
+      });
       return;
     }
     const about = resolveAlertTarget(alert);
@@ -279,6 +303,7 @@ export function screenAlerts(webhook: AlertmanagerWebhook): {
         generatorURL: alert.generatorURL.slice(0, INTAKE_LIMITS.urlChars),
       },
       about,
+      cluster: picked.cluster,
     });
   });
   return { kept, refused };
@@ -320,8 +345,8 @@ export async function queueAlerts(
 ): Promise<{ result: Omit<AlertRouteResult, "refused">; joins: JoinNote[] }> {
   const result: Omit<AlertRouteResult, "refused"> = { queued: [], joined: [], ignored: [], resolved: [] };
   const joins: JoinNote[] = [];
-  for (const { alert, about } of kept) {
-    const incidentKey = incidentKeyForAlert(webhook, alert);
+  for (const { alert, about, cluster } of kept) {
+    const incidentKey = incidentKeyForAlert(webhook, alert, cluster);
     if (alert.status === "resolved") {
       result.resolved.push({ incidentKey, fingerprint: alert.fingerprint });
       continue;
@@ -336,6 +361,7 @@ export async function queueAlerts(
     }
     const data: RunJobData = {
       runId: runIdFor(incidentKey),
+      cluster,
       trigger: "alert",
       incidentKey,
       target: about.target,
@@ -359,7 +385,7 @@ export async function queueAlerts(
           holder: a.holder,
           holderRunId: a.holderRunId,
           alertname: alert.labels.alertname ?? "alert",
-          what: workloadKey(about.target),
+          what: `${workloadKey(about.target)} in ${cluster}`,
         });
       continue;
     }
@@ -531,7 +557,7 @@ export function createAlertHandler(
           throw err;
         }
         webhook = parseWebhook(decodeUtf8(await readBody(req, limit)));
-        screened = screenAlerts(webhook);
+        screened = screenAlerts(webhook, clusterRoster(opts.settings));
         if (screened.kept.length === 0) {
           const w = webhook;
           void noteNoRun(

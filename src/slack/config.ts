@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { type Config, requireSlack } from "../config.js";
+import { type ClusterRoster, SINGLE_CLUSTER } from "../contracts/cluster.js";
 import { BackstopError } from "../errors.js";
 
 /**
@@ -33,6 +34,11 @@ export interface SlackSettings {
   alertWebhookToken: string;
   approvers: { users: string[]; usergroup?: string };
   approvalTimeoutMs: number;
+  /**
+   * The clusters this Backstop serves and the alert label that names one (`BACKSTOP_CLUSTERS`,
+   * `BACKSTOP_CLUSTER_NAME`, `BACKSTOP_CLUSTER_LABEL`); default one cluster named `default`, label `cluster`.
+   */
+  clusters?: ClusterRoster;
 }
 
 /** Default time an escalation waits for a human before it is rejected as expired: 30 minutes, in ms. */
@@ -112,5 +118,11 @@ export function slackSettingsFromConfig(config: Config): SlackSettings {
       ...(config.approvals.usergroup ? { usergroup: config.approvals.usergroup } : {}),
     },
     approvalTimeoutMs: config.approvals.timeoutMs || DEFAULT_APPROVAL_TIMEOUT_MS,
+    clusters: config.clusterRoster,
   });
+}
+
+/** The cluster roster of `settings`, or the single `default` cluster when none is set. */
+export function clusterRoster(settings: Pick<SlackSettings, "clusters">): ClusterRoster {
+  return settings.clusters ?? SINGLE_CLUSTER;
 }

@@ -58,7 +58,7 @@ describe("the benchmark fleet", () => {
     const keys = new Set<string>();
     for (let i = 0; i < 40; i++) {
       const n = AlertmanagerWebhookSchema.parse(groupNotification(s, i % 4, Math.floor(i / 4)));
-      for (const a of n.alerts) keys.add(incidentKeyForAlert(n, a));
+      for (const a of n.alerts) keys.add(incidentKeyForAlert(n, a, "default"));
     }
     expect(keys.size).toBe(4);
   });

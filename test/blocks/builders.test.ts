@@ -465,7 +465,9 @@ describe("receipt, help, errors, status, resolved", () => {
     const e = errorMessage("Unknown subcommand <foo>", USAGE.triage);
     expectWithinLimits(e);
     expect(allText(e)).toContain("Unknown subcommand &lt;foo&gt;");
-    expect(allText(e)).toContain("Expected: `/backstop triage &lt;namespace&gt;/&lt;workload&gt; [note]`");
+    expect(allText(e)).toContain(
+      "Expected: `/backstop triage [&lt;cluster&gt;/]&lt;namespace&gt;/&lt;workload&gt; [note]`",
+    );
     expect(e.text).toContain("Expected");
     expect(errorMessage("x").text).toBe("x");
   });

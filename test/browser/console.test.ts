@@ -86,6 +86,9 @@ describe.skipIf(!hasChromium)("console in chromium", () => {
       "/api/receipts/run-backstop-1",
     );
     expect(await page.getByTestId("timeline-backstop").locator("li").count()).toBe(4);
+    // Which cluster each run touched, and the cluster each panel shows.
+    expect(await page.getByTestId("cluster-backstop").textContent()).toBe("cluster sandbox");
+    expect(await page.locator(".agent-backstop .cluster-name").textContent()).toBe("cluster sandbox");
     expect(await page.locator(".agent-naive .health-failing").textContent()).toBe("failing");
     await page.screenshot({ path: join(SHOTS, "console-hallucinated-diagnosis.png"), fullPage: true });
   });

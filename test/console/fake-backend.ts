@@ -82,6 +82,7 @@ function receiptFor(runId: string, agent: "naive" | "backstop", outcome: "resolv
 function cluster(agent: "naive" | "backstop"): ClusterView {
   const damaged = agent === "naive";
   return {
+    name: "sandbox",
     namespaces: [
       { name: "shop", protected: false },
       { name: "payments", protected: true },
@@ -154,6 +155,7 @@ export class FakeConsoleBackend implements ConsoleBackend {
       backstop: {
         agent: "backstop",
         runId: backstopRunId,
+        cluster: "sandbox",
         scenario: name,
         events: events(good),
         outcome: "resolved",
@@ -162,6 +164,7 @@ export class FakeConsoleBackend implements ConsoleBackend {
       naive: {
         agent: "naive",
         runId: naiveRunId,
+        cluster: "sandbox",
         scenario: name,
         events: events(naive),
         outcome: "damaged",

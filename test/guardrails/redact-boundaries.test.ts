@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { redactLines, redactText } from "../../src/guardrails/redact.js";
+import { redactDeep, redactLines, redactText } from "../../src/guardrails/redact.js";
 
 /** Fake values, in real formats, written for these tests. */
 const AWS_SECRET = "Vq7rT2xLm9Kp4Wz8Ns3Bd6Fh1Jc5Yg0Ue2Ra8Pi";
@@ -90,6 +90,10 @@ describe("more shapes: shells, containers, XML, .NET, Ruby, curl, docker, helm",
       "docker run -e POSTGRES_PASSWORD=s3cr3tPw0rd postgres:16",
       "docker run -e POSTGRES_PASSWORD=[REDACTED:Password] postgres:16",
     ],
+    [
+      '"GET / HTTP/1.1" 200 12 "-" "curl/8" "Bearer 4bf92f3577b34da6a3ce929d0e0e47364bf92f35"',
+      '"GET / HTTP/1.1" 200 12 "-" "curl/8" "Bearer [REDACTED:AuthCredential]"',
+    ],
     ['{"Authorization": ["Bearer Xk29dLq0"]}', '{"Authorization": ["Bearer [REDACTED:AuthCredential]"]}'],
     [
       '{"env":[{"name":"DB_PASSWORD","value":"hunter2hunter2"},{"name":"LOG_LEVEL","value":"debug"}]}',
@@ -162,6 +166,11 @@ describe("look-alikes are kept", () => {
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl deploy@ci",
     "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2Vb9Xk1uT7pLm3Zr8Wn4Ys6Hd0wCgYIKoZIzj0EAwIw\n-----END CERTIFICATE-----",
     "deployment.apps/checkout-7d9f8b6c5 rolled out",
+    'WWW-Authenticate: Bearer realm="kubernetes", error="invalid_token"',
+    "Basic auth failed for user app; Bearer authentication required",
+    "charge ch_3MmlLrLkdIwHu7ix0snN0B15 for cus_NffrFeUfNV2Hib ok",
+    "\tat org.postgresql.core.v3.ConnectionFactoryImpl.openConnectionImpl(ConnectionFactoryImpl.java:693)",
+    "registered bean ConnectionFactoryImpl2024Handler and OrderServiceV2ControllerTests",
   ];
   for (const line of clean) {
     it(line.slice(0, 60), async () => {
@@ -179,6 +188,23 @@ describe("PII", () => {
     expect(r.value).toBe('{"customer": "[REDACTED:PersonName]", "email": "[REDACTED:Email]"}');
     // Without other PII a name field is kept (it may be a service or a team).
     expect((await redactText('{"name": "Payments Team"}')).value).toBe('{"name": "Payments Team"}');
+  });
+
+  it("masks names in a record (redactDeep) whose other fields carry PII, and names in other scripts", async () => {
+    const r = await redactDeep({
+      order: { customer: "José Álvarez", email: "jose@example.org", note: "leave at door" },
+      team: { name: "Payments Team", channel: "#payments" },
+    });
+    expect(r.value.order).toEqual({
+      customer: "[REDACTED:PersonName]",
+      email: "[REDACTED:Email]",
+      note: "leave at door",
+    });
+    expect(r.value.team).toEqual({ name: "Payments Team", channel: "#payments" });
+    expect(r.counts).toEqual({ Email: 1, PersonName: 1 });
+    expect((await redactText('holder="Jan van der Berg" iban=DE89370400440532013000')).value).toBe(
+      'holder="[REDACTED:PersonName]" iban=[REDACTED:IBAN]',
+    );
   });
 
   it("masks IBANs and SSNs only when their checksums/ranges hold", async () => {

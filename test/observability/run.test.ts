@@ -187,6 +187,11 @@ describe("metrics", () => {
     expect(finished.outcome).toBe("resolved");
     expect(total(samples, "backstop_runs_started_total", { trigger: "alert" })).toBe(1);
     expect(total(samples, "backstop_runs_total", { trigger: "alert", outcome: "resolved" })).toBe(1);
+    // The run's cluster (the single-cluster default here) labels the run counters.
+    const cluster = (of("run.started")[0] as { cluster?: string }).cluster;
+    expect(cluster).toBe("default");
+    expect(total(samples, "backstop_runs_total", { cluster: "default" })).toBe(1);
+    expect(total(samples, "backstop_runs_started_total", { cluster: "default" })).toBe(1);
     expect(total(samples, "backstop_run_duration_seconds_count", { outcome: "resolved" })).toBe(1);
     expect(total(samples, "backstop_run_duration_seconds_sum")).toBeCloseTo(finished.wall_ms / 1000, 3);
     for (const stage of ["triage", "diagnose", "validate", "act", "record"]) {

@@ -81,6 +81,7 @@ function webhook(fingerprint: string, deployment = "checkout"): AlertmanagerWebh
 function triageData(incidentKey: string, wh: AlertmanagerWebhook | null = null): RunJobData {
   return {
     runId: runIdFor(incidentKey),
+    cluster: "default",
     trigger: wh ? "alert" : "command",
     incidentKey,
     target: { namespace: "shop", workload: "checkout" },
@@ -95,30 +96,36 @@ function triageData(incidentKey: string, wh: AlertmanagerWebhook | null = null):
 describe("job keys", () => {
   it("gives one alert the same ':'-free key on every re-send, another workload another key", () => {
     const a = webhook("5f1c2a");
-    const key = incidentKeyForAlert(a, a.alerts[0]!);
-    expect(key).toMatch(/^am-[0-9a-f]{32}$/);
-    expect(incidentKeyForAlert(webhook("5f1c2a"), webhook("5f1c2a").alerts[0]!)).toBe(key);
+    const key = incidentKeyForAlert(a, a.alerts[0]!, "default");
+    expect(key).toMatch(/^am-default-[0-9a-f]{32}$/);
+    expect(incidentKeyForAlert(webhook("5f1c2a"), webhook("5f1c2a").alerts[0]!, "default")).toBe(key);
     // Another pod's alert about the same workload (another fingerprint) is the same incident.
     const samePodGroup = webhook("77aa00");
-    expect(incidentKeyForAlert(samePodGroup, samePodGroup.alerts[0]!)).toBe(key);
+    expect(incidentKeyForAlert(samePodGroup, samePodGroup.alerts[0]!, "default")).toBe(key);
     const b = webhook("77aa00", "cart");
-    expect(incidentKeyForAlert(b, b.alerts[0]!)).not.toBe(key);
+    expect(incidentKeyForAlert(b, b.alerts[0]!, "default")).not.toBe(key);
     // Firing again after it resolved (a new startsAt) is a new incident.
     const refired = webhook("5f1c2a");
     refired.alerts[0]!.startsAt = "2030-01-02T00:00:00Z";
-    expect(incidentKeyForAlert(refired, refired.alerts[0]!)).not.toBe(key);
+    expect(incidentKeyForAlert(refired, refired.alerts[0]!, "default")).not.toBe(key);
     // An alert that names no workload is keyed by its fingerprint.
     const bare = webhook("99bb11");
     bare.alerts[0]!.labels = { alertname: "Watchdog" };
     const bare2 = webhook("99bb12");
     bare2.alerts[0]!.labels = { alertname: "Watchdog" };
-    expect(incidentKeyForAlert(bare, bare.alerts[0]!)).not.toBe(incidentKeyForAlert(bare2, bare2.alerts[0]!));
+    expect(incidentKeyForAlert(bare, bare.alerts[0]!, "default")).not.toBe(
+      incidentKeyForAlert(bare2, bare2.alerts[0]!, "default"),
+    );
+    // The same alert from another cluster is another incident, and its key names that cluster.
+    const other = incidentKeyForAlert(a, a.alerts[0]!, "prod-us1");
+    expect(other).toMatch(/^am-prod-us1-[0-9a-f]{32}$/);
+    expect(other.slice(-32)).not.toBe(key.slice(-32));
     expect(runIdFor(key)).toBe(runIdFor(key));
   });
 
   it("makes command keys and run ids without ':'", () => {
-    const key = incidentKeyForCommand("shop", "check:out/x", "trig:1");
-    expect(key).toBe("cmd-shop-check-out-x-trig-1");
+    const key = incidentKeyForCommand("prod-eu1", "shop", "check:out/x", "trig:1");
+    expect(key).toBe("cmd-prod-eu1-shop-check-out-x-trig-1");
     expect(runIdFor(key)).not.toContain(":");
   });
 
@@ -146,11 +153,11 @@ describe("RunsProducer", () => {
   it("queues one job for re-sends of the same alert, and two for different workloads", async () => {
     const { producer } = setup();
     const wh = webhook("fp-one");
-    const key = incidentKeyForAlert(wh, wh.alerts[0]!);
+    const key = incidentKeyForAlert(wh, wh.alerts[0]!, "default");
     expect(await producer.enqueueRun(triageData(key, wh))).toEqual({ jobId: key, deduplicated: false });
     expect(await producer.enqueueRun(triageData(key, wh))).toEqual({ jobId: key, deduplicated: true });
     const other = webhook("fp-two", "cart");
-    const key2 = incidentKeyForAlert(other, other.alerts[0]!);
+    const key2 = incidentKeyForAlert(other, other.alerts[0]!, "default");
     expect((await producer.enqueueRun(triageData(key2, other))).deduplicated).toBe(false);
     const counts = await producer.bullQueue.getJobCounts(
       "waiting",

@@ -125,7 +125,7 @@ describe("POST /alerts/alertmanager", () => {
         await json<{ queued: { incidentKey: string; runId: string; deduplicated: boolean }[] }>(res),
       );
     }
-    const key = incidentKeyForAlert(notification(), notification().alerts[0]!);
+    const key = incidentKeyForAlert(notification(), notification().alerts[0]!, "default");
     expect(bodies.map((b) => b.queued.map((q) => q.deduplicated))).toEqual([[false], [true], [true]]);
     expect(bodies.every((b) => b.queued[0]?.incidentKey === key && b.queued[0]?.runId === `run-${key}`)).toBe(
       true,
@@ -182,7 +182,7 @@ describe("POST /alerts/alertmanager", () => {
       (await post(deploymentAlert("KubeDeploymentRolloutStuck", "cart", "f00d000000000004"))).status,
     ).toBe(202);
     // When the run ends, the entry is cleared and the next incident starts a run.
-    expect(await bot.store.releaseRun("shop/checkout", queued.incidentKey)).toBe(true);
+    expect(await bot.store.releaseRun("default/shop/checkout", queued.incidentKey)).toBe(true);
     expect(
       (await post(deploymentAlert("KubeDeploymentReplicasMismatch", "checkout", "f00d000000000005"))).status,
     ).toBe(202);
@@ -419,7 +419,7 @@ describe("POST /alerts/alertmanager", () => {
       status: "resolved",
       alerts: [{ ...notification().alerts[0]!, status: "resolved", endsAt: "2026-11-21T12:05:00Z" }],
     });
-    const key = incidentKeyForAlert(resolved, resolved.alerts[0]!);
+    const key = incidentKeyForAlert(resolved, resolved.alerts[0]!, "default");
     const client = new WebClient(BOT_TOKEN, { slackApiUrl: bot.slack.apiUrl, retryConfig: { retries: 0 } });
     const root = await client.chat.postMessage({ channel: ALERT_CHANNEL, text: "incident root" });
     await bot.store.saveIncident(incident(key, `run-${key}`, { status: "resolved" }));
@@ -442,7 +442,7 @@ describe("POST /alerts/alertmanager", () => {
 
   it("a resolved alert awaiting approval withdraws it: buttons replaced, a withdrawn decision, a later click finds it decided", async () => {
     const firing = deploymentAlert("KubeDeploymentRolloutStuck", "checkout", "f00d000000000020");
-    const key = incidentKeyForAlert(firing, firing.alerts[0]!);
+    const key = incidentKeyForAlert(firing, firing.alerts[0]!, "default");
     const runId = `run-${key}`;
     const client = new WebClient(BOT_TOKEN, { slackApiUrl: bot.slack.apiUrl, retryConfig: { retries: 0 } });
     const root = await client.chat.postMessage({ channel: ALERT_CHANNEL, text: "incident root" });
@@ -530,7 +530,7 @@ describe("POST /alerts/alertmanager", () => {
       expect(res.status).toBe(503);
       expect(res.headers.get("retry-after")).toBe("10");
       expect((await json<{ error: string }>(res)).error).toContain("cannot queue");
-      expect(await down.store.activeRun("shop/checkout")).toBeNull();
+      expect(await down.store.activeRun("default/shop/checkout")).toBeNull();
       const pod = await post(notification(), `Bearer ${ALERT_TOKEN}`, down.alertsUrl);
       expect(pod.status).toBe(503);
     } finally {

@@ -78,15 +78,18 @@ describe("/backstop over signed HTTP", () => {
     expect(res.status).toBe(200);
     const body = JSON.parse(res.body) as { response_type: string; text: string };
     expect(body.response_type).toBe("ephemeral");
-    expect(body.text).toContain("Queued triage of shop/checkout (run run-cmd-shop-checkout-n1)");
+    expect(body.text).toContain(
+      "Queued triage of shop/checkout in cluster default (run run-cmd-default-shop-checkout-n1)",
+    );
     await vi.waitFor(async () => expect(await bot.jobs()).toHaveLength(1));
     const [job] = await bot.jobs();
-    expect(job?.id).toBe("cmd-shop-checkout-n1");
+    expect(job?.id).toBe("cmd-default-shop-checkout-n1");
     expect(job?.name).toBe("triage");
     expect(job?.data).toMatchObject({
-      runId: "run-cmd-shop-checkout-n1",
+      runId: "run-cmd-default-shop-checkout-n1",
+      cluster: "default",
       trigger: "command",
-      incidentKey: "cmd-shop-checkout-n1",
+      incidentKey: "cmd-default-shop-checkout-n1",
       target: { namespace: "shop", workload: "checkout" },
       alert: null,
       note: "checkout 500s since the deploy",
@@ -108,7 +111,7 @@ describe("/backstop over signed HTTP", () => {
     // A valid command afterwards is a barrier: once it is queued, any earlier enqueue would be too.
     await send("triage shop/cart");
     await vi.waitFor(async () =>
-      expect((await bot.jobs()).some((j) => j.id.startsWith("cmd-shop-cart-"))).toBe(true),
+      expect((await bot.jobs()).some((j) => j.id.startsWith("cmd-default-shop-cart-"))).toBe(true),
     );
     expect((await bot.jobs()).length).toBe(before + 1);
   });
@@ -142,7 +145,7 @@ describe("/backstop over signed HTTP", () => {
     expect(unsigned.status).toBe(401);
     await send("triage shop/barrier");
     await vi.waitFor(async () =>
-      expect((await bot.jobs()).some((j) => j.id.startsWith("cmd-shop-barrier-"))).toBe(true),
+      expect((await bot.jobs()).some((j) => j.id.startsWith("cmd-default-shop-barrier-"))).toBe(true),
     );
     const ids = (await bot.jobs()).map((j) => j.id);
     expect(ids.some((id) => /forged|stale|unsigned/.test(id))).toBe(false);

@@ -356,7 +356,7 @@ describe("Backstop in Slack, end to end", () => {
     expect(events.some((e) => e.type === "action.executed")).toBe(false);
     expect(stack.cluster.mutations()).toHaveLength(0);
     // The workload is free again, and a later click finds the approval decided.
-    expect(await bot.store.activeRun("shop/orders")).toBeNull();
+    expect(await bot.store.activeRun("default/shop/orders")).toBeNull();
     await sendBlockAction(bot.eventsUrl, SIGNING_SECRET, {
       user_id: APPROVER,
       channel_id: ALERT_CHANNEL,
@@ -402,7 +402,7 @@ describe("Backstop in Slack, end to end", () => {
     });
     expect(joined.summary).toContain(incident.runId);
     expect(joined.workload).toBe("orders");
-    expect(await bot.store.activeRun("shop/orders")).toBe(incident.key);
+    expect(await bot.store.activeRun("default/shop/orders")).toBe(incident.key);
     const approvals = bot.slack
       .messages(ALERT_CHANNEL)
       .filter((m) => JSON.stringify(m.blocks).includes(ACTION_APPROVE));
@@ -421,7 +421,7 @@ describe("Backstop in Slack, end to end", () => {
       const i = await bot.store.getIncident(incident.key);
       return i && i.status !== "awaiting_approval" ? i : null;
     });
-    await until("released", async () => (await bot.store.activeRun("shop/orders")) === null);
+    await until("released", async () => (await bot.store.activeRun("default/shop/orders")) === null);
     expect(stack.cluster.mutations()).toHaveLength(0);
   });
 

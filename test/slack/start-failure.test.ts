@@ -69,6 +69,6 @@ describe("a run that cannot start", () => {
     expect(failed?.summary).toContain("cannot reach the infra MCP server");
     expect(opens).toBe(3);
     const said = bot.slack.messages(ALERT_CHANNEL).map((m) => m.text);
-    expect(said.some((t) => t.includes("could not start triage of shop/checkout"))).toBe(true);
+    expect(said.some((t) => t.includes("could not start triage of default/shop/checkout"))).toBe(true);
   }, 30_000);
 });

@@ -89,6 +89,7 @@ function ClusterPanel(props: { cluster: ClusterView | null }): VNode {
   const c = props.cluster;
   if (c === null) return html`<div class="cluster empty">cluster not loaded</div>`;
   return html`<div class="cluster">
+    <div class="cluster-name" data-testid="cluster-name">cluster <code>${c.name}</code></div>
     <div class="namespaces">
       ${c.namespaces.map(
         (n) => html`<span class=${`ns${n.protected ? " protected" : ""}`} key=${n.name}
@@ -154,6 +155,7 @@ function AgentColumn(props: {
               >${view.blast.workloads} workloads changed, ${view.blast.protected} protected</span
             >
             <span class="cost">$${cost.toFixed(4)}</span>
+            ${view.cluster ? html`<span class="run-cluster" data-testid=${`cluster-${agent}`}>cluster <code>${view.cluster}</code></span>` : null}
           </div>
           ${
             view.blast.changed.length > 0

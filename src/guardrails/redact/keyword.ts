@@ -7,7 +7,8 @@ import type { Span } from "./spans.js";
  *
  * - `k=v`, `k: v`, `k := v`, `k => v`, JSON `"k": "v"` (also with escaped quotes inside a JSON string),
  *   YAML `k: v`, env dumps `K=v`, logfmt, query strings `?password=…&token=…`, JDBC `;password=…`;
- * - HTTP headers: `Authorization: Basic|Bearer|Token … <value>`, `X-Api-Key: <value>`;
+ * - HTTP headers: `Authorization: Basic|Bearer|Token … <value>`, `X-Api-Key: <value>`, and a
+ *   `Bearer <token>` / `Basic <base64>` credential without its header name;
  * - CLI flags: `--password=v`, `--token v`, `mysql -pSECRET`, `redis-cli -a SECRET`;
  * - URL userinfo: `scheme://user:pw@host`, `redis://:pw@host`, `jdbc:oracle:thin:user/pw@host`;
  * - Kubernetes Secret data: every value under `data:`/`stringData:` of a text that shows `kind: Secret`,
@@ -251,6 +252,13 @@ function keyTypeName(key: string): string {
   return "Token";
 }
 
+/**
+ * A credential after an HTTP auth scheme without its header name (an access log's
+ * `"$http_authorization"`, a quoted header value): `Bearer <token>`, `Basic <base64>`. Words
+ * (`Bearer realm=…`, `Basic auth failed`) are not credentials.
+ */
+const BARE_SCHEME = /\b(?:Bearer|Basic)[ \t]+(?<v>[A-Za-z0-9._~+/-]{8,}={0,3})(?![A-Za-z0-9._~+/=-])/g;
+
 /** Findings of the keyword-assignment detector in `text` (see the module doc). */
 export function keywordSpans(text: string): Span[] {
   const spans: Span[] = [];
@@ -280,6 +288,12 @@ export function keywordSpans(text: string): Span[] {
       if (!looksRandom(value)) continue;
     }
     spans.push({ ...v, type: hadScheme && /basic/i.test(scheme[0]) ? "BasicAuth" : keyTypeName(key) });
+  }
+  for (const m of text.matchAll(BARE_SCHEME)) {
+    const v = m.groups!.v!;
+    if (isPlaceholder(v) || /^[A-Za-z]+$/.test(v)) continue;
+    const start = m.index + m[0].length - v.length;
+    spans.push({ start, end: start + v.length, type: /^basic/i.test(m[0]) ? "BasicAuth" : "AuthCredential" });
   }
   spans.push(
     ...flagSpans(text),

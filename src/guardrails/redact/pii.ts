@@ -192,12 +192,33 @@ function nationalIdSpans(text: string): Span[] {
   return spans;
 }
 
-const NAME_FIELD =
-  /(?<![A-Za-z0-9_])(?<key>name|full_?name|fullName|first_?name|firstName|last_?name|lastName|customer(?:_?name)?|customerName|cardholder(?:_?name)?|card_?holder|holder(?:_?name)?|account_?holder|recipient|billing_?name|shipping_?name|contact(?:_?name)?|patient|user_?name|display_?name|displayName)(?<kq>\\?["'])?[ \t]*[:=][ \t]*(?<vq>\\?["'])?(?<v>[A-Z][a-z'’-]+(?:[ \t][A-Z][a-z'’.-]*){1,3})(?=\\?["',;}&\s]|$)/g;
+/** Key names that hold a person's name (JSON, logfmt, YAML). */
+const NAME_KEYS =
+  "name|full_?name|fullName|customer(?:_?name)?|customerName|cardholder(?:_?name)?|card_?holder|holder(?:_?name)?|account_?holder(?:_?name)?|accountHolder|recipient(?:_?name)?|billing_?name|shipping_?name|contact(?:_?name)?|patient(?:_?name)?|user_?name|display_?name|displayName|employee(?:_?name)?|beneficiary(?:_?name)?|owner_?name|ownerName";
+const SINGLE_NAME_KEYS =
+  "first_?name|firstName|given_?name|givenName|last_?name|lastName|family_?name|familyName|surname";
+/** 2–4 capitalised words (any script), with particles such as `van der`, `de la`, `bin`. */
+export const PERSON_NAME = String.raw`\p{Lu}[\p{L}'’-]+(?:[ \t](?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|ibn|al|el|y)[ \t])*\p{Lu}[\p{L}'’.-]*){1,3}`;
+const SINGLE_NAME = String.raw`\p{Lu}[\p{L}'’-]+`;
+const fieldRe = (keys: string, value: string) =>
+  new RegExp(
+    String.raw`(?<![\p{L}0-9_])(?<key>${keys})(?<kq>\\?["'])?[ \t]*[:=][ \t]*(?<vq>\\?["'])?(?<v>${value})(?=\\?["',;}&\s]|$)`,
+    "gu",
+  );
+const NAME_FIELD = fieldRe(NAME_KEYS, PERSON_NAME);
 /** First or last name alone: one capitalised word under a first/last/given/family/surname key. */
-const SINGLE_NAME_FIELD =
-  /(?<![A-Za-z0-9_])(?<key>first_?name|firstName|given_?name|givenName|last_?name|lastName|family_?name|familyName|surname)(?<kq>\\?["'])?[ \t]*[:=][ \t]*(?<vq>\\?["'])?(?<v>[A-Z][a-z'’-]+)(?=\\?["',;}&\s]|$)/g;
-const DISPLAY_NAME = /(?<![A-Za-z])(?<v>[A-Z][a-z'’-]+(?: [A-Z][a-z'’.-]*){1,3}) <[^<>\s]+@[^<>\s]+>/g;
+const SINGLE_NAME_FIELD = fieldRe(SINGLE_NAME_KEYS, SINGLE_NAME);
+const DISPLAY_NAME = new RegExp(String.raw`(?<![\p{L}])(?<v>${PERSON_NAME}) <[^<>\s]+@[^<>\s]+>`, "gu");
+
+/** True when `key` names a person's name field (`customer`, `first_name`, …). */
+export function isNameKey(key: string): boolean {
+  return new RegExp(`^(?:${NAME_KEYS}|${SINGLE_NAME_KEYS})$`).test(key);
+}
+
+/** True when `value` looks like a person's name: 1–4 capitalised words. */
+export function looksLikePersonName(value: string): boolean {
+  return new RegExp(`^(?:${PERSON_NAME}|${SINGLE_NAME})$`, "u").test(value.trim());
+}
 
 /** Person names next to other PII in `text` (see the module doc). `pii` are the other PII spans. */
 function nameSpans(text: string, pii: readonly Span[]): Span[] {

@@ -2,8 +2,8 @@ import type { Span } from "./spans.js";
 
 /**
  * Provider token formats that secretlint's recommended preset does not cover, written after the rules
- * of gitleaks' default configuration (`config/gitleaks.toml`, github.com/gitleaks/gitleaks, MIT; the
- * rule id is named on each entry). No maintained npm package carries those rules for JavaScript, and
+ * of gitleaks' default configuration (`config/gitleaks.toml`, github.com/gitleaks/gitleaks, MIT, as of
+ * commit b58d3f1 of 2026-07-22; the rule id is named on each entry). No maintained npm package carries those rules for JavaScript, and
  * Go's RE2 syntax (`(?i:…)` groups) does not run in Node 20, so the formats are restated here as
  * JavaScript regular expressions. Only rules anchored on a fixed, distinctive prefix are taken; the
  * keyword-based gitleaks rules (`generic-api-key`, `datadog-access-token`, …) are the job of the

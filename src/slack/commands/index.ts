@@ -12,14 +12,16 @@ import {
   USAGE as SUBCOMMAND_USAGE,
   statusMessage,
 } from "../../../blocks/index.js";
+import { type ClusterTarget, parseClusterTargetRef } from "../../contracts/cluster.js";
 import { errorMessage, isBackstopError } from "../../errors.js";
-import { parseTargetRef, workloadKey } from "../../pipeline/target.js";
+import { workloadKey } from "../../pipeline/target.js";
 import { admitRun } from "../../queue/admit.js";
 import { incidentKeyForCommand, type RunJobData, runIdFor } from "../../queue/jobs.js";
 import type { IncidentRecord } from "../../queue/store.js";
 import type { Receipt } from "../../receipt/index.js";
 import { ReceiptSchema } from "../../receipt/index.js";
 import type { ListenerContext } from "../app.js";
+import { clusterRoster } from "../config.js";
 import { uploadReceipt } from "../receipt-upload.js";
 
 /**
@@ -111,6 +113,7 @@ export function incidentView(r: IncidentRecord): IncidentView {
     : "queued";
   return {
     runId: r.runId,
+    cluster: r.cluster ?? null,
     alertname: r.alertname,
     severity: r.severity,
     namespace: r.namespace,
@@ -169,22 +172,24 @@ async function triage(
   respond: RespondFn,
   client: WebClient,
 ): Promise<void> {
-  let target: { namespace: string; workload: string };
+  let ref: ClusterTarget;
   try {
-    target = parseTargetRef(cmd.ref);
+    ref = parseClusterTargetRef(cmd.ref, clusterRoster(ctx.settings));
   } catch (err) {
     const why = isBackstopError(err) ? err.message : errorMessage(err);
     await ack(ephemeral(errorReply(why, SUBCOMMAND_USAGE.triage)));
     return;
   }
-  const incidentKey = incidentKeyForCommand(target.namespace, target.workload, ctx.newNonce());
+  const target = { namespace: ref.namespace, workload: ref.workload };
+  const incidentKey = incidentKeyForCommand(ref.cluster, target.namespace, target.workload, ctx.newNonce());
   const runId = runIdFor(incidentKey);
   await ack({
     response_type: "ephemeral",
-    text: `Queued triage of ${target.namespace}/${target.workload} (run ${runId}). Updates follow in a thread here.`,
+    text: `Queued triage of ${target.namespace}/${target.workload} in cluster ${ref.cluster} (run ${runId}). Updates follow in a thread here.`,
   });
   const data: RunJobData = {
     runId,
+    cluster: ref.cluster,
     trigger: "command",
     incidentKey,
     target,
@@ -201,7 +206,7 @@ async function triage(
       ctx.log.info({ runId, holder: admitted.holder, user: command.user_id }, "triage joined an active run");
       await respond(
         ephemeral({
-          text: `A run is already active for ${target.namespace}/${target.workload} (run ${admitted.holderRunId}); this request joined it, no second run was started.`,
+          text: `A run is already active for ${target.namespace}/${target.workload} in cluster ${ref.cluster} (run ${admitted.holderRunId}); this request joined it, no second run was started.`,
         }),
       );
       if (admitted.first) {
@@ -212,7 +217,7 @@ async function triage(
             ...(thread ? { thread_ts: thread.ts } : {}),
             ...alertJoinedReply({
               alertname: `/backstop triage by <@${command.user_id}>`,
-              what: workloadKey(target),
+              what: `${workloadKey(target)} in ${ref.cluster}`,
               runId: admitted.holderRunId,
             }),
           })
