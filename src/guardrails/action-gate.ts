@@ -21,7 +21,12 @@
 export { runActionGate } from "./action-gate/gate.js";
 export { checkHardRules, HARD_RULE_TABLE, type HardRuleInput } from "./action-gate/hard-rules.js";
 export { newestHealthyBefore } from "./action-gate/rollback.js";
-export { ACTION_RULE_TABLE, type ActionRuleContext, checkActionRules } from "./action-gate/rules.js";
+export {
+  ACTION_RULE_TABLE,
+  type ActionRuleContext,
+  checkActionRules,
+  type RollbackFacts,
+} from "./action-gate/rules.js";
 export {
   type ActionGateContext,
   type ActionVerdict,

@@ -9,10 +9,20 @@ import { concreteAction, deployWindow, newestHealthyBefore, rollbackTarget } fro
 import type { ActionGateContext } from "./types.js";
 
 /**
+ * A rollback checked against the signals' history: the `current` revision (the one being undone) and
+ * the resolved target with how it resolved (see {@link rollbackTarget}).
+ */
+export interface RollbackFacts {
+  current: RolloutRevision;
+  target: RolloutRevision | null;
+  why: string;
+}
+
+/**
  * What every policy rule reads, resolved once before the table runs: the diagnosis and its recommended
  * action `ra`, the signals, the policy and the incident's `onset`; `onWorkload` when `ra` targets the
- * signals' workload (namespace and name); for a rollback on it, the `current` revision and the resolved
- * target (`rollback`, see {@link rollbackTarget}); and the concrete `action` (null for `none`).
+ * signals' workload (namespace and name); for a rollback on it with a current revision, `rollback`
+ * ({@link RollbackFacts}, else null); and the concrete `action` (null for `none`).
  */
 export interface ActionRuleContext {
   diagnosis: Diagnosis;
@@ -21,26 +31,24 @@ export interface ActionRuleContext {
   policy: Policy;
   onset: Date | undefined;
   onWorkload: boolean;
-  current: RolloutRevision | null;
-  rollback: { target: RolloutRevision | null; why: string } | null;
+  rollback: RollbackFacts | null;
   action: ActionRecord | null;
 }
 
 type ActionRule = NamedRule<ActionRuleContext>;
 
-/** Why a rollback cannot be checked against the history (another workload, no current revision), or null. */
-function rollbackUncheckable(c: ActionRuleContext): string | null {
-  if (!c.onWorkload) return "the rollback targets another workload than the signals' history";
-  return c.current ? null : "no current revision in the rollout history";
+/** A rollback's facts, or why it cannot be checked against the history (another workload, no current revision). */
+function rollbackFacts(c: ActionRuleContext): { facts: RollbackFacts } | { blocked: string } {
+  if (!c.onWorkload) return { blocked: "the rollback targets another workload than the signals' history" };
+  return c.rollback ? { facts: c.rollback } : { blocked: "no current revision in the rollout history" };
 }
 
 /** `rollback_target`: the target resolves, is earlier than the current revision and is `healthy`. */
 const rollbackTargetRule: ActionRule = namedRule("rollback_target", (c) => {
   if (c.ra.type !== "rollback") return outcome(true, `n/a for ${c.ra.type}`);
-  const blocked = rollbackUncheckable(c);
-  if (blocked !== null || !c.current || !c.rollback) return outcome(false, blocked ?? "");
-  const { current } = c;
-  const { target, why } = c.rollback;
+  const r = rollbackFacts(c);
+  if ("blocked" in r) return outcome(false, r.blocked);
+  const { current, target, why } = r.facts;
   let fail: string | null = null;
   if (!target) fail = why;
   else if (target.revision >= current.revision || target.sha === current.sha) {
@@ -56,9 +64,10 @@ const rollbackTargetRule: ActionRule = namedRule("rollback_target", (c) => {
 /** `rollback_newest_healthy`: the target is the newest healthy revision before the current one. */
 const rollbackNewestHealthy: ActionRule = namedRule("rollback_newest_healthy", (c) => {
   if (c.ra.type !== "rollback") return outcome(true, `n/a for ${c.ra.type}`);
-  const blocked = rollbackUncheckable(c);
-  if (blocked !== null || !c.current) return outcome(false, blocked ?? "");
-  const { current, ra } = c;
+  const r = rollbackFacts(c);
+  if ("blocked" in r) return outcome(false, r.blocked);
+  const { current } = r.facts;
+  const { ra } = c;
   const newest = newestHealthyBefore(c.signals.rollout_history, current);
   const chosen = c.action?.to_revision;
   const isNewest = newest !== null && chosen === newest.revision;
@@ -75,9 +84,8 @@ const rollbackNewestHealthy: ActionRule = namedRule("rollback_newest_healthy", (
 /** `deploy_within_window`: the deploy a rollback undoes went live within the policy's window before the onset. */
 const deployWithinWindow: ActionRule = namedRule("deploy_within_window", (c) => {
   if (c.ra.type !== "rollback") return outcome(true, `n/a for ${c.ra.type}`);
-  const blocked = rollbackUncheckable(c);
-  if (blocked !== null || !c.current) return outcome(false, blocked ?? "");
-  return deployWindow(c.current, c.onset, c.policy);
+  const r = rollbackFacts(c);
+  return "blocked" in r ? outcome(false, r.blocked) : deployWindow(r.facts.current, c.onset, c.policy);
 });
 
 /** `restart_needs_unhealthy`: a restart needs an unhealthy pod or fewer ready replicas than desired. */
@@ -157,7 +165,7 @@ export function checkActionRules(
     ...(onWorkload ? { currentReplicas: w.replicas.desired, actualKind: w.kind } : {}),
   });
   const current = ra.type === "rollback" && onWorkload ? currentRevision(s.rollout_history) : null;
-  const rollback = current ? rollbackTarget(s.rollout_history, current, ra.to_sha) : null;
+  const rollback = current ? { current, ...rollbackTarget(s.rollout_history, current, ra.to_sha) } : null;
   const action = concreteAction(ra, canonicalKind(ra.kind), rollback);
   const rules = runRules(ACTION_RULE_TABLE, {
     diagnosis: d,
@@ -166,7 +174,6 @@ export function checkActionRules(
     policy,
     onset: ctx.onset,
     onWorkload,
-    current,
     rollback,
     action,
   });
