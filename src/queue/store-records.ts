@@ -1,5 +1,6 @@
 /** The records {@link RunStore} keeps in Redis: their zod schemas, types, TTLs and run-claim constants. */
 import { z } from "zod";
+import { INCIDENT_STATUSES, type IncidentStatus } from "../../blocks/incident.js";
 import type { PendingApproval } from "../pipeline/ports.js";
 
 /** How long incidents, threads and receipts are kept in Redis (s): 30 days. */
@@ -105,14 +106,10 @@ export const ACTIVE_RUN_TTL_S = 24 * 60 * 60;
  * Incident statuses of a run that is not over: queued or running (`triaging` … `acting`) or waiting
  * for a human (`awaiting_approval`). Any other status (resolved, escalated, failed, rejected, …) is over.
  */
-export const ACTIVE_STATUSES = [
-  "queued",
-  "triaging",
-  "diagnosing",
-  "validating",
-  "acting",
-  "awaiting_approval",
-];
+export const ACTIVE_STATUSES: readonly IncidentStatus[] = INCIDENT_STATUSES.slice(
+  0,
+  INCIDENT_STATUSES.indexOf("awaiting_approval") + 1,
+);
 /** How long a fresh claim counts as live before its job exists (ms): the claim-then-add window, with margin. */
 export const CLAIM_GRACE_MS = 30_000;
 

@@ -3,16 +3,7 @@ import type { AlertmanagerWebhook } from "../contracts/alertmanager.js";
 import { errorMessage } from "../errors.js";
 import { childLogger } from "../log.js";
 import { queueAlerts, screenAlerts } from "./alerts/admit.js";
-import {
-  ALERT_BODY_LIMIT_BYTES,
-  bearerMatches,
-  checkContentType,
-  decodeUtf8,
-  HttpError,
-  parseWebhook,
-  readBody,
-  sendJson,
-} from "./alerts/http.js";
+import * as http from "./alerts/http.js";
 import { noteJoins, noteNoRun, noteResolved } from "./alerts/notices.js";
 import type { AlertRouteOptions, AlertRouteResult } from "./alerts/types.js";
 import { clusterRoster } from "./config.js";
@@ -71,24 +62,24 @@ export function createAlertHandler(
   opts: AlertRouteOptions,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const log = opts.log ?? childLogger("slack.alerts");
-  const limit = opts.bodyLimitBytes ?? ALERT_BODY_LIMIT_BYTES;
+  const limit = opts.bodyLimitBytes ?? http.ALERT_BODY_LIMIT_BYTES;
   return (req, res) => {
     void (async () => {
-      if (!bearerMatches(req.headers.authorization, opts.settings.alertWebhookToken)) {
+      if (!http.bearerMatches(req.headers.authorization, opts.settings.alertWebhookToken)) {
         req.resume();
-        sendJson(res, 401, { error: "missing or wrong bearer token" }, { "www-authenticate": "Bearer" });
+        http.sendJson(res, 401, { error: "missing or wrong bearer token" }, { "www-authenticate": "Bearer" });
         return;
       }
       let webhook: AlertmanagerWebhook;
       let screened: ReturnType<typeof screenAlerts>;
       try {
         try {
-          checkContentType(req.headers["content-type"]);
+          http.checkContentType(req.headers["content-type"]);
         } catch (err) {
           req.resume();
           throw err;
         }
-        webhook = parseWebhook(decodeUtf8(await readBody(req, limit)));
+        webhook = http.parseWebhook(http.decodeUtf8(await http.readBody(req, limit)));
         screened = screenAlerts(webhook, clusterRoster(opts.settings));
         if (screened.kept.length === 0) {
           const w = webhook;
@@ -98,15 +89,15 @@ export function createAlertHandler(
             opts,
             log,
           );
-          throw new HttpError(400, "every alert was refused; nothing was queued", {
+          throw new http.HttpError(400, "every alert was refused; nothing was queued", {
             refused: screened.refused,
           });
         }
       } catch (err) {
-        const status = err instanceof HttpError ? err.status : 400;
+        const status = err instanceof http.HttpError ? err.status : 400;
         log.warn({ status, err: errorMessage(err) }, "alertmanager webhook refused");
-        const extra = err instanceof HttpError ? err.extra : {};
-        sendJson(
+        const extra = err instanceof http.HttpError ? err.extra : {};
+        http.sendJson(
           res,
           status,
           { error: errorMessage(err), ...extra },
@@ -122,7 +113,12 @@ export function createAlertHandler(
           { groupKey: webhook.groupKey, err: errorMessage(err), code: (err as { code?: string }).code },
           "cannot queue alert runs",
         );
-        sendJson(res, 503, { error: `cannot queue runs: ${errorMessage(err)}` }, { "retry-after": "10" });
+        http.sendJson(
+          res,
+          503,
+          { error: `cannot queue runs: ${errorMessage(err)}` },
+          { "retry-after": "10" },
+        );
         return;
       }
       const result: AlertRouteResult = { ...queued.result, refused: screened.refused };
@@ -138,7 +134,7 @@ export function createAlertHandler(
         },
         "alertmanager notification accepted",
       );
-      sendJson(res, result.queued.length > 0 ? 202 : 200, result);
+      http.sendJson(res, result.queued.length > 0 ? 202 : 200, result);
       await noteNoRun(
         webhook,
         [
@@ -152,7 +148,7 @@ export function createAlertHandler(
       if (result.resolved.length > 0) await noteResolved(webhook, result.resolved, { ...opts, log });
     })().catch((err) => {
       log.error({ err: errorMessage(err) }, "alert route failed");
-      sendJson(res, 500, { error: "internal error" });
+      http.sendJson(res, 500, { error: "internal error" });
     });
   };
 }
