@@ -38,6 +38,13 @@ export {
 
 const log = childLogger("queue.store");
 
+/** A lazy ioredis client whose commands fail after 2 retries instead of waiting forever; connection errors are logged. */
+function openRedis(connection: QueueConnection): Redis {
+  const redis = new Redis({ ...connection, maxRetriesPerRequest: 2, lazyConnect: true });
+  redis.on("error", (err) => log.warn({ err: errorMessage(err) }, "run store connection error"));
+  return redis;
+}
+
 /**
  * The bot's state in Redis (ioredis), shared by the bot and every worker: incidents (by incident key
  * and by run id, plus a recency index), each incident's Slack thread (claimed once), signed receipts
@@ -50,14 +57,13 @@ const log = childLogger("queue.store");
  * when Redis fails, `store.corrupt` when a stored value does not parse.
  */
 export class RunStore {
-  private readonly redis: Redis;
   private readonly p: string;
+  private readonly redis: Redis;
 
-  /** Opens a lazy ioredis client (commands fail after 2 retries instead of waiting forever). */
+  /** Opens a lazy ioredis client (see {@link openRedis}); nothing connects until the first command. */
   constructor(opts: { connection: QueueConnection; prefix?: string }) {
     this.p = opts.prefix ?? "backstop";
-    this.redis = new Redis({ ...opts.connection, maxRetriesPerRequest: 2, lazyConnect: true });
-    this.redis.on("error", (err) => log.warn({ err: errorMessage(err) }, "run store connection error"));
+    this.redis = openRedis(opts.connection);
   }
 
   private k(...parts: string[]): string {
