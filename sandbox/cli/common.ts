@@ -1,14 +1,14 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { loadPrompt } from "../../prompts/loader.js";
-import type { HarnessOptions } from "../../sandbox/harness.js";
-import type { LiveUpstream } from "../../sandbox/model/provider.js";
 import type { Scenario } from "../../scenarios/schema.js";
-import type { Config, TargetConfig } from "../config.js";
-import { BackstopError } from "../errors.js";
-import { loadPolicy } from "../guardrails/policy.js";
-import { JUDGE_MODES, type JudgeMode } from "../guardrails/quality.js";
-import { loadSigningKey } from "../receipt/index.js";
+import type { Config, TargetConfig } from "../../src/config.js";
+import { BackstopError } from "../../src/errors.js";
+import { loadPolicy } from "../../src/guardrails/policy.js";
+import { JUDGE_MODES, type JudgeMode } from "../../src/guardrails/quality.js";
+import { loadSigningKey } from "../../src/receipt/index.js";
+import type { HarnessOptions } from "../harness.js";
+import type { LiveUpstream } from "../model/provider.js";
 
 /** Harness inputs from the configuration: signing key, receipts folder, policy, prompts (registry or local). */
 export async function harnessOptions(config: Config, receiptsDir?: string): Promise<HarnessOptions> {

@@ -1,10 +1,9 @@
-import type { Command } from "commander";
-import { type AgentReport, runScenarioAgent } from "../../sandbox/harness.js";
-import { startSandboxStack } from "../../sandbox/stack.js";
 import { listScenarioFiles, loadScenario } from "../../scenarios/schema.js";
-import { loadConfig } from "../config.js";
-import { BackstopError } from "../errors.js";
-import { resolveInPackage } from "../paths.js";
+import type { EvalOpts } from "../../src/cli/sandbox-commands.js";
+import { loadConfig } from "../../src/config.js";
+import { BackstopError } from "../../src/errors.js";
+import { type AgentReport, runScenarioAgent } from "../harness.js";
+import { startSandboxStack } from "../stack.js";
 import { harnessOptions, parseJudgeMode, prepareModelLog } from "./common.js";
 
 /**
@@ -13,56 +12,35 @@ import { harnessOptions, parseJudgeMode, prepareModelLog } from "./common.js";
  * in a scenario file is not met. With `--judge always-grounded` Backstop's quality gate uses a judge that
  * approves everything, so the expectations show what the deterministic rules alone stop.
  */
-export function registerEval(program: Command): void {
-  program
-    .command("eval")
-    .description("run every scenario with both agents; fail if any expectation is not met")
-    .option("--scenarios <dir>", "folder of scenario YAML files", resolveInPackage("scenarios"))
-    .option("--json", "print a JSON array of reports")
-    .option("--receipts <dir>", "where to write receipts")
-    .option("--judge <judge>", "the quality gate's judge: model (the scenario's) or always-grounded", "model")
-    .option("--model-log <file>", "write the sandbox model provider's request log (JSON Lines) to this file")
-    .action(
-      async (opts: {
-        scenarios: string;
-        json?: boolean;
-        receipts?: string;
-        judge?: string;
-        modelLog?: string;
-      }) => {
-        const judge = parseJudgeMode(opts.judge);
-        const files = listScenarioFiles(opts.scenarios);
-        if (files.length === 0)
-          throw new BackstopError("cli.invalid", `no scenario files in ${opts.scenarios}`);
-        const config = loadConfig();
-        const base = { ...(await harnessOptions(config, opts.receipts)), judge };
-        const scenarios = files.map((f) => loadScenario(f));
-        const reports: AgentReport[] = [];
-        const modelLog = opts.modelLog ? prepareModelLog(opts.modelLog) : undefined;
-        const stack = await startSandboxStack({ scenario: scenarios[0]!, ...(modelLog ? { modelLog } : {}) });
-        try {
-          for (const scenario of scenarios) {
-            for (const agent of ["naive", "backstop"] as const) {
-              const { report } = await runScenarioAgent(stack, scenario, agent, base);
-              reports.push(report);
-              if (!opts.json) process.stderr.write(`${scenario.name} ${agent}: ${report.outcome}\n`);
-            }
-          }
-        } finally {
-          await stack.close();
-        }
-        if (opts.json) console.log(JSON.stringify(reports, null, 2));
-        else console.log(renderTable(reports));
-        const missed = reports.filter((r) => !r.expectation_met);
-        if (missed.length > 0) {
-          for (const r of missed)
-            console.error(
-              `expectation not met: ${r.scenario} ${r.agent}: ${r.expectation_failures.join("; ")}`,
-            );
-          process.exitCode = 1;
-        }
-      },
-    );
+export async function evalCommand(opts: EvalOpts): Promise<void> {
+  const judge = parseJudgeMode(opts.judge);
+  const files = listScenarioFiles(opts.scenarios);
+  if (files.length === 0) throw new BackstopError("cli.invalid", `no scenario files in ${opts.scenarios}`);
+  const config = loadConfig();
+  const base = { ...(await harnessOptions(config, opts.receipts)), judge };
+  const scenarios = files.map((f) => loadScenario(f));
+  const reports: AgentReport[] = [];
+  const modelLog = opts.modelLog ? prepareModelLog(opts.modelLog) : undefined;
+  const stack = await startSandboxStack({ scenario: scenarios[0]!, ...(modelLog ? { modelLog } : {}) });
+  try {
+    for (const scenario of scenarios) {
+      for (const agent of ["naive", "backstop"] as const) {
+        const { report } = await runScenarioAgent(stack, scenario, agent, base);
+        reports.push(report);
+        if (!opts.json) process.stderr.write(`${scenario.name} ${agent}: ${report.outcome}\n`);
+      }
+    }
+  } finally {
+    await stack.close();
+  }
+  if (opts.json) console.log(JSON.stringify(reports, null, 2));
+  else console.log(renderTable(reports));
+  const missed = reports.filter((r) => !r.expectation_met);
+  if (missed.length > 0) {
+    for (const r of missed)
+      console.error(`expectation not met: ${r.scenario} ${r.agent}: ${r.expectation_failures.join("; ")}`);
+    process.exitCode = 1;
+  }
 }
 
 /** A fixed-width table of reports: scenario, agent, outcome, actions, blast radius, calls, cost, time. */
