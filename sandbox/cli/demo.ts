@@ -2,8 +2,8 @@ import type { DemoOpts } from "../../src/cli/sandbox-commands.js";
 import { loadConfig } from "../../src/config.js";
 import { loadPolicy } from "../../src/guardrails/policy.js";
 import { setupTracing } from "../../src/observability/index.js";
-import { loadSigningKey } from "../../src/receipt/index.js";
 import { startDemo } from "../demo.js";
+import { sandboxSigningKey } from "./common.js";
 
 /**
  * `backstop demo` (also `npm run demo`): the whole product on loopback against the sandbox — cluster,
@@ -14,11 +14,7 @@ import { startDemo } from "../demo.js";
  */
 export async function demoCommand(opts: DemoOpts): Promise<void> {
   const config = loadConfig();
-  const signingKey = loadSigningKey({
-    ...(config.receipts.keyPem ? { pem: config.receipts.keyPem } : {}),
-    ...(config.receipts.keyFile ? { path: config.receipts.keyFile } : {}),
-    create: !config.receipts.keyPem && !config.receipts.keyFile,
-  });
+  const signingKey = sandboxSigningKey(config);
   console.log("Starting Backstop's sandbox demo…");
   const tracing = setupTracing({
     tracesUrl: config.observability.tracesUrl,
