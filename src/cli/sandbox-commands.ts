@@ -84,8 +84,22 @@ export function registerSandboxCommands(
   program: Command,
   load: () => Promise<SandboxCli> = () => loadSandboxCli(),
 ): void {
-  const judge = "the quality gate's judge: model (the scenario's) or always-grounded";
-  const modelLog = "write the sandbox model provider's request log (JSON Lines) to this file";
+  // What `run` and `eval` share: where receipts go, the judge, the model request log.
+  const harnessOptions = (cmd: Command): Command =>
+    cmd
+      .option(
+        "--receipts <dir>",
+        "where to write receipts (default BACKSTOP_RECEIPTS_DIR or .backstop/receipts)",
+      )
+      .option(
+        "--judge <judge>",
+        "the quality gate's judge: model (the scenario's) or always-grounded",
+        "model",
+      )
+      .option(
+        "--model-log <file>",
+        "write the sandbox model provider's request log (JSON Lines) to this file",
+      );
 
   // `backstop sandbox --scenario FILE`: the sandbox world on loopback until Ctrl-C.
   program
@@ -96,31 +110,24 @@ export function registerSandboxCommands(
     .action(async (opts: SandboxOpts) => (await load()).sandbox(opts));
 
   // `backstop run --scenario FILE`: one or both agents on a scenario, a timeline or JSON, signed receipts.
-  program
-    .command("run")
-    .description("run an agent on a scenario in the sandbox and print its timeline")
-    .requiredOption("--scenario <file>", "scenario YAML file")
-    .option("--agent <agent>", "backstop, naive or both", "backstop")
-    .option("--json", "print the report as JSON instead of a timeline")
-    .option("--live", "send model calls after the scripted ones to the configured real targets")
-    .option(
-      "--receipts <dir>",
-      "where to write receipts (default BACKSTOP_RECEIPTS_DIR or .backstop/receipts)",
-    )
-    .option("--judge <judge>", judge, "model")
-    .option("--model-log <file>", modelLog)
-    .action(async (opts: RunOpts) => (await load()).run(opts));
+  harnessOptions(
+    program
+      .command("run")
+      .description("run an agent on a scenario in the sandbox and print its timeline")
+      .requiredOption("--scenario <file>", "scenario YAML file")
+      .option("--agent <agent>", "backstop, naive or both", "backstop")
+      .option("--json", "print the report as JSON instead of a timeline")
+      .option("--live", "send model calls after the scripted ones to the configured real targets"),
+  ).action(async (opts: RunOpts) => (await load()).run(opts));
 
   // `backstop eval`: every scenario with both agents; exit 1 when an expectation is not met.
-  program
-    .command("eval")
-    .description("run every scenario with both agents; fail if any expectation is not met")
-    .option("--scenarios <dir>", "folder of scenario YAML files", resolveInPackage("scenarios"))
-    .option("--json", "print a JSON array of reports")
-    .option("--receipts <dir>", "where to write receipts")
-    .option("--judge <judge>", judge, "model")
-    .option("--model-log <file>", modelLog)
-    .action(async (opts: EvalOpts) => (await load()).eval(opts));
+  harnessOptions(
+    program
+      .command("eval")
+      .description("run every scenario with both agents; fail if any expectation is not met")
+      .option("--scenarios <dir>", "folder of scenario YAML files", resolveInPackage("scenarios"))
+      .option("--json", "print a JSON array of reports"),
+  ).action(async (opts: EvalOpts) => (await load()).eval(opts));
 
   // `backstop demo` (also `npm run demo`): the whole product against the sandbox, with the web console.
   program
