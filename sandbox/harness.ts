@@ -69,6 +69,11 @@ export interface HarnessOptions {
   awaitApproval?: boolean;
   /** The quality gate's judge: the scenario's judge model (default) or `always-grounded`. */
   judge?: JudgeMode;
+  /**
+   * Backstop's model router for a scenario (default {@link scenarioRouter} over the sandbox provider),
+   * e.g. a `virtual`-mode router through a real gateway in front of the provider.
+   */
+  router?: (scenario: Scenario, providerUrl: string) => ModelRouter;
 }
 
 /**
@@ -86,7 +91,7 @@ export function backstopDeps(
     policy: Policy;
     prompts: { diagnosis: LoadedPrompt; judge: LoadedPrompt };
     reporters: RunReporter[];
-    opts: Pick<HarnessOptions, "signingKey">;
+    opts: Pick<HarnessOptions, "signingKey" | "router">;
     cluster?: string;
   },
 ): Omit<PipelineDeps, "options"> {
@@ -99,7 +104,7 @@ export function backstopDeps(
     );
   return {
     signals: d.infra,
-    router: scenarioRouter(scenario, stack.models.url),
+    router: (d.opts.router ?? scenarioRouter)(scenario, stack.models.url),
     actions: new WritePath({ kubeConfig: cluster.kubeConfig("writer"), pollIntervalMs: 100, cluster: name }),
     tickets: d.notify,
     policy: d.policy,

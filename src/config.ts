@@ -14,8 +14,10 @@ import { setLogFormat, setLogLevel } from "./log.js";
  * reads `process.env` (DESIGN.md, "Rules of the house"); everything else receives a `Config`.
  *
  * Model targets come from `BACKSTOP_TARGETS`: a JSON array (or a path to a JSON file) of
- * `{ name, base_url, model, api_key_env?, tier, input_usd_per_mtok, output_usd_per_mtok, timeout_ms?, rpm? }`;
- * the API key is read from the environment variable named by `api_key_env` (default `OPENAI_API_KEY`).
+ * `{ name, base_url, model, api_key_env?, tier, input_usd_per_mtok, output_usd_per_mtok, timeout_ms?, rpm?,
+ * headers? }`; the API key is read from the environment variable named by `api_key_env` (default
+ * `OPENAI_API_KEY`); `headers` (string values) go with every request to the target, e.g. Portkey's
+ * `x-portkey-config` (docs/gateways.md).
  * `BACKSTOP_JUDGE_TARGET` is one such object for the quality gate's cheap judge.
  */
 const TargetEnvSchema = z.object({
@@ -28,6 +30,7 @@ const TargetEnvSchema = z.object({
   output_usd_per_mtok: z.number().nonnegative().default(0),
   timeout_ms: z.number().int().positive().default(20_000),
   rpm: z.number().int().positive().optional(),
+  headers: z.record(z.string(), z.string()).optional(),
 });
 export type TargetConfig = z.infer<typeof TargetEnvSchema> & { apiKey: string | undefined };
 
@@ -119,6 +122,13 @@ const EnvSchema = z.object({
   BACKSTOP_APPROVERS: z.string().default(""),
   BACKSTOP_APPROVER_GROUP: z.string().optional(),
   BACKSTOP_ALERT_TOKEN: z.string().min(16, "use a long random token").optional(),
+  BACKSTOP_GUARDRAIL_TOKEN: z.string().min(16, "use a long random token").optional(),
+  BACKSTOP_GUARDRAIL_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .default(1024 * 1024),
   SLACK_MODE: z.enum(["http", "socket"]).default("http"),
   SLACK_BOT_TOKEN: z.string().optional(),
   SLACK_SIGNING_SECRET: z.string().optional(),
@@ -191,6 +201,10 @@ export interface Config {
     apiUrl: string | undefined;
     alertChannel: string | undefined;
     alertToken: string | undefined;
+    /** Bearer token of `POST /guardrails/quality` (BACKSTOP_GUARDRAIL_TOKEN); the route is off without it. */
+    guardrailToken: string | undefined;
+    /** Largest guardrail request body in bytes (BACKSTOP_GUARDRAIL_MAX_BYTES, default 1 MiB). */
+    guardrailMaxBytes: number;
     port: number;
     host: string;
   };
@@ -399,6 +413,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       apiUrl: e.SLACK_API_URL,
       alertChannel: e.SLACK_ALERT_CHANNEL,
       alertToken: e.BACKSTOP_ALERT_TOKEN,
+      guardrailToken: e.BACKSTOP_GUARDRAIL_TOKEN,
+      guardrailMaxBytes: e.BACKSTOP_GUARDRAIL_MAX_BYTES,
       port: e.PORT,
       host: e.HOST,
     },

@@ -25,8 +25,9 @@ export async function sandboxCommand(opts: SandboxOpts): Promise<void> {
   }
   console.log(`Backstop sandbox: ${scenario.title}`);
   console.log(
-    `  Kubernetes API  ${stack.cluster.url}   (KUBECONFIG=${files.readonly}; writer: ${files.writer}; admin: ${files.admin})`,
+    `  Kubernetes API  ${stack.cluster.httpsUrl}   (KUBECONFIG=${files.readonly}; writer: ${files.writer}; admin: ${files.admin})`,
   );
+  console.log(`                  kubectl --kubeconfig ${files.readonly} get pods -A`);
   console.log(`  Prometheus      ${stack.cluster.url}/api/v1/query`);
   console.log(
     `  model provider  ${stack.models.url}   (OpenAI Chat Completions; requests logged to ${modelLog})`,

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
 import { stringify } from "yaml";
@@ -9,6 +10,7 @@ import { childLogger } from "../../src/log.js";
 import { FaultInjector } from "./faults.js";
 import type { SandboxUser } from "./rbac.js";
 import { createHandler, type ServerState } from "./server.js";
+import { generateSandboxTls } from "./tls.js";
 import { type ClusterSnapshot, type Mutation, World } from "./world.js";
 
 export type { SandboxUser } from "./rbac.js";
@@ -19,12 +21,14 @@ const log = childLogger("sandbox.cluster");
 
 /**
  * Options for {@link startSandboxCluster}. `scenario` is a parsed {@link Scenario}; the server listens on
- * `host` (default `127.0.0.1`) and `port` (default 0: an ephemeral port).
+ * `host` (default `127.0.0.1`): plain HTTP on `port` and TLS on `httpsPort` (both default 0: ephemeral).
  */
 export interface SandboxClusterOptions {
   scenario: Scenario;
   host?: string;
   port?: number;
+  /** The HTTPS listener's port (default 0: an ephemeral port). */
+  httpsPort?: number;
 }
 
 /**
@@ -32,13 +36,20 @@ export interface SandboxClusterOptions {
  * `@kubernetes/client-node` 1.4 runs unchanged against {@link SandboxCluster.kubeConfig}.
  */
 export interface SandboxCluster {
-  /** `http://127.0.0.1:PORT`: the API server, and Prometheus at `/api/v1/query`. */
+  /** `http://127.0.0.1:PORT`: the API server over plain HTTP, and Prometheus at `/api/v1/query`. */
   url: string;
+  /**
+   * `https://127.0.0.1:PORT2`: the same API server over TLS with a certificate generated at start; the
+   * kubeconfigs point here (kubectl sends a bearer token only over TLS).
+   */
+  httpsUrl: string;
+  /** The CA certificate (PEM) that signed the HTTPS server's certificate; it is in every kubeconfig. */
+  caPem: string;
   /** The bearer token of each user (random per start, kept across {@link SandboxCluster.reset}). */
   tokens: Record<SandboxUser, string>;
-  /** A client-node KubeConfig pointing at `url` with that user's bearer token (`skipTLSVerify`, plain HTTP). */
+  /** A client-node KubeConfig pointing at `httpsUrl` with that user's bearer token, trusting the sandbox CA. */
   kubeConfig(user: SandboxUser): KubeConfig;
-  /** The same as a kubeconfig file (YAML), e.g. for `backstop sandbox`. */
+  /** The same as a kubeconfig file (YAML), e.g. for `backstop sandbox` and `kubectl --kubeconfig`. */
   kubeconfigYaml(user: SandboxUser): string;
   /** Every write that changed state (not dry-runs), in order. */
   mutations(): Mutation[];
@@ -67,11 +78,19 @@ function checkScenario(scenario: Scenario): Scenario {
 }
 
 /** The kubeconfig document (https://kubernetes.io/docs/concepts/configuration/organize-cluster-access-kubeconfig/) for one user. */
-function kubeconfigDoc(url: string, user: SandboxUser, token: string) {
+function kubeconfigDoc(url: string, caPem: string, user: SandboxUser, token: string) {
   return {
     apiVersion: "v1",
     kind: "Config",
-    clusters: [{ name: "backstop-sandbox", cluster: { server: url, "insecure-skip-tls-verify": true } }],
+    clusters: [
+      {
+        name: "backstop-sandbox",
+        cluster: {
+          server: url,
+          "certificate-authority-data": Buffer.from(caPem, "utf8").toString("base64"),
+        },
+      },
+    ],
     users: [{ name: `sandbox-${user}`, user: { token } }],
     contexts: [
       { name: `sandbox-${user}`, context: { cluster: "backstop-sandbox", user: `sandbox-${user}` } },
@@ -112,34 +131,45 @@ export async function startSandboxCluster(opts: SandboxClusterOptions): Promise<
     users: new Map(Object.entries(tokens).map(([u, t]) => [t, u as SandboxUser])),
     sleep,
   };
-  const server = createServer(createHandler(state));
   const host = opts.host ?? "127.0.0.1";
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", (err) =>
-      reject(
-        new BackstopError(
-          "sandbox.cluster.listen",
-          `cannot listen on ${host}:${opts.port ?? 0}: ${err.message}`,
-          { cause: err },
+  const tls = await generateSandboxTls(host);
+  const handler = createHandler(state);
+  const server = createServer(handler);
+  const secure = createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, handler);
+  const listen = (srv: typeof server | typeof secure, port: number) =>
+    new Promise<number>((resolve, reject) => {
+      srv.once("error", (err) =>
+        reject(
+          new BackstopError("sandbox.cluster.listen", `cannot listen on ${host}:${port}: ${err.message}`, {
+            cause: err,
+          }),
         ),
-      ),
-    );
-    server.listen(opts.port ?? 0, host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-  log.debug({ url, scenario: scenario.name }, "sandbox cluster listening");
+      );
+      srv.listen(port, host, () => resolve((srv.address() as AddressInfo).port));
+    });
+  const hostPart = host.includes(":") ? `[${host}]` : host;
+  const url = `http://${hostPart}:${await listen(server, opts.port ?? 0)}`;
+  let httpsUrl: string;
+  try {
+    httpsUrl = `https://${hostPart}:${await listen(secure, opts.httpsPort ?? 0)}`;
+  } catch (err) {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    throw err;
+  }
+  log.debug({ url, httpsUrl, scenario: scenario.name }, "sandbox cluster listening");
 
   return {
     url,
+    httpsUrl,
+    caPem: tls.caPem,
     tokens,
     kubeConfig(user) {
       const kc = new KubeConfig();
-      kc.loadFromString(stringify(kubeconfigDoc(url, user, tokens[user])));
+      kc.loadFromString(stringify(kubeconfigDoc(httpsUrl, tls.caPem, user, tokens[user])));
       return kc;
     },
     kubeconfigYaml(user) {
-      return stringify(kubeconfigDoc(url, user, tokens[user]));
+      return stringify(kubeconfigDoc(httpsUrl, tls.caPem, user, tokens[user]));
     },
     mutations() {
       return state.world.mutations();
@@ -163,10 +193,15 @@ export async function startSandboxCluster(opts: SandboxClusterOptions): Promise<
     async close() {
       closed = true;
       for (const wake of [...wakers]) wake();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await Promise.all(
+        [server, secure].map(
+          (srv) =>
+            new Promise<void>((resolve) => {
+              srv.close(() => resolve());
+              srv.closeAllConnections();
+            }),
+        ),
+      );
     },
   };
 }

@@ -1,11 +1,14 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { childLogger } from "../../src/log.js";
+import { discoveryDocument } from "./discovery.js";
 import type { FaultInjector } from "./faults.js";
 import { applyPatch } from "./patch.js";
 import { answerQuery } from "./prometheus.js";
-import { authorize, type SandboxUser } from "./rbac.js";
+import { decodeSelfSubjectAccessReview, PROTOBUF_CONTENT_TYPE } from "./protobuf.js";
+import { allowed, authorize, type SandboxUser } from "./rbac.js";
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from "./selectors.js";
 import { badRequest, type K8sStatus, StatusError } from "./status.js";
+import { toTable, wantsTable } from "./table.js";
 import type { Obj, World } from "./world.js";
 
 const log = childLogger("sandbox.cluster");
@@ -88,6 +91,10 @@ function sendStatus(res: ServerResponse, status: K8sStatus): void {
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
+  return (await readRawBody(req)).toString("utf8");
+}
+
+async function readRawBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -96,7 +103,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
     if (size > MAX_BODY) throw new StatusError(413, "Request entity too large: limit is 1048576");
     chunks.push(b);
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
 }
 
 function verbOf(method: string, name: string, query: URLSearchParams): string {
@@ -132,6 +139,20 @@ function route(method: string, path: string, query: URLSearchParams): Route | un
   } else if (segs[0] === "apis" && segs[1] === "apps" && segs[2] === "v1") {
     group = "apps";
     rest = segs.slice(3);
+  } else if (
+    segs[0] === "apis" &&
+    segs[1] === "authorization.k8s.io" &&
+    segs[2] === "v1" &&
+    segs[3] === "selfsubjectaccessreviews" &&
+    segs.length === 4
+  ) {
+    return {
+      group: "authorization.k8s.io",
+      resource: "selfsubjectaccessreviews",
+      namespace: "",
+      name: "",
+      verb: verbOf(method, "", query),
+    };
   } else return undefined;
   let namespace = "";
   if (rest[0] === "namespaces" && rest.length >= 3) {
@@ -192,6 +213,164 @@ function list(
   };
 }
 
+/** The collection behind a list or watch of `resource`, or undefined when it cannot be listed. */
+function collection(
+  world: World,
+  resource: string,
+  ns: string | undefined,
+): { kind: string; apiVersion: string; items: Obj[]; fields: string[] } | undefined {
+  switch (resource) {
+    case "namespaces":
+      return { kind: "NamespaceList", apiVersion: "v1", items: world.listNamespaces(), fields: META_FIELDS };
+    case "pods":
+      return { kind: "PodList", apiVersion: "v1", items: world.listPods(ns), fields: POD_FIELDS };
+    case "events":
+      return { kind: "EventList", apiVersion: "v1", items: world.listEvents(ns), fields: EVENT_FIELDS };
+    case "deployments":
+      return {
+        kind: "DeploymentList",
+        apiVersion: "apps/v1",
+        items: world.listDeployments(ns),
+        fields: META_FIELDS,
+      };
+    case "replicasets":
+      return {
+        kind: "ReplicaSetList",
+        apiVersion: "apps/v1",
+        items: world.listReplicaSets(ns),
+        fields: META_FIELDS,
+      };
+    case "statefulsets":
+      return {
+        kind: "StatefulSetList",
+        apiVersion: "apps/v1",
+        items: world.listStatefulSets(ns),
+        fields: META_FIELDS,
+      };
+    case "secrets":
+    case "services":
+    case "configmaps":
+      return { kind: LIST_KIND[resource]!, apiVersion: "v1", items: [], fields: META_FIELDS };
+    default:
+      return undefined;
+  }
+}
+
+const WATCH_POLL_MS = 100;
+const WATCH_MAX_SECONDS = 1800;
+
+/**
+ * A watch (`?watch=true`) as the API server streams it: one JSON `WatchEvent` per line
+ * (`{"type":"ADDED"|"MODIFIED"|"DELETED","object":…}`), chunked, over the list's selectors. Without a
+ * `resourceVersion` (or with `0`) every current object comes first as ADDED; with one, objects changed
+ * since it come as MODIFIED; then any change of an object (spec or status) is a MODIFIED. The sandbox's world is advanced by reads, so the stream polls it every
+ * 100 ms; it ends after `timeoutSeconds` (default and cap 1800 s), when the client goes, or on close.
+ * With a Table `Accept` header each object is a one-row Table (column definitions in the first event).
+ */
+async function serveWatch(
+  state: ServerState,
+  req: IncomingMessage,
+  res: ServerResponse,
+  resource: string,
+  ns: string | undefined,
+  query: URLSearchParams,
+): Promise<void> {
+  const timeoutRaw = query.get("timeoutSeconds");
+  const timeout = timeoutRaw === null ? WATCH_MAX_SECONDS : Number(timeoutRaw);
+  if (!Number.isFinite(timeout) || timeout < 0) throw badRequest(`invalid timeoutSeconds: ${timeoutRaw}`);
+  const sinceRaw = query.get("resourceVersion");
+  const since = sinceRaw === null || sinceRaw === "" ? 0 : Number(sinceRaw);
+  if (!Number.isFinite(since)) throw badRequest(`invalid resourceVersion: ${sinceRaw}`);
+  const snapshot = (): Map<string, Obj> => {
+    state.world.reconcile();
+    const c = collection(state.world, resource, ns);
+    const listed = list(state.world, c!.kind, c!.apiVersion, c!.items, query, c!.fields);
+    const out = new Map<string, Obj>();
+    for (const item of listed.items as Obj[]) {
+      const m = (item.metadata ?? {}) as Obj;
+      out.set(`${String(m.namespace ?? "")}/${String(m.name ?? "")}`, item);
+    }
+    return out;
+  };
+  const rv = (o: Obj) => Number(((o.metadata ?? {}) as Obj).resourceVersion ?? 0);
+  res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
+  res.flushHeaders();
+  // `kubectl get -w` asks for Tables: each event's object is then a one-row Table, the column
+  // definitions in the first only, as the API server sends them.
+  const table = wantsTable(req.headers.accept);
+  let first = true;
+  const send = (type: string, object: Obj) => {
+    let out: Obj = object;
+    if (table) {
+      const t = toTable(object, query.get("includeObject"));
+      if (t) {
+        if (!first) t.columnDefinitions = [];
+        out = t;
+      }
+      first = false;
+    }
+    res.write(`${JSON.stringify({ type, object: out })}\n`);
+  };
+  let seen = snapshot();
+  for (const o of seen.values()) {
+    if (since === 0) send("ADDED", o);
+    else if (rv(o) > since) send("MODIFIED", o);
+  }
+  const deadline = Date.now() + timeout * 1000;
+  let gone = false;
+  req.on("close", () => {
+    gone = true;
+  });
+  while (!gone && !res.destroyed && Date.now() < deadline) {
+    await state.sleep(Math.min(WATCH_POLL_MS, Math.max(0, deadline - Date.now())));
+    if (gone || res.destroyed) break;
+    const now = snapshot();
+    for (const [key, o] of now) {
+      const before = seen.get(key);
+      if (!before) send("ADDED", o);
+      // Status (replicas, conditions, container states) is computed on read and moves without a new
+      // resourceVersion, so a change is any change of the object, as the status writers make it upstream.
+      else if (rv(before) !== rv(o) || JSON.stringify(before) !== JSON.stringify(o)) send("MODIFIED", o);
+    }
+    for (const [key, o] of seen) if (!now.has(key)) send("DELETED", o);
+    seen = now;
+  }
+  res.end();
+}
+
+/**
+ * A SelfSubjectAccessReview (authorization.k8s.io/v1, what `kubectl auth can-i` posts): the caller's
+ * RBAC decision for `spec.resourceAttributes` (verb, group, resource, subresource, namespace, name).
+ * @throws StatusError 400 when the body is not a review with resource attributes.
+ */
+function selfSubjectAccessReview(state: ServerState, user: SandboxUser, body: Obj): Obj {
+  const spec = (body.spec ?? {}) as Obj;
+  const attrs = spec.resourceAttributes as Obj | undefined;
+  if (body.kind !== "SelfSubjectAccessReview" || !attrs || typeof attrs !== "object") {
+    throw badRequest("a SelfSubjectAccessReview with spec.resourceAttributes is required");
+  }
+  const str = (v: unknown) => (typeof v === "string" ? v : "");
+  const resource = str(attrs.subresource)
+    ? `${str(attrs.resource)}/${str(attrs.subresource)}`
+    : str(attrs.resource);
+  const namespace = str(attrs.namespace);
+  const ok = allowed(user, {
+    verb: str(attrs.verb),
+    group: str(attrs.group),
+    resource,
+    namespace,
+    name: str(attrs.name),
+    namespaceLabels: state.world.namespaceLabels(namespace) ?? {},
+  });
+  return {
+    kind: "SelfSubjectAccessReview",
+    apiVersion: "authorization.k8s.io/v1",
+    metadata: { creationTimestamp: null },
+    spec,
+    status: ok ? { allowed: true, reason: "RBAC: allowed by the sandbox's rules" } : { allowed: false },
+  };
+}
+
 function formatLog(lines: string[], end: number, query: URLSearchParams): string {
   let out = lines.map((line, i) => ({ line, at: end - (lines.length - 1 - i) * 1000 }));
   const tail = query.get("tailLines");
@@ -221,6 +400,18 @@ function dryRunOf(query: URLSearchParams): boolean {
     }
   }
   return true;
+}
+
+/**
+ * `dryRun` of a DELETE's `DeleteOptions` body (meta/v1: `{"kind":"DeleteOptions","dryRun":["All"]}`);
+ * false for an empty body. @throws StatusError 400 for a body that is not JSON or a bad dryRun value.
+ */
+function deleteDryRun(text: string): boolean {
+  if (text.trim() === "") return false;
+  const opts = parseJsonBody(text);
+  if (opts.dryRun === undefined) return false;
+  if (!Array.isArray(opts.dryRun)) throw badRequest("DeleteOptions.dryRun must be a list");
+  return dryRunOf(new URLSearchParams(opts.dryRun.map((v) => ["dryRun", String(v)])));
 }
 
 function parseJsonBody(text: string): Obj {
@@ -290,6 +481,8 @@ async function handle(state: ServerState, req: IncomingMessage, res: ServerRespo
   const user = m ? state.users.get(m[1]!.trim()) : undefined;
   if (!user) throw new StatusError(401, "Unauthorized");
 
+  const doc = method === "GET" ? discoveryDocument(url.pathname, req.headers.host ?? "") : undefined;
+  if (doc) return sendJson(res, 200, doc);
   if (url.pathname === "/version") {
     sendJson(res, 200, {
       major: "1",
@@ -302,7 +495,9 @@ async function handle(state: ServerState, req: IncomingMessage, res: ServerRespo
   const r = route(method, url.pathname, url.searchParams);
   if (!r)
     throw new StatusError(404, "the server could not find the requested resource", undefined, "NotFound");
-  const dryRun = dryRunOf(url.searchParams);
+  // client-go sends DeleteOptions (dryRun among them) in a DELETE's body, not in the query.
+  const deleteBody = method === "DELETE" ? await readBody(req) : "";
+  const dryRun = dryRunOf(url.searchParams) || deleteDryRun(deleteBody);
   log.debug(
     { user, verb: r.verb, resource: r.resource, namespace: r.namespace, name: r.name, dryRun },
     "request",
@@ -327,12 +522,26 @@ async function handle(state: ServerState, req: IncomingMessage, res: ServerRespo
   }
 
   const world = state.world;
-  authorize(user, { ...r, namespaceLabels: world.namespaceLabels(r.namespace) ?? {} });
+  // Every authenticated user may ask about its own access (system:basic-user in a real cluster).
+  if (r.resource !== "selfsubjectaccessreviews")
+    authorize(user, { ...r, namespaceLabels: world.namespaceLabels(r.namespace) ?? {} });
   world.reconcile();
-  const body = method === "PATCH" || method === "PUT" || method === "POST" ? await readBody(req) : "";
+  const raw = method === "PATCH" || method === "PUT" || method === "POST" ? await readRawBody(req) : null;
+  const protobuf = (req.headers["content-type"] ?? "").startsWith(PROTOBUF_CONTENT_TYPE);
+  if (protobuf && r.resource !== "selfsubjectaccessreviews") {
+    throw new StatusError(
+      415,
+      `the sandbox reads ${PROTOBUF_CONTENT_TYPE} only for selfsubjectaccessreviews: send application/json`,
+      undefined,
+      "UnsupportedMediaType",
+    );
+  }
+  const body = raw?.toString("utf8") ?? "";
   const ns = r.namespace || undefined;
   const q = url.searchParams;
-  const ok = (obj: unknown) => sendJson(res, 200, obj);
+  const table = (r.verb === "get" || r.verb === "list") && wantsTable(req.headers.accept);
+  const ok = (obj: unknown) =>
+    sendJson(res, 200, (table && toTable(obj as Obj, q.get("includeObject"))) || obj);
   const patchOrPut = (current: Obj): Obj =>
     method === "PATCH"
       ? (applyPatch(current, req.headers["content-type"], body) as Obj)
@@ -345,13 +554,19 @@ async function handle(state: ServerState, req: IncomingMessage, res: ServerRespo
       "MethodNotAllowed",
     );
   };
-  if (r.verb === "watch")
-    throw new StatusError(
-      405,
-      "watch is not supported by the sandbox cluster",
-      undefined,
-      "MethodNotAllowed",
+  if (r.verb === "watch") {
+    if (!collection(world, r.resource, ns)) return unsupported();
+    return serveWatch(state, req, res, r.resource, ns, q);
+  }
+  if (r.resource === "selfsubjectaccessreviews") {
+    if (r.verb !== "create") return unsupported();
+    const review = selfSubjectAccessReview(
+      state,
+      user,
+      protobuf ? decodeSelfSubjectAccessReview(raw ?? Buffer.alloc(0)) : parseJsonBody(body),
     );
+    return sendJson(res, 201, review);
+  }
 
   switch (r.resource) {
     case "namespaces":

@@ -1,14 +1,5 @@
 /** The sandbox Slack: a loopback Web API for the bot, and a helper that sends it signed requests as Slack does. */
-export {
-  type RecordedCall,
-  type RecordedMessage,
-  type ResponseUrlContext,
-  type SandboxChannel,
-  type SandboxFile,
-  type SandboxSlack,
-  type SandboxSlackOptions,
-  startSandboxSlack,
-} from "./server.js";
+export { startSandboxSlack } from "./server.js";
 export {
   type SendOptions,
   type SendResult,
@@ -17,3 +8,12 @@ export {
   sendSlashCommand,
   signSlackRequest,
 } from "./signing.js";
+export type {
+  RecordedCall,
+  RecordedMessage,
+  ResponseUrlContext,
+  SandboxChannel,
+  SandboxFile,
+  SandboxSlack,
+  SandboxSlackOptions,
+} from "./types.js";

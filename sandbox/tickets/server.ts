@@ -1,11 +1,11 @@
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer } from "node:http";
 import { createMcpExpressApp } from "@modelcontextprotocol/sdk/server/express.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { Request, Response } from "express";
 import { z } from "zod";
 import { mountStatelessMcp } from "../../src/mcp/stateless-http.js";
+import { closeServer, listen, sendJson } from "../http.js";
 
 /**
  * A Linear-like issue in the sandbox tickets server. `id` and `identifier` are the same `BKS-<n>` key;
@@ -195,14 +195,12 @@ export async function startSandboxTickets(
   });
   app.get("/issue/:id", (req: Request, res: Response) => {
     const issue = issues.find((i) => i.id === req.params.id);
-    if (issue) res.json(issue);
-    else res.status(404).json({ error: "not found" });
+    if (issue) sendJson(res, 200, issue);
+    else sendJson(res, 404, { error: "not found" });
   });
 
-  const http: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(opts.port ?? 0, host, (err?: Error) => (err ? reject(err) : resolve(s)));
-  });
-  const { port } = http.address() as AddressInfo;
+  const http = createServer(app);
+  const { port } = await listen(http, opts.port ?? 0, host);
   base = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   return {
     url: `${base}/mcp`,
@@ -213,10 +211,6 @@ export async function startSandboxTickets(
       calls = [];
       seq = 0;
     },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        http.closeAllConnections();
-        http.close((err) => (err ? reject(err) : resolve()));
-      }),
+    close: () => closeServer(http),
   };
 }

@@ -30,7 +30,9 @@ const log = childLogger("gateway");
  * (ending in `/v1`), `model` as the API names it, `apiKey` already read from the env var the config names
  * (undefined: the target is skipped with reason `no_api_key`). `tier` 1 is tried first; higher tiers are
  * stronger. Prices are USD per 1M input/output tokens; `timeoutMs` bounds one HTTP request; `rpm` is an
- * optional requests-per-minute limit enforced by the router.
+ * optional requests-per-minute limit enforced by the router. `headers` are sent with every request to this
+ * target, e.g. Portkey's `x-portkey-config` (a fallback config) or a gateway's own routing headers; they
+ * never override the router's `X-TFY-*` headers.
  */
 export interface ModelTarget {
   name: string;
@@ -42,6 +44,7 @@ export interface ModelTarget {
   outputUsdPerMTok: number;
   timeoutMs: number;
   rpm?: number;
+  headers?: Record<string, string>;
 }
 
 /**
@@ -132,6 +135,7 @@ const TargetSchema = z.object({
   outputUsdPerMTok: z.number().nonnegative(),
   timeoutMs: z.number().int().positive(),
   rpm: z.number().int().positive().optional(),
+  headers: z.record(z.string(), z.string()).optional(),
 });
 
 const OptionsSchema = z.object({
@@ -515,6 +519,7 @@ export class ModelRouter {
         baseURL: target.baseURL,
         maxRetries: 0,
         timeout: target.timeoutMs,
+        ...(target.headers ? { defaultHeaders: target.headers } : {}),
       });
       this.clients.set(target.name, c);
     }

@@ -353,6 +353,8 @@ export async function runBackstop(input: RunInput, deps: PipelineDeps): Promise<
         purpose: "diagnose",
         runId: input.runId,
         minTier,
+        // A gateway passes X-TFY-METADATA to its guardrails: the quality-gate guardrail needs the onset.
+        metadata: { onset: input.onset.toISOString() },
         messages: [
           { role: "system", content: rendered.system },
           { role: "user", content: rendered.user },

@@ -45,6 +45,7 @@ function toTarget(t: TargetConfig): ModelTarget {
     outputUsdPerMTok: t.output_usd_per_mtok,
     timeoutMs: t.timeout_ms,
     ...(t.rpm !== undefined ? { rpm: t.rpm } : {}),
+    ...(t.headers ? { headers: t.headers } : {}),
   };
 }
 

@@ -13,6 +13,7 @@ import {
 import slackWebApi, { WebClient, type WebClientOptions } from "@slack/web-api";
 import type { Logger } from "pino";
 import { BackstopError, errorMessage } from "../errors.js";
+import { createGuardrailHandler, GUARDRAIL_QUALITY_ROUTE } from "../guardrails/gateway-guardrail.js";
 import { childLogger } from "../log.js";
 import type { RunsProducer } from "../queue/runs.js";
 import type { RunStore } from "../queue/store.js";
@@ -194,6 +195,8 @@ export function slackClientOptions(settings: Pick<SlackSettings, "slackApiUrl">)
  * Builds the Bolt app and its routes. `mode: "http"`: an `HTTPReceiver` serving `POST /slack/events`
  * (signature and 5-minute timestamp checked by Bolt) and `POST /alerts/alertmanager` as a custom route.
  * `mode: "socket"`: Socket Mode with `appToken`, plus a node:http server for `/alerts/alertmanager` on `port`.
+ * With `guardrailToken` set, both modes also serve `POST /guardrails/quality` (the quality gate as an
+ * AI-gateway output guardrail, see src/guardrails/gateway-guardrail.ts).
  * Bolt does not call `auth.test` at start (`tokenVerificationEnabled: false` with `botId`/`botUserId`).
  * Errors from listeners go to `app.error` and are logged; they never crash the process.
  * @throws BackstopError `slack.config` for invalid settings (e.g. socket mode without `appToken`).
@@ -220,6 +223,12 @@ export function createBackstopApp(settings: SlackSettings, deps: AppDeps): Backs
     log: log.child({ route: ALERT_ROUTE }),
   });
   const host = settings.host ?? "0.0.0.0";
+  const guardrailHandler = settings.guardrailToken
+    ? createGuardrailHandler({
+        token: settings.guardrailToken,
+        ...(settings.guardrailMaxBytes ? { maxBodyBytes: settings.guardrailMaxBytes } : {}),
+      })
+    : null;
 
   let app: App;
   let alertServer: Server | null = null;
@@ -239,6 +248,7 @@ export function createBackstopApp(settings: SlackSettings, deps: AppDeps): Backs
     alertServer = createServer((req, res) => {
       const path = new URL(req.url ?? "/", "http://localhost").pathname;
       if (path === ALERT_ROUTE && req.method === "POST") return alertHandler(req, res);
+      if (path === GUARDRAIL_QUALITY_ROUTE && guardrailHandler) return guardrailHandler(req, res);
       const extra = deps.routes?.find((r) => r.path === path && req.method === r.method);
       if (extra) return extra.handler(req, res);
       res.writeHead(404, { "content-type": "application/json" });
@@ -250,6 +260,9 @@ export function createBackstopApp(settings: SlackSettings, deps: AppDeps): Backs
       endpoints: SLACK_EVENTS_PATH,
       customRoutes: [
         { path: ALERT_ROUTE, method: ["POST"], handler: alertHandler },
+        ...(guardrailHandler
+          ? [{ path: GUARDRAIL_QUALITY_ROUTE, method: ["POST"], handler: guardrailHandler }]
+          : []),
         ...(deps.routes ?? []).map((r) => ({ path: r.path, method: [r.method], handler: r.handler })),
       ],
       logger,

@@ -19,6 +19,8 @@ import { BackstopError } from "../errors.js";
  * - `alertWebhookToken`: the bearer token Alertmanager sends (`http_config.authorization.credentials`).
  * - `approvers`: Slack user ids, and/or a user group id (`S…`) whose members may decide escalations.
  * - `approvalTimeoutMs`: ms before an escalation is rejected as expired (default 30 minutes).
+ * - `guardrailToken` / `guardrailMaxBytes`: when a token is set, the bot also serves the quality gate as
+ *   a gateway output guardrail on `POST /guardrails/quality` (src/guardrails/gateway-guardrail.ts).
  */
 export interface SlackSettings {
   mode: "http" | "socket";
@@ -39,6 +41,8 @@ export interface SlackSettings {
    * `BACKSTOP_CLUSTER_NAME`, `BACKSTOP_CLUSTER_LABEL`); default one cluster named `default`, label `cluster`.
    */
   clusters?: ClusterRoster;
+  guardrailToken?: string;
+  guardrailMaxBytes?: number;
 }
 
 /** Default time an escalation waits for a human before it is rejected as expired: 30 minutes, in ms. */
@@ -59,6 +63,8 @@ const SettingsSchema = z
     alertWebhookToken: z.string().min(16, "BACKSTOP_ALERT_TOKEN must be at least 16 characters"),
     approvers: z.object({ users: z.array(z.string().min(1)), usergroup: z.string().min(1).optional() }),
     approvalTimeoutMs: z.number().int().positive(),
+    guardrailToken: z.string().min(16, "BACKSTOP_GUARDRAIL_TOKEN must be at least 16 characters").optional(),
+    guardrailMaxBytes: z.number().int().min(1024).optional(),
   })
   .superRefine((s, ctx) => {
     if (s.mode === "socket" && !s.appToken)
@@ -119,6 +125,9 @@ export function slackSettingsFromConfig(config: Config): SlackSettings {
     },
     approvalTimeoutMs: config.approvals.timeoutMs || DEFAULT_APPROVAL_TIMEOUT_MS,
     clusters: config.clusterRoster,
+    ...(config.slack.guardrailToken
+      ? { guardrailToken: config.slack.guardrailToken, guardrailMaxBytes: config.slack.guardrailMaxBytes }
+      : {}),
   });
 }
 

@@ -286,7 +286,7 @@ describe("sandbox cluster: reads with client-node", () => {
     const { KubeConfig } = await import("@kubernetes/client-node");
     const kc = new KubeConfig();
     kc.loadFromString(cluster.kubeconfigYaml("readonly"));
-    expect(kc.getCurrentCluster()?.server).toBe(cluster.url);
+    expect(kc.getCurrentCluster()?.server).toBe(cluster.httpsUrl);
     const list = await kc.makeApiClient(CoreV1Api).listNamespace();
     expect(list.items).toHaveLength(2);
   });
