@@ -119,17 +119,23 @@ export async function serveResource(rr: ResourceRequest): Promise<void> {
     return sendJson(res, 201, review);
   }
 
+  const call = (ops: VerbOps) => {
+    const op = opFor(r.verb, ops);
+    return op ? ok(op()) : unsupported();
+  };
+  const writeVerb = r.verb as "patch" | "update";
   switch (r.resource) {
     case "namespaces":
-      if (r.verb === "list")
-        return ok(list(world, LIST_KIND.namespaces!, "v1", world.listNamespaces(), q, META_FIELDS));
-      if (r.verb === "get") return ok(world.getNamespace(r.name));
-      return unsupported();
+      return call({
+        list: () => list(world, LIST_KIND.namespaces!, "v1", world.listNamespaces(), q, META_FIELDS),
+        get: () => world.getNamespace(r.name),
+      });
     case "pods":
-      if (r.verb === "list") return ok(list(world, "PodList", "v1", world.listPods(ns), q, POD_FIELDS));
-      if (r.verb === "get") return ok(world.getPod(r.namespace, r.name));
-      if (r.verb === "delete") return ok(world.deletePod(r.namespace, r.name, user, dryRun));
-      return unsupported();
+      return call({
+        list: () => list(world, "PodList", "v1", world.listPods(ns), q, POD_FIELDS),
+        get: () => world.getPod(r.namespace, r.name),
+        delete: () => world.deletePod(r.namespace, r.name, user, dryRun),
+      });
     case "pods/log": {
       if (r.verb !== "get") return unsupported();
       const container = q.get("container") ?? undefined;
@@ -143,54 +149,66 @@ export async function serveResource(rr: ResourceRequest): Promise<void> {
       return;
     }
     case "events":
-      if (r.verb === "list") return ok(list(world, "EventList", "v1", world.listEvents(ns), q, EVENT_FIELDS));
-      return unsupported();
+      return call({ list: () => list(world, "EventList", "v1", world.listEvents(ns), q, EVENT_FIELDS) });
     case "secrets":
     case "services":
     case "configmaps":
-      if (r.verb === "list") return ok(list(world, LIST_KIND[r.resource]!, "v1", [], q, META_FIELDS));
-      if (r.verb === "get")
-        throw new StatusError(404, `${r.resource} "${r.name}" not found`, {
-          name: r.name,
-          group: "",
-          kind: r.resource,
-        });
-      return unsupported();
+      return call({
+        list: () => list(world, LIST_KIND[r.resource]!, "v1", [], q, META_FIELDS),
+        get: () => {
+          throw new StatusError(404, `${r.resource} "${r.name}" not found`, {
+            name: r.name,
+            group: "",
+            kind: r.resource,
+          });
+        },
+      });
     case "deployments":
-      if (r.verb === "list")
-        return ok(list(world, "DeploymentList", "apps/v1", world.listDeployments(ns), q, META_FIELDS));
-      if (r.verb === "get") return ok(world.getDeployment(r.namespace, r.name));
-      if (r.verb === "patch" || r.verb === "update") {
-        return ok(
-          world.writeDeployment(r.namespace, r.name, user, r.verb, "deployments", dryRun, patchOrPut),
-        );
-      }
-      if (r.verb === "delete") return ok(world.deleteDeployment(r.namespace, r.name, user, dryRun));
-      return unsupported();
+      return call({
+        list: () => list(world, "DeploymentList", "apps/v1", world.listDeployments(ns), q, META_FIELDS),
+        get: () => world.getDeployment(r.namespace, r.name),
+        write: () =>
+          world.writeDeployment(r.namespace, r.name, user, writeVerb, "deployments", dryRun, patchOrPut),
+        delete: () => world.deleteDeployment(r.namespace, r.name, user, dryRun),
+      });
     case "deployments/scale":
-      if (r.verb === "get") return ok(world.getDeploymentScale(r.namespace, r.name));
-      if (r.verb === "patch" || r.verb === "update") {
-        return ok(world.writeDeploymentScale(r.namespace, r.name, user, r.verb, dryRun, patchOrPut));
-      }
-      return unsupported();
+      return call({
+        get: () => world.getDeploymentScale(r.namespace, r.name),
+        write: () => world.writeDeploymentScale(r.namespace, r.name, user, writeVerb, dryRun, patchOrPut),
+      });
     case "deployments/status":
-      if (r.verb === "get") return ok(world.getDeployment(r.namespace, r.name));
-      return unsupported();
+      return call({ get: () => world.getDeployment(r.namespace, r.name) });
     case "replicasets":
-      if (r.verb === "list")
-        return ok(list(world, "ReplicaSetList", "apps/v1", world.listReplicaSets(ns), q, META_FIELDS));
-      if (r.verb === "get") return ok(world.getReplicaSet(r.namespace, r.name));
-      return unsupported();
+      return call({
+        list: () => list(world, "ReplicaSetList", "apps/v1", world.listReplicaSets(ns), q, META_FIELDS),
+        get: () => world.getReplicaSet(r.namespace, r.name),
+      });
     case "statefulsets":
-      if (r.verb === "list")
-        return ok(list(world, "StatefulSetList", "apps/v1", world.listStatefulSets(ns), q, META_FIELDS));
-      if (r.verb === "get") return ok(world.getStatefulSet(r.namespace, r.name));
-      if (r.verb === "patch" || r.verb === "update") {
-        return ok(world.writeStatefulSet(r.namespace, r.name, user, r.verb, dryRun, patchOrPut));
-      }
-      if (r.verb === "delete") return ok(world.deleteStatefulSet(r.namespace, r.name, user, dryRun));
-      return unsupported();
+      return call({
+        list: () => list(world, "StatefulSetList", "apps/v1", world.listStatefulSets(ns), q, META_FIELDS),
+        get: () => world.getStatefulSet(r.namespace, r.name),
+        write: () => world.writeStatefulSet(r.namespace, r.name, user, writeVerb, dryRun, patchOrPut),
+        delete: () => world.deleteStatefulSet(r.namespace, r.name, user, dryRun),
+      });
     default:
       throw new StatusError(404, "the server could not find the requested resource", undefined, "NotFound");
   }
+}
+
+/** What a resource does per verb: each answers the object to send (or throws a `StatusError`). */
+interface VerbOps {
+  list?: () => unknown;
+  get?: () => unknown;
+  /** `patch` and `update` (PUT). */
+  write?: () => unknown;
+  delete?: () => unknown;
+}
+
+/** The operation of `ops` for an RBAC verb, or undefined when the resource does not allow it (405). */
+function opFor(verb: string, ops: VerbOps): (() => unknown) | undefined {
+  if (verb === "list") return ops.list;
+  if (verb === "get") return ops.get;
+  if (verb === "patch" || verb === "update") return ops.write;
+  if (verb === "delete") return ops.delete;
+  return undefined;
 }

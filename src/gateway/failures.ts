@@ -25,64 +25,37 @@ export interface Failure {
  */
 export function classify(err: unknown, callerAborted: boolean): Failure {
   const msg = errorMessage(err);
-  if (err instanceof InvalidReplyError) {
-    return {
-      reason: "invalid_reply",
-      status: 200,
-      error: msg,
-      retryable: false,
-      fallback: true,
-      targetFault: false,
-    };
-  }
-  if (err instanceof LocalRateLimitError) {
-    return {
-      reason: "rate_limited",
-      status: null,
-      error: msg,
-      retryable: false,
-      fallback: true,
-      targetFault: false,
-    };
-  }
+  const as = (reason: string, status: number | null, how: FailureHandling): Failure => ({
+    reason,
+    status,
+    error: msg,
+    ...how,
+  });
+  if (err instanceof InvalidReplyError) return as("invalid_reply", 200, FALL_OVER);
+  if (err instanceof LocalRateLimitError) return as("rate_limited", null, FALL_OVER);
   if (err instanceof APIConnectionTimeoutError || (err instanceof TaskCancelledError && !callerAborted)) {
-    return {
-      reason: "timeout",
-      status: null,
-      error: msg,
-      retryable: true,
-      fallback: true,
-      targetFault: true,
-    };
+    return as("timeout", null, TRANSIENT);
   }
-  if (err instanceof APIUserAbortError || err instanceof TaskCancelledError) {
-    return {
-      reason: "aborted",
-      status: null,
-      error: msg,
-      retryable: false,
-      fallback: false,
-      targetFault: false,
-    };
-  }
-  if (err instanceof APIConnectionError) {
-    return {
-      reason: "connection_error",
-      status: null,
-      error: msg,
-      retryable: true,
-      fallback: true,
-      targetFault: true,
-    };
-  }
+  if (err instanceof APIUserAbortError || err instanceof TaskCancelledError)
+    return as("aborted", null, FINAL);
+  if (err instanceof APIConnectionError) return as("connection_error", null, TRANSIENT);
   if (err instanceof APIError && typeof err.status === "number") {
     const s = err.status;
     const retryable = s === 408 || s === 429 || s >= 500;
     const fallback = retryable || s === 401 || s === 403 || s === 404;
-    return { reason: `http_${s}`, status: s, error: msg, retryable, fallback, targetFault: fallback };
+    return as(`http_${s}`, s, { retryable, fallback, targetFault: fallback });
   }
-  return { reason: "error", status: null, error: msg, retryable: false, fallback: false, targetFault: false };
+  return as("error", null, FINAL);
 }
+
+/** What the router does with a failure: retry the target, fall over to the next, count a target fault. */
+type FailureHandling = Pick<Failure, "retryable" | "fallback" | "targetFault">;
+/** Timeouts and connection errors: retry (on the last target), fall over, count toward the breaker. */
+const TRANSIENT: FailureHandling = { retryable: true, fallback: true, targetFault: true };
+/** Not the target's fault, but another target may do better: fall over only. */
+const FALL_OVER: FailureHandling = { retryable: false, fallback: true, targetFault: false };
+/** Neither retried nor fallen over (the caller aborted, or an unknown error). */
+const FINAL: FailureHandling = { retryable: false, fallback: false, targetFault: false };
 
 /**
  * Delay before a retry, in ms: the server's `retry-after-ms` or `Retry-After` (seconds or an HTTP-date,

@@ -4,7 +4,7 @@ import type { AlertmanagerWebhook } from "../contracts/alertmanager.js";
 import type { Diagnosis } from "../contracts/diagnosis.js";
 import type { Signals } from "../contracts/signals.js";
 import { BackstopError, errorMessage, isBackstopError } from "../errors.js";
-import type { CompletionResult, RouterEvent } from "../gateway/router.js";
+import type { ChatCompletionMessageParam, CompletionResult, RouterEvent } from "../gateway/router.js";
 import { parseDiagnosis, parseJsonReply } from "../guardrails/extract.js";
 import type { JudgeFn } from "../guardrails/quality.js";
 import { escalateRun } from "./record.js";
@@ -56,6 +56,14 @@ function alertJson(alert: AlertmanagerWebhook | null, note: string | null): stri
   });
 }
 
+/** A rendered prompt as Chat Completions messages: its system part, then its user part. */
+function chatMessages(rendered: { system: string; user: string }): ChatCompletionMessageParam[] {
+  return [
+    { role: "system", content: rendered.system },
+    { role: "user", content: rendered.user },
+  ];
+}
+
 /** The prompt's identity as the router records it on `model.call`. */
 function promptInfo(p: LoadedPrompt): { name: string; version: string; sha256: string } {
   return { name: p.name, version: p.version, sha256: p.sha256 };
@@ -88,10 +96,7 @@ export function modelIO(state: RunState): ModelIO {
     const res = await deps.router.complete({
       purpose: "judge",
       runId: input.runId,
-      messages: [
-        { role: "system", content: rendered.system },
-        { role: "user", content: rendered.user },
-      ],
+      messages: chatMessages(rendered),
       prompt: promptInfo(j.prompt),
       validate: (text) => {
         const p = parseJsonReply(text, JudgeReplySchema);
@@ -137,10 +142,7 @@ export async function diagnose(
       minTier,
       // A gateway passes X-TFY-METADATA to its guardrails: the quality-gate guardrail needs the onset.
       metadata: { onset: input.onset.toISOString() },
-      messages: [
-        { role: "system", content: rendered.system },
-        { role: "user", content: rendered.user },
-      ],
+      messages: chatMessages(rendered),
       prompt: promptInfo(deps.prompts.diagnosis),
       validate: (text) => {
         const p = parseDiagnosis(text);
