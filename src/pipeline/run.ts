@@ -12,7 +12,7 @@ export type { PipelineDeps, PipelineOptions, RunInput, RunResult } from "./types
  * Runs Backstop's guarded loop for one incident: triage → diagnose → validate → act or escalate →
  * record. Every stage is an event on the receipt and goes to every reporter as it happens. Each stage
  * is its own module (`triage.ts`, `diagnose.ts`, `validate.ts`, `act.ts`, `record.ts`) over a shared
- * {@link import("./state.js").RunState}; this function is the loop that re-routes a failed gate to a
+ * `RunState` (`state.ts`); this function is the loop that re-routes a failed gate to a
  * stronger tier within the budgets (`maxReroutes`, default 2; the anomaly budget's step cap).
  *
  * It never throws for an incident-level failure (tool error, model outage, gate failure, API failure
