@@ -118,6 +118,19 @@ type Printer = { columns: Column[]; row: (o: Obj, now: number) => unknown[] };
 
 const NAME = col("Name", "string", 0, "name");
 const AGE = col("Age");
+/** The wide columns a Deployment and a ReplicaSet end with (`kubectl get -o wide`). */
+const WORKLOAD_TAIL = [
+  AGE,
+  col("Containers", "string", 1),
+  col("Images", "string", 1),
+  col("Selector", "string", 1),
+];
+
+/** The cells of {@link WORKLOAD_TAIL} for one object. */
+function workloadTail(o: Obj, now: number): unknown[] {
+  const c = containers(o);
+  return [age(o, now), c.names, c.images, selector(o)];
+}
 
 const PRINTERS: Record<string, Printer> = {
   Pod: {
@@ -151,24 +164,17 @@ const PRINTERS: Record<string, Printer> = {
       col("Ready"),
       col("Up-to-date", "integer"),
       col("Available", "integer"),
-      AGE,
-      col("Containers", "string", 1),
-      col("Images", "string", 1),
-      col("Selector", "string", 1),
+      ...WORKLOAD_TAIL,
     ],
     row: (o, now) => {
       const st = (o.status ?? {}) as Obj;
       const desired = num((o.spec as Obj | undefined)?.replicas);
-      const c = containers(o);
       return [
         meta(o).name,
         `${num(st.readyReplicas)}/${desired}`,
         num(st.updatedReplicas),
         num(st.availableReplicas),
-        age(o, now),
-        c.names,
-        c.images,
-        selector(o),
+        ...workloadTail(o, now),
       ];
     },
   },
@@ -178,23 +184,16 @@ const PRINTERS: Record<string, Printer> = {
       col("Desired", "integer"),
       col("Current", "integer"),
       col("Ready", "integer"),
-      AGE,
-      col("Containers", "string", 1),
-      col("Images", "string", 1),
-      col("Selector", "string", 1),
+      ...WORKLOAD_TAIL,
     ],
     row: (o, now) => {
       const st = (o.status ?? {}) as Obj;
-      const c = containers(o);
       return [
         meta(o).name,
         num((o.spec as Obj | undefined)?.replicas),
         num(st.replicas),
         num(st.readyReplicas),
-        age(o, now),
-        c.names,
-        c.images,
-        selector(o),
+        ...workloadTail(o, now),
       ];
     },
   },

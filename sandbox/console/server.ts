@@ -58,6 +58,22 @@ export interface ConsoleOptions {
   staticDir?: string;
 }
 
+/** The `:agent` path parameter, or null after answering 404. */
+function agentParam(req: Request, res: Response): z.infer<typeof AgentParam> | null {
+  const agent = AgentParam.safeParse(req.params.agent);
+  if (agent.success) return agent.data;
+  sendError(res, 404, `unknown agent "${String(req.params.agent)}"; expected naive or backstop`);
+  return null;
+}
+
+/** The `:runId` path parameter, or null after answering 400. */
+function runIdParam(req: Request, res: Response): string | null {
+  const runId = IdParam.safeParse(req.params.runId);
+  if (runId.success) return runId.data;
+  sendError(res, 400, `bad run id: ${zodMessage(runId.error)}`);
+  return null;
+}
+
 /** A running console: `url` like `http://127.0.0.1:43121`; `close()` ends SSE streams and the listener. */
 export interface RunningConsole {
   url: string;
@@ -193,48 +209,34 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   });
 
   app.get("/api/cluster/:agent", (req, res) => {
-    const agent = AgentParam.safeParse(req.params.agent);
-    if (!agent.success) {
-      sendError(res, 404, `unknown agent "${req.params.agent}"; expected naive or backstop`);
-      return;
-    }
-    res.json(backend.cluster(agent.data));
+    const agent = agentParam(req, res);
+    if (agent) res.json(backend.cluster(agent));
   });
 
   app.get("/api/agents/:agent", (req, res) => {
-    const agent = AgentParam.safeParse(req.params.agent);
-    if (!agent.success) {
-      sendError(res, 404, `unknown agent "${req.params.agent}"; expected naive or backstop`);
-      return;
-    }
-    res.json(backend.agent(agent.data));
+    const agent = agentParam(req, res);
+    if (agent) res.json(backend.agent(agent));
   });
 
   app.get("/api/receipts/:runId", async (req, res) => {
-    const runId = IdParam.safeParse(req.params.runId);
-    if (!runId.success) {
-      sendError(res, 400, `bad run id: ${zodMessage(runId.error)}`);
-      return;
-    }
-    const text = await backend.receipt(runId.data);
+    const runId = runIdParam(req, res);
+    if (runId === null) return;
+    const text = await backend.receipt(runId);
     if (text === null) {
-      sendError(res, 404, `no receipt for run "${runId.data}"`);
+      sendError(res, 404, `no receipt for run "${runId}"`);
       return;
     }
     res.setHeader("Content-Type", "application/json; charset=utf-8");
-    res.setHeader("Content-Disposition", `attachment; filename="backstop-receipt-${runId.data}.json"`);
+    res.setHeader("Content-Disposition", `attachment; filename="backstop-receipt-${runId}.json"`);
     res.send(Buffer.from(text, "utf8"));
   });
 
   app.get("/api/receipts/:runId/verify", async (req, res) => {
-    const runId = IdParam.safeParse(req.params.runId);
-    if (!runId.success) {
-      sendError(res, 400, `bad run id: ${zodMessage(runId.error)}`);
-      return;
-    }
-    const result = await backend.verify(runId.data);
+    const runId = runIdParam(req, res);
+    if (runId === null) return;
+    const result = await backend.verify(runId);
     if (result === null) {
-      sendError(res, 404, `no receipt for run "${runId.data}"`);
+      sendError(res, 404, `no receipt for run "${runId}"`);
       return;
     }
     res.json(result);
