@@ -5,7 +5,7 @@ import { z } from "zod";
 import { AlertmanagerWebhookSchema } from "../src/contracts/alertmanager.js";
 import { ClusterNameSchema } from "../src/contracts/cluster.js";
 import { DiagnosisSchema } from "../src/contracts/diagnosis.js";
-import { BackstopError } from "../src/errors.js";
+import { BackstopError, formatZodIssues } from "../src/errors.js";
 
 /**
  * The scenario file format (`scenarios/*.yaml`), documented field by field in `scenarios/README.md`.
@@ -307,8 +307,8 @@ export function parseScenario(text: string, source = "<scenario>", now = Date.no
   }
   const result = ScenarioSchema.safeParse(raw);
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `  - ${i.path.join(".") || "(root)"}: ${i.message}`);
-    throw new BackstopError("scenario.invalid", `${source}: invalid scenario:\n${lines.join("\n")}`);
+    const lines = formatZodIssues(result.error, { separator: "\n  - " });
+    throw new BackstopError("scenario.invalid", `${source}: invalid scenario:\n  - ${lines}`);
   }
   const scenario = result.data;
   const startsAt = new Date(now - scenario.onset_minutes_ago * 60_000).toISOString();
