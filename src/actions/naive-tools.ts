@@ -7,6 +7,7 @@ import {
 } from "@kubernetes/client-node";
 import { z } from "zod";
 import type { ActionRecord } from "../contracts/events.js";
+import { POD_TEMPLATE_HASH_LABEL, RESTARTED_AT_ANNOTATION } from "../contracts/k8s.js";
 import { BackstopError } from "../errors.js";
 import { childLogger } from "../log.js";
 import {
@@ -14,9 +15,7 @@ import {
   imageRepository,
   isLoopbackCluster,
   ownedReplicaSets,
-  POD_TEMPLATE_HASH_LABEL,
   plainTemplate,
-  RESTARTED_AT_ANNOTATION,
   requestOptions,
   revisionOf,
 } from "./k8s.js";

@@ -10,6 +10,7 @@ import {
 } from "@kubernetes/client-node";
 import { z } from "zod";
 import type { ActionRecord } from "../contracts/events.js";
+import { POD_TEMPLATE_HASH_LABEL, RESTARTED_AT_ANNOTATION } from "../contracts/k8s.js";
 import { BackstopError, errorMessage } from "../errors.js";
 import { childLogger } from "../log.js";
 import {
@@ -17,9 +18,7 @@ import {
   imageMatchesSha,
   type K8sFailure,
   ownedReplicaSets,
-  POD_TEMPLATE_HASH_LABEL,
   plainTemplate,
-  RESTARTED_AT_ANNOTATION,
   requestOptions,
   revisionOf,
   templatesEqualIgnoringHash,
