@@ -5,6 +5,7 @@ import { type LoadedPrompt, loadPrompt } from "../prompts/loader.js";
 import type { Scenario, ScenarioTarget } from "../scenarios/schema.js";
 import { NaiveTools, WritePath } from "../src/actions/index.js";
 import type { ActionRecord, RunOutcome, RunReporter } from "../src/contracts/events.js";
+import { toModelTarget } from "../src/contracts/model-target.js";
 import { BackstopError } from "../src/errors.js";
 import { ModelRouter, type ModelTarget } from "../src/gateway/index.js";
 import { isProtected, loadPolicy, type Policy } from "../src/guardrails/policy.js";
@@ -116,16 +117,7 @@ export function backstopDeps(
 const SANDBOX_KEY = "sandbox-key";
 
 function toTarget(t: ScenarioTarget, baseURL: string): ModelTarget {
-  return {
-    name: t.name,
-    baseURL,
-    model: t.model,
-    apiKey: SANDBOX_KEY,
-    tier: t.tier,
-    inputUsdPerMTok: t.input_usd_per_mtok,
-    outputUsdPerMTok: t.output_usd_per_mtok,
-    timeoutMs: t.timeout_ms,
-  };
+  return toModelTarget({ ...t, base_url: baseURL }, SANDBOX_KEY);
 }
 
 /** A model router over the scenario's chain, pointed at the sandbox model provider. `naive` keeps one model and no retries. */

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { AlertmanagerWebhookSchema } from "../src/contracts/alertmanager.js";
 import { ClusterNameSchema } from "../src/contracts/cluster.js";
 import { DiagnosisSchema } from "../src/contracts/diagnosis.js";
+import { ModelTargetSchema } from "../src/contracts/model-target.js";
 import { BackstopError, formatZodIssues } from "../src/errors.js";
 
 /**
@@ -139,12 +140,12 @@ export type ModelStep = z.infer<typeof ModelStepSchema>;
 
 /** A model target the scenario's chain walks; prices are USD per 1M tokens, `timeout_ms` per call, `latency_ms` per answer. */
 export const ScenarioTargetSchema = z.object({
-  name: z.string().min(1),
-  model: z.string().min(1),
-  tier: z.number().int().min(1),
-  input_usd_per_mtok: z.number().nonnegative(),
-  output_usd_per_mtok: z.number().nonnegative(),
-  timeout_ms: z.number().int().positive().default(20_000),
+  name: ModelTargetSchema.shape.name,
+  model: ModelTargetSchema.shape.model,
+  tier: ModelTargetSchema.shape.tier,
+  input_usd_per_mtok: ModelTargetSchema.shape.inputUsdPerMTok,
+  output_usd_per_mtok: ModelTargetSchema.shape.outputUsdPerMTok,
+  timeout_ms: ModelTargetSchema.shape.timeoutMs.default(20_000),
   /**
    * Scripted latency of this model in ms: the sandbox provider waits this long before every answer to
    * it (scripted steps and the default alike, errors included), on top of a step's `delay_ms`.

@@ -1,8 +1,9 @@
 import { loadPrompt } from "../../prompts/loader.js";
 import { ClusterWriters } from "../actions/index.js";
-import type { Config, TargetConfig } from "../config.js";
+import type { Config } from "../config.js";
+import { toModelTarget } from "../contracts/model-target.js";
 import { BackstopError } from "../errors.js";
-import { ModelRouter, type ModelTarget } from "../gateway/index.js";
+import { ModelRouter } from "../gateway/index.js";
 import type { BudgetStore } from "../gateway/store.js";
 import { loadPolicy } from "../guardrails/policy.js";
 import { connectInfra, connectNotify } from "../mcp/index.js";
@@ -34,21 +35,6 @@ export interface RunWorld {
   signalsWindow: string;
 }
 
-function toTarget(t: TargetConfig): ModelTarget {
-  return {
-    name: t.name,
-    baseURL: t.base_url,
-    model: t.model,
-    apiKey: t.apiKey,
-    tier: t.tier,
-    inputUsdPerMTok: t.input_usd_per_mtok,
-    outputUsdPerMTok: t.output_usd_per_mtok,
-    timeoutMs: t.timeout_ms,
-    ...(t.rpm !== undefined ? { rpm: t.rpm } : {}),
-    ...(t.headers ? { headers: t.headers } : {}),
-  };
-}
-
 /**
  * The production world from the configuration: the model router over `BACKSTOP_TARGETS` with the
  * shared budget store, mcp-infra at `BACKSTOP_INFRA_MCP_URL` (one server serving every cluster; each
@@ -70,11 +56,11 @@ export async function productionWorld(config: Config, budgetStore: BudgetStore):
     );
   if (missing.length > 0)
     throw new BackstopError("config.invalid", `the worker needs: ${missing.join(", ")}`);
-  const targets = config.models.targets.map(toTarget);
+  const targets = config.models.targets.map((t) => toModelTarget(t, t.apiKey));
   const router = new ModelRouter({
     mode: config.models.mode,
     targets,
-    judge: config.models.judge ? toTarget(config.models.judge) : targets[0]!,
+    judge: config.models.judge ? toModelTarget(config.models.judge, config.models.judge.apiKey) : targets[0]!,
     dailyBudgetUsd: config.models.dailyBudgetUsd,
     cooldownMs: config.models.cooldownMs,
     loggingConfig: config.models.loggingConfig,
