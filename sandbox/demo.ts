@@ -6,7 +6,6 @@ import { type Tracer, trace } from "@opentelemetry/api";
 import { WebClient } from "@slack/web-api";
 import type { Worker } from "bullmq";
 import { Redis } from "ioredis";
-import { loadPrompt } from "../prompts/loader.js";
 import { listScenarioFiles, loadScenario, type Scenario } from "../scenarios/schema.js";
 import { type ClusterRoster, DEFAULT_CLUSTER_LABEL, selectCluster } from "../src/contracts/cluster.js";
 import type { RunEvent, RunOutcome, RunReporter } from "../src/contracts/events.js";
@@ -27,6 +26,7 @@ import {
   TRACER_NAME,
 } from "../src/observability/index.js";
 import { targetFromAlert, targetFromWebhook } from "../src/pipeline/target.js";
+import { loadPrompt } from "../src/prompts/loader.js";
 import { activeRunKey } from "../src/queue/admit.js";
 import { incidentKeyForAlert, runIdFor } from "../src/queue/jobs.js";
 import { createProcessors } from "../src/queue/processors.js";

@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { type LoadedPrompt, loadPrompt } from "../prompts/loader.js";
 import type { Scenario, ScenarioTarget } from "../scenarios/schema.js";
 import { NaiveTools, WritePath } from "../src/actions/index.js";
 import type { ActionRecord, RunOutcome, RunReporter } from "../src/contracts/events.js";
@@ -16,6 +15,7 @@ import { runNaive } from "../src/pipeline/naive.js";
 import type { SignalsSource, TicketSink } from "../src/pipeline/ports.js";
 import { type PipelineDeps, type RunResult, runBackstop } from "../src/pipeline/run.js";
 import { targetFromWebhook } from "../src/pipeline/target.js";
+import { type LoadedPrompt, loadPrompt } from "../src/prompts/loader.js";
 import { type SigningKey, writeReceiptFile } from "../src/receipt/index.js";
 import type { SandboxStack } from "./stack.js";
 

@@ -1,6 +1,5 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { loadPrompt } from "../../prompts/loader.js";
 import type { HarnessOptions } from "../../sandbox/harness.js";
 import type { LiveUpstream } from "../../sandbox/model/provider.js";
 import type { Scenario } from "../../scenarios/schema.js";
@@ -8,6 +7,7 @@ import type { Config, TargetConfig } from "../config.js";
 import { BackstopError } from "../errors.js";
 import { loadPolicy } from "../guardrails/policy.js";
 import { JUDGE_MODES, type JudgeMode } from "../guardrails/quality.js";
+import { loadPrompt } from "../prompts/loader.js";
 import { loadSigningKey } from "../receipt/index.js";
 
 /** Harness inputs from the configuration: signing key, receipts folder, policy, prompts (registry or local). */

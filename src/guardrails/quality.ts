@@ -1,9 +1,9 @@
 import { z } from "zod";
-import type { LoadedPrompt } from "../../prompts/loader.js";
 import { type Diagnosis, parseResourceRef } from "../contracts/diagnosis.js";
 import type { RuleResult } from "../contracts/events.js";
 import type { PodSignal, RolloutRevision, Signals } from "../contracts/signals.js";
 import { errorMessage } from "../errors.js";
+import type { LoadedPrompt } from "../prompts/loader.js";
 
 /**
  * The quality gate: is a model's Diagnosis grounded in the (redacted) signals it was given?

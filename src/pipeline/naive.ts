@@ -1,9 +1,9 @@
-import { type LoadedPrompt, render } from "../../prompts/loader.js";
 import type { Diagnosis } from "../contracts/diagnosis.js";
 import type { ActionRecord, RunReporter } from "../contracts/events.js";
 import { errorMessage } from "../errors.js";
 import type { ModelRouter } from "../gateway/router.js";
 import { extractFirstJsonObject } from "../guardrails/extract.js";
+import { type LoadedPrompt, render } from "../prompts/loader.js";
 import type { SigningKey } from "../receipt/index.js";
 import { endRun, RunContext, signalsSummary } from "./context.js";
 import type { ActionRunner, SignalsSource } from "./ports.js";

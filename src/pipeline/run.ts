@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { type LoadedPrompt, render } from "../../prompts/loader.js";
 import type { AlertmanagerWebhook } from "../contracts/alertmanager.js";
 import type { Diagnosis } from "../contracts/diagnosis.js";
 import type { ActionRecord, RunOutcome } from "../contracts/events.js";
@@ -16,6 +15,7 @@ import {
   type QualityGateOptions,
   runQualityGate,
 } from "../guardrails/quality.js";
+import { type LoadedPrompt, render } from "../prompts/loader.js";
 import type { Receipt, SigningKey } from "../receipt/index.js";
 import { actAndVerify } from "./act.js";
 import { endRun, RunContext, type RunTiming, type RunTotals, signalsSummary, timedPorts } from "./context.js";

@@ -1,4 +1,3 @@
-import { loadPrompt } from "../../prompts/loader.js";
 import { ClusterWriters } from "../actions/index.js";
 import type { Config } from "../config.js";
 import { toModelTarget } from "../contracts/model-target.js";
@@ -8,6 +7,7 @@ import type { BudgetStore } from "../gateway/store.js";
 import { loadPolicy } from "../guardrails/policy.js";
 import { connectInfra, connectNotify } from "../mcp/index.js";
 import type { PipelineDeps } from "../pipeline/run.js";
+import { loadPrompt } from "../prompts/loader.js";
 import { loadSigningKey } from "../receipt/index.js";
 
 /** The dependencies one job runs over, opened for the job and closed after it. */
