@@ -334,10 +334,7 @@ export function startRunsWorker(opts: {
   );
   worker.on("error", (err) => log.warn({ err }, "runs worker error"));
   worker.on("failed", (job, err) =>
-    log.warn(
-      { job_id: job?.id, job_name: job?.name, attempts: job?.attemptsMade, err: err.message },
-      "runs job failed",
-    ),
+    log.warn({ job_id: job?.id, job_name: job?.name, attempts: job?.attemptsMade, err }, "runs job failed"),
   );
   return worker;
 }
