@@ -3,7 +3,7 @@ import { basename, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { AlertmanagerWebhookSchema } from "../src/contracts/alertmanager.js";
-import { ClusterNameSchema } from "../src/contracts/cluster.js";
+import { ClusterNameSchema, refineUniqueClusterNames } from "../src/contracts/cluster.js";
 import { DiagnosisSchema } from "../src/contracts/diagnosis.js";
 import { ModelTargetSchema } from "../src/contracts/model-target.js";
 import { BackstopError, formatZodIssues } from "../src/errors.js";
@@ -266,14 +266,7 @@ export const ScenarioSchema = z.object({
   clusters: z
     .array(ScenarioClusterSchema)
     .min(2, "list two or more clusters, or leave `clusters` out for one")
-    .superRefine((list, ctx) => {
-      const seen = new Set<string>();
-      list.forEach((c, i) => {
-        if (seen.has(c.name))
-          ctx.addIssue({ code: "custom", path: [i, "name"], message: `duplicate cluster name "${c.name}"` });
-        seen.add(c.name);
-      });
-    })
+    .superRefine(refineUniqueClusterNames)
     .optional(),
   faults: z.object({ cluster: z.array(ClusterFaultSchema).default([]) }).default({ cluster: [] }),
   /** Minutes before the scenario starts at which the incident began; fills alerts' `startsAt`. */

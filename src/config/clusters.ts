@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ClusterNameSchema, DEFAULT_CLUSTER_NAME } from "../contracts/cluster.js";
+import { ClusterNameSchema, DEFAULT_CLUSTER_NAME, refineUniqueClusterNames } from "../contracts/cluster.js";
 import { BackstopError, formatZodIssues } from "../errors.js";
 import { readJsonOrFile } from "./json-source.js";
 
@@ -75,14 +75,7 @@ export function parseClusters(e: {
   const list = z
     .array(ClusterEnvSchema)
     .min(1, "list at least one cluster")
-    .superRefine((items, ctx) => {
-      const seen = new Set<string>();
-      items.forEach((c, i) => {
-        if (seen.has(c.name))
-          ctx.addIssue({ code: "custom", path: [i, "name"], message: `duplicate cluster name "${c.name}"` });
-        seen.add(c.name);
-      });
-    })
+    .superRefine(refineUniqueClusterNames)
     .safeParse(json);
   if (!list.success) {
     throw new BackstopError("config.invalid", formatZodIssues(list.error, { prefix: "BACKSTOP_CLUSTERS" }));
