@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Scenario, ScenarioTarget } from "../scenarios/schema.js";
-import { NaiveTools, WritePath } from "../src/actions/index.js";
+import { WritePath } from "../src/actions/index.js";
 import type { ActionRecord, RunOutcome, RunReporter } from "../src/contracts/events.js";
 import { toModelTarget } from "../src/contracts/model-target.js";
 import { BackstopError } from "../src/errors.js";
@@ -11,12 +11,13 @@ import { isProtected, loadPolicy, type Policy } from "../src/guardrails/policy.j
 import { alwaysGroundedJudge, type JudgeMode } from "../src/guardrails/quality.js";
 import { connectInfra, connectNotify } from "../src/mcp/index.js";
 import type { RunTiming } from "../src/pipeline/context.js";
-import { runNaive } from "../src/pipeline/naive.js";
 import type { SignalsSource, TicketSink } from "../src/pipeline/ports.js";
 import { type PipelineDeps, type RunResult, runBackstop } from "../src/pipeline/run.js";
 import { targetFromWebhook } from "../src/pipeline/target.js";
 import { type LoadedPrompt, loadPrompt } from "../src/prompts/loader.js";
 import { type SigningKey, writeReceiptFile } from "../src/receipt/index.js";
+import { runNaive } from "./naive/agent.js";
+import { NaiveTools } from "./naive/tools.js";
 import type { SandboxStack } from "./stack.js";
 
 /** Which agent(s) a scenario run uses. */

@@ -6,7 +6,7 @@
  *   kind or type, out of the policy's bounds, paused, another cluster's run, a revision not found.
  * - `alert.*` — an Alertmanager alert Backstop cannot act on (no target labels).
  * - `budget.*` — the shared spend store (Redis) cannot be read.
- * - `cli.*` — a command-line flag or argument is wrong (`src/cli/`).
+ * - `cli.*` — a command-line flag or argument is wrong, or a command is not in this build (`src/cli/`).
  * - `cluster.*` — a run names no cluster, or one this Backstop does not serve (`src/contracts/cluster.ts`).
  * - `config.*` — an environment variable, file or setting is missing or invalid (`src/config.ts`).
  * - `console.*`, `demo.*`, `naive.*`, `sandbox.*`, `scenario.*` — the sandbox: console and demo servers,
@@ -42,6 +42,7 @@ export type BackstopErrorCode =
   | "alert.no_target"
   | "budget.unavailable"
   | "cli.invalid"
+  | "cli.unavailable"
   | "cluster.required"
   | "cluster.unknown"
   | "config.invalid"

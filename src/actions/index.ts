@@ -1,10 +1,9 @@
 /**
- * `src/actions`: Backstop's narrow write path ({@link WritePath}) and, kept apart, the naive baseline
- * agent's unguarded tools ({@link NaiveTools}, sandbox only).
+ * `src/actions`: Backstop's narrow write path ({@link WritePath}) and the per-cluster writers. The naive
+ * baseline agent's unguarded tools live in the sandbox (`sandbox/naive/tools.ts`), not here.
  */
 export { LAST_ACTION_ANNOTATION } from "../contracts/k8s.js";
 export { ClusterWriters, loadKubeConfig } from "./clusters.js";
-export { NaiveTools, type NaiveToolsOptions } from "./naive-tools.js";
 export {
   type ActionRecord,
   ActionRecordSchema,

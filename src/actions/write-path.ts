@@ -1,77 +1,22 @@
-import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import {
-  AppsV1Api,
-  type KubeConfig,
-  PatchStrategy,
-  type V1Deployment,
-  type V1ReplicaSet,
-} from "@kubernetes/client-node";
-import { z } from "zod";
+import { AppsV1Api, type KubeConfig, type V1Deployment, type V1ReplicaSet } from "@kubernetes/client-node";
 import type { ActionRecord } from "../contracts/events.js";
-import { POD_TEMPLATE_HASH_LABEL, RESTARTED_AT_ANNOTATION } from "../contracts/k8s.js";
 import { BackstopError, errorMessage } from "../errors.js";
 import { childLogger } from "../log.js";
-import {
-  describeK8sError,
-  imageMatchesSha,
-  type K8sFailure,
-  ownedReplicaSets,
-  plainTemplate,
-  requestOptions,
-  revisionOf,
-  templatesEqualIgnoringHash,
-} from "./k8s.js";
+import { describeK8sError, type K8sFailure, ownedReplicaSets, requestOptions } from "./k8s.js";
+import { findShaRevision, type Plan, type PlanContext, planAction } from "./write-path/plan.js";
+import { LAST_ACTION_ANNOTATION, type ValidAction, validateAction } from "./write-path/validate.js";
 
 export type { ActionRecord } from "../contracts/events.js";
+export {
+  ActionRecordSchema,
+  idempotencyKey,
+  LAST_ACTION_ANNOTATION,
+  validateAction,
+} from "./write-path/validate.js";
 
 const log = childLogger("actions");
-
-/** Deployment annotation holding the idempotency key of the last action Backstop applied to it. */
-export const LAST_ACTION_ANNOTATION = "backstop.dev/last-action";
-
-/**
- * Annotations kubectl keeps from the Deployment and never copies from the ReplicaSet when rolling back
- * (`annotationsToSkip` in kubectl `pkg/polymorphichelpers/rollback.go`).
- */
-const ROLLBACK_ANNOTATIONS_TO_SKIP = new Set([
-  "kubectl.kubernetes.io/last-applied-configuration",
-  "deployment.kubernetes.io/revision",
-  "deployment.kubernetes.io/revision-history",
-  "deployment.kubernetes.io/desired-replicas",
-  "deployment.kubernetes.io/max-replicas",
-  "deprecated.deployment.rollback.to",
-]);
-
-/** Keys a careless caller might carry over from a model's recommendation; the write path has no such thing. */
-const FORBIDDEN_KEYS = ["scope", "selector", "labelSelector", "fieldSelector", "all", "allNamespaces"];
-
-/** Kubernetes object names: DNS-1123 subdomain, at most 253 characters (Kubernetes "Object Names and IDs"). */
-const dnsSubdomain = z
-  .string()
-  .max(253)
-  .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "expected a DNS-1123 name");
-
-/** zod schema of an {@link ActionRecord} as the write path accepts it (shape only; kind/type/bounds checked after). */
-export const ActionRecordSchema = z.object({
-  type: z.enum(["rollback", "restart", "scale", "delete"]),
-  namespace: dnsSubdomain,
-  kind: z.string().min(1),
-  name: dnsSubdomain,
-  to_sha: z.string().min(1).max(128).optional(),
-  to_revision: z.number().int().positive().optional(),
-  replicas: z.number().int().optional(),
-});
-
-/** Spellings of the Deployment kind accepted (kind, resource, short name; case-insensitive). */
-const DEPLOYMENT_KINDS = new Set([
-  "deployment",
-  "deployments",
-  "deploy",
-  "deployment.apps",
-  "deployments.apps",
-]);
 
 /** Options of a {@link WritePath}. Times in ms. */
 export interface WritePathOptions {
@@ -90,79 +35,6 @@ export interface WritePathOptions {
    * cluster (`ActionRecord.cluster`) is refused before any request (`action.wrong_cluster`).
    */
   cluster?: string;
-}
-
-/** A validated action on one Deployment. */
-type ValidAction = z.infer<typeof ActionRecordSchema> & {
-  type: "rollback" | "restart" | "scale";
-  kind: "Deployment";
-};
-
-/** One PATCH, ready to send. `noop` when the Deployment already is in the wanted state (kubectl's "skipped rollback"). */
-interface Plan {
-  strategy: PatchStrategy;
-  body: unknown;
-  revision: number | null;
-  noop: boolean;
-}
-
-/**
- * The idempotency key of one action in one run: `sha256("<runId>:<canonical action>")` in hex (64 chars),
- * the action as JSON with a fixed key order so the caller's key order does not matter. It is written to the Deployment's
- * `backstop.dev/last-action` annotation in the same PATCH as the action, so a retried job never acts twice.
- * @throws BackstopError `action.invalid` when `runId` is empty.
- */
-export function idempotencyKey(runId: string, action: ActionRecord): string {
-  if (runId.length === 0) throw new BackstopError("action.invalid", "idempotency key needs a run id");
-  // Keys in sorted order, strings and integers only: JSON.stringify gives the RFC 8785 bytes here.
-  const canonical = JSON.stringify({
-    kind: action.kind,
-    name: action.name,
-    namespace: action.namespace,
-    replicas: action.replicas ?? null,
-    to_revision: action.to_revision ?? null,
-    to_sha: action.to_sha ?? null,
-    type: action.type,
-  });
-  return createHash("sha256").update(`${runId}:${canonical}`).digest("hex");
-}
-
-/**
- * Validates an action for the write path: shape (zod), no `scope`/selector of any kind, type in
- * rollback/restart/scale, kind `Deployment`.
- * @throws BackstopError `action.invalid` (bad shape, scope or selector present), `action.unsupported_kind`
- *   (anything but a Deployment), `action.unsupported_type` (`delete`, or anything else not in the closed set).
- */
-export function validateAction(action: unknown): ValidAction {
-  if (action !== null && typeof action === "object") {
-    for (const key of FORBIDDEN_KEYS) {
-      const v = (action as Record<string, unknown>)[key];
-      if (v !== undefined && v !== null) {
-        throw new BackstopError("action.invalid", `the write path has no "${key}": one workload per action`);
-      }
-    }
-  }
-  const parsed = ActionRecordSchema.safeParse(action);
-  if (!parsed.success) {
-    const detail = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
-    throw new BackstopError("action.invalid", `invalid action: ${detail}`);
-  }
-  const a = parsed.data;
-  if (!DEPLOYMENT_KINDS.has(a.kind.toLowerCase())) {
-    throw new BackstopError(
-      "action.unsupported_kind",
-      `the write path only acts on Deployments, not ${a.kind}`,
-    );
-  }
-  if (a.type !== "rollback" && a.type !== "restart" && a.type !== "scale") {
-    throw new BackstopError("action.unsupported_type", `the write path has no "${a.type}" action`);
-  }
-  return { ...a, type: a.type, kind: "Deployment" };
-}
-
-/** RFC 3339 without fractional seconds, as kubectl writes `restartedAt` (Go `time.RFC3339`). */
-function rfc3339(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
 /**
@@ -229,7 +101,7 @@ export class WritePath {
       this.checkCluster(action);
       const a = validateAction(action);
       const dep = await this.read(a.namespace, a.name);
-      const plan = await this.plan(a, "dry-run", dep);
+      const plan = await planAction(a, "dry-run", dep, this.planContext(a, dep));
       if (plan.noop) return { ok: true, error: null };
       await this.patch(a, plan, true);
       log.info({ action: a }, "dry-run passed");
@@ -292,7 +164,7 @@ export class WritePath {
           revision: a.type === "rollback" ? (a.to_revision ?? null) : null,
         };
       }
-      const plan = await this.plan(a, idempotencyKey, dep);
+      const plan = await planAction(a, idempotencyKey, dep, this.planContext(a, dep));
       if (plan.noop) {
         log.info(
           { action: a, revision: plan.revision },
@@ -369,32 +241,22 @@ export class WritePath {
     return this.apps.readNamespacedDeployment({ namespace, name }, requestOptions(this.requestTimeoutMs));
   }
 
-  private async readOrFail(namespace: string, name: string): Promise<V1Deployment> {
-    try {
-      return await this.read(namespace, name);
-    } catch (err) {
-      const f = describeK8sError(err);
-      throw new BackstopError("action.failed", `cannot read Deployment ${namespace}/${name}: ${f.message}`, {
-        cause: err,
-        details: { status: f.status, changed: false, reason: f.reason },
-      });
-    }
+  private readOrFail(namespace: string, name: string): Promise<V1Deployment> {
+    return readFailure(`cannot read Deployment ${namespace}/${name}`, () => this.read(namespace, name));
   }
 
-  private async listOwned(dep: V1Deployment, namespace: string): Promise<V1ReplicaSet[]> {
-    try {
+  private listOwned(dep: V1Deployment, namespace: string): Promise<V1ReplicaSet[]> {
+    return readFailure(`cannot list ReplicaSets in ${namespace}`, async () => {
       const list = await this.apps.listNamespacedReplicaSet(
         { namespace },
         requestOptions(this.requestTimeoutMs),
       );
       return ownedReplicaSets(dep, list.items);
-    } catch (err) {
-      const f = describeK8sError(err);
-      throw new BackstopError("action.failed", `cannot list ReplicaSets in ${namespace}: ${f.message}`, {
-        cause: err,
-        details: { status: f.status, changed: false, reason: f.reason },
-      });
-    }
+    });
+  }
+
+  private planContext(a: ValidAction, dep: V1Deployment): PlanContext {
+    return { clock: this.clock, listOwned: () => this.listOwned(dep, a.namespace) };
   }
 
   private async patch(a: ValidAction, plan: Plan, dryRun: boolean): Promise<void> {
@@ -408,95 +270,6 @@ export class WritePath {
       },
       requestOptions(this.requestTimeoutMs, plan.strategy),
     );
-  }
-
-  /** Builds the action's PATCH against the Deployment as read. */
-  private async plan(a: ValidAction, key: string, dep: V1Deployment): Promise<Plan> {
-    const resourceVersion = dep.metadata?.resourceVersion;
-    if (!resourceVersion) {
-      throw new BackstopError("action.failed", `Deployment ${a.namespace}/${a.name} has no resourceVersion`, {
-        details: { status: null, changed: false },
-      });
-    }
-    switch (a.type) {
-      case "restart":
-        return {
-          strategy: PatchStrategy.StrategicMergePatch,
-          body: {
-            metadata: { resourceVersion, annotations: { [LAST_ACTION_ANNOTATION]: key } },
-            spec: {
-              template: { metadata: { annotations: { [RESTARTED_AT_ANNOTATION]: rfc3339(this.clock()) } } },
-            },
-          },
-          revision: null,
-          noop: false,
-        };
-      case "scale": {
-        const current = dep.spec?.replicas ?? 1;
-        const n = a.replicas;
-        if (n === undefined || n < 1 || n > 2 * current) {
-          throw new BackstopError(
-            "action.out_of_bounds",
-            `scale of ${a.namespace}/${a.name} to ${n ?? "(missing)"} refused: allowed 1..${2 * current} (current ${current})`,
-            { details: { replicas: n ?? null, current, min: 1, max: 2 * current } },
-          );
-        }
-        return {
-          strategy: PatchStrategy.MergePatch,
-          body: {
-            metadata: { resourceVersion, annotations: { [LAST_ACTION_ANNOTATION]: key } },
-            spec: { replicas: n },
-          },
-          revision: null,
-          noop: false,
-        };
-      }
-      case "rollback":
-        return this.planRollback(a, key, dep, resourceVersion);
-    }
-  }
-
-  private async planRollback(
-    a: ValidAction,
-    key: string,
-    dep: V1Deployment,
-    resourceVersion: string,
-  ): Promise<Plan> {
-    if (dep.spec?.paused) {
-      throw new BackstopError(
-        "action.paused",
-        `cannot roll back paused Deployment ${a.namespace}/${a.name}; it must be resumed first`,
-      );
-    }
-    const owned = await this.listOwned(dep, a.namespace);
-    const target = pickRollbackTarget(owned, a);
-    const revision = revisionOf(target) ?? null;
-    if (templatesEqualIgnoringHash(target.spec?.template, dep.spec?.template)) {
-      return { strategy: PatchStrategy.JsonPatch, body: [], revision, noop: true };
-    }
-    const template = plainTemplate(target.spec?.template ?? {});
-    const meta = (template.metadata ?? {}) as {
-      labels?: Record<string, string>;
-      creationTimestamp?: unknown;
-    };
-    if (meta.labels) delete meta.labels[POD_TEMPLATE_HASH_LABEL];
-    delete meta.creationTimestamp;
-    template.metadata = meta;
-    const annotations: Record<string, string> = { ...(dep.metadata?.annotations ?? {}) };
-    for (const [k, v] of Object.entries(target.metadata?.annotations ?? {})) {
-      if (!ROLLBACK_ANNOTATIONS_TO_SKIP.has(k)) annotations[k] = v;
-    }
-    annotations[LAST_ACTION_ANNOTATION] = key;
-    return {
-      strategy: PatchStrategy.JsonPatch,
-      body: [
-        { op: "replace", path: "/metadata/resourceVersion", value: resourceVersion },
-        { op: "replace", path: "/spec/template", value: template },
-        { op: "add", path: "/metadata/annotations", value: annotations },
-      ],
-      revision,
-      noop: false,
-    };
   }
 
   /** Builds `action.failed`, re-reading the Deployment to tell whether our PATCH applied. */
@@ -541,50 +314,18 @@ export class WritePath {
   }
 }
 
-/** The highest-revision ReplicaSet whose containers run an image built from `sha`, or null. */
-function findShaRevision(owned: V1ReplicaSet[], sha: string): { revision: number; image: string } | null {
-  let best: { revision: number; image: string } | null = null;
-  for (const rs of owned) {
-    const revision = revisionOf(rs);
-    if (revision === null) continue;
-    const image = (rs.spec?.template?.spec?.containers ?? [])
-      .map((c) => c.image ?? "")
-      .find((img) => imageMatchesSha(img, sha));
-    if (image !== undefined && (best === null || revision > best.revision)) best = { revision, image };
-  }
-  return best;
-}
-
 /**
- * The ReplicaSet to roll back to: `to_revision`; else the revision running `to_sha`; else the previous
- * revision (second highest), as `kubectl rollout undo` without `--to-revision`.
- * @throws BackstopError `action.revision_not_found`.
+ * Runs a read the action depends on; a failure becomes BackstopError `action.failed` with
+ * `"<what>: <message>"` and details `{ status, changed: false, reason }` (nothing was written).
  */
-function pickRollbackTarget(owned: V1ReplicaSet[], a: ValidAction): V1ReplicaSet {
-  const byRevision = (rev: number): V1ReplicaSet | undefined => owned.find((rs) => revisionOf(rs) === rev);
-  const where = `${a.namespace}/${a.name}`;
-  if (a.to_revision !== undefined) {
-    const rs = byRevision(a.to_revision);
-    if (!rs)
-      throw new BackstopError("action.revision_not_found", `revision ${a.to_revision} not found in ${where}`);
-    return rs;
+async function readFailure<T>(what: string, op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    const f = describeK8sError(err);
+    throw new BackstopError("action.failed", `${what}: ${f.message}`, {
+      cause: err,
+      details: { status: f.status, changed: false, reason: f.reason },
+    });
   }
-  if (a.to_sha !== undefined) {
-    const found = findShaRevision(owned, a.to_sha);
-    const rs = found ? byRevision(found.revision) : undefined;
-    if (!rs) {
-      throw new BackstopError(
-        "action.revision_not_found",
-        `no revision of ${where} runs deploy SHA ${a.to_sha}`,
-      );
-    }
-    return rs;
-  }
-  const sorted = owned
-    .filter((rs) => revisionOf(rs) !== null)
-    .sort((x, y) => (revisionOf(y) ?? 0) - (revisionOf(x) ?? 0));
-  const previous = sorted[1];
-  if (!previous)
-    throw new BackstopError("action.revision_not_found", `no rollout history to roll back to in ${where}`);
-  return previous;
 }

@@ -11,7 +11,7 @@ import { slackSettingsFromConfig } from "../slack/config.js";
  * `backstop serve`: the Slack bot (HTTP events or Socket Mode, from `SLACK_MODE`) and the Alertmanager
  * route `POST /alerts/alertmanager`. It only acknowledges and enqueues; `backstop worker` runs the
  * agent. The same server answers `GET /metrics`, `/healthz` and `/readyz` (src/observability).
- * SIGTERM stops it cleanly.
+ * It signs nothing, so it needs no receipt key (the worker does). SIGTERM stops it cleanly.
  */
 export function registerServe(program: Command): void {
   program

@@ -20,7 +20,9 @@ import { productionWorld } from "../queue/world.js";
  * `backstop worker`: processes the BullMQ `runs` queue (triage, decisions, approval timeouts) against
  * the configured cluster, gateway and MCP servers, posting each run's thread to Slack. Scale it by
  * running more; SIGTERM lets running jobs finish (`await worker.close()`). `GET /metrics`, `/healthz`
- * and `/readyz` are served on `BACKSTOP_METRICS_PORT` (default 9464).
+ * and `/readyz` are served on `BACKSTOP_METRICS_PORT` (default 9464). It signs every run's receipt with
+ * the configured key (`BACKSTOP_RECEIPT_KEY_FILE`, or `BACKSTOP_RECEIPT_KEY` as PEM text) and refuses to
+ * start without one (`config.invalid`); unlike the sandbox commands it never creates a development key.
  */
 export function registerWorker(program: Command): void {
   program

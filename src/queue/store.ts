@@ -4,209 +4,46 @@ import { BackstopError, errorMessage } from "../errors.js";
 import { childLogger } from "../log.js";
 import type { PendingApproval } from "../pipeline/ports.js";
 import type { QueueConnection } from "./runs.js";
+import {
+  CLAIM_RUN_LUA,
+  DECIDE_LUA,
+  MERGE_JSON_LUA,
+  RELEASE_RUN_LUA,
+  SAVE_PENDING_LUA,
+  SET_IF_EXISTS_LUA,
+} from "./store-lua.js";
+import {
+  ACTIVE_RUN_TTL_S,
+  CLAIM_GRACE_MS,
+  type IncidentRecord,
+  IncidentRecordSchema,
+  type PendingApprovalRecord,
+  PendingApprovalRecordSchema,
+  RECORD_TTL_S,
+  type RunClaim,
+  ThreadSchema,
+} from "./store-records.js";
+
+export {
+  ACTIVE_RUN_TTL_S,
+  ACTIVE_STATUSES,
+  type ApprovalStatus,
+  CLAIM_GRACE_MS,
+  type IncidentRecord,
+  IncidentRecordSchema,
+  type PendingApprovalRecord,
+  RECORD_TTL_S,
+  type RunClaim,
+} from "./store-records.js";
 
 const log = childLogger("queue.store");
 
-/** How long incidents, threads and receipts are kept in Redis (s): 30 days. */
-export const RECORD_TTL_S = 30 * 24 * 60 * 60;
-
-/**
- * One incident as the bot tracks it: its Slack channel, its status and the run's current stage.
- * `key` is the incident key (the BullMQ job id), `runId` the run's id. Times are ISO-8601.
- * `alertname`/`severity` come from the alert's labels (null for a slash command). `cluster` is the
- * cluster the run is on (absent on records written before clusters existed).
- */
-export const IncidentRecordSchema = z.object({
-  key: z.string().min(1),
-  runId: z.string().min(1),
-  cluster: z.string().nullable().optional(),
-  namespace: z.string(),
-  workload: z.string(),
-  alertname: z.string().nullable(),
-  severity: z.string().nullable(),
-  trigger: z.enum(["alert", "command"]),
-  requestedBy: z.string().nullable(),
-  channel: z.string(),
-  status: z.string(),
-  stage: z.string().nullable(),
-  summary: z.string().nullable(),
-  startedAt: z.string(),
-  resolvedAt: z.string().nullable(),
-});
-/** See {@link IncidentRecordSchema}. */
-export interface IncidentRecord {
-  key: string;
-  runId: string;
-  cluster?: string | null;
-  namespace: string;
-  workload: string;
-  alertname: string | null;
-  severity: string | null;
-  trigger: "alert" | "command";
-  requestedBy: string | null;
-  channel: string;
-  status: string;
-  stage: string | null;
-  summary: string | null;
-  startedAt: string;
-  resolvedAt: string | null;
+/** A lazy ioredis client whose commands fail after 2 retries instead of waiting forever; connection errors are logged. */
+function openRedis(connection: QueueConnection): Redis {
+  const redis = new Redis({ ...connection, maxRetriesPerRequest: 2, lazyConnect: true });
+  redis.on("error", (err) => log.warn({ err: errorMessage(err) }, "run store connection error"));
+  return redis;
 }
-
-/**
- * The state of an approval: waiting for a human, or decided (once). `withdrawn`: Alertmanager
- * resolved the alert while it waited, so the approval was withdrawn and nothing runs.
- */
-export type ApprovalStatus = "pending" | "approved" | "rejected" | "expired" | "withdrawn";
-
-/**
- * An escalated run waiting for (or past) a human decision. `pending` is the pipeline's
- * {@link PendingApproval} (the receipt so far, so the run can resume on the same hash chain).
- * `expiresAt` is ISO-8601 (after it the `expire` job rejects it). `channel`/`threadTs` locate the
- * incident's thread, `escalationTs` the message with the Approve/Reject buttons. `decidedBy` (Slack
- * user id, null for `expired`) and `decidedAt` (ISO-8601) are set by {@link RunStore.decide}.
- */
-export interface PendingApprovalRecord {
-  runId: string;
-  incidentKey: string;
-  pending: PendingApproval;
-  status: ApprovalStatus;
-  expiresAt: string;
-  channel: string;
-  threadTs: string;
-  escalationTs?: string | null;
-  decidedBy?: string | null;
-  decidedAt?: string | null;
-}
-
-const PendingApprovalRecordSchema = z.object({
-  runId: z.string().min(1),
-  incidentKey: z.string().min(1),
-  pending: z
-    .object({
-      runId: z.string(),
-      target: z.object({ namespace: z.string(), workload: z.string() }),
-      reason: z.string(),
-      proposedAction: z.object({ type: z.string() }).passthrough(),
-      events: z.array(z.unknown()),
-    })
-    .passthrough(),
-  status: z.enum(["pending", "approved", "rejected", "expired", "withdrawn"]),
-  expiresAt: z.string(),
-  channel: z.string(),
-  threadTs: z.string(),
-  escalationTs: z.string().nullable().optional(),
-  decidedBy: z.string().nullable().optional(),
-  decidedAt: z.string().nullable().optional(),
-});
-
-const ThreadSchema = z.object({ channel: z.string(), ts: z.string() });
-
-/** Merges a JSON patch into a JSON string value, keeping its TTL; 0 when the key is missing. */
-const MERGE_JSON_LUA = `
-local cur = redis.call('GET', KEYS[1])
-if not cur then return 0 end
-local obj = cjson.decode(cur)
-local patch = cjson.decode(ARGV[1])
-for k, v in pairs(patch) do obj[k] = v end
-redis.call('SET', KEYS[1], cjson.encode(obj), 'KEEPTTL')
-return 1
-`;
-
-/** Creates the pending hash only if absent; 1 when created. */
-const SAVE_PENDING_LUA = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'record', ARGV[1], 'status', 'pending', 'by', '', 'at', '', 'escalationTs', ARGV[3])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-return 1
-`;
-
-/** Sets one hash field only if the hash exists; 1 when set. */
-const SET_IF_EXISTS_LUA = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return 1
-`;
-
-/**
- * Decides a pending approval exactly once: only a record whose status is still "pending" changes.
- * Returns {won (1|0), status, by} where status/by are the decision in force afterwards.
- */
-const DECIDE_LUA = `
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status then return {0, 'missing', ''} end
-if status ~= 'pending' then return {0, status, redis.call('HGET', KEYS[1], 'by') or ''} end
-redis.call('HSET', KEYS[1], 'status', ARGV[1], 'by', ARGV[2], 'at', ARGV[3])
-return {1, ARGV[1], ARGV[2]}
-`;
-
-/** How long a workload's active-run entry lives at most (s) if its run never clears it: 24 h. */
-export const ACTIVE_RUN_TTL_S = 24 * 60 * 60;
-
-/**
- * Incident statuses of a run that is not over: queued or running (`triaging` … `acting`) or waiting
- * for a human (`awaiting_approval`). Any other status (resolved, escalated, failed, rejected, …) is over.
- */
-export const ACTIVE_STATUSES = [
-  "queued",
-  "triaging",
-  "diagnosing",
-  "validating",
-  "acting",
-  "awaiting_approval",
-];
-const ACTIVE_LUA = ACTIVE_STATUSES.map((st) => `['${st}'] = true`).join(", ");
-
-/**
- * Claims a workload's active-run entry for an incident, atomically. KEYS[1] the entry, KEYS[2] the
- * incident's "joined" marker. ARGV[1] incident key, ARGV[2] TTL (s), ARGV[3] BullMQ job key prefix
- * (`<prefix>:runs:`, or "" to skip job checks), ARGV[4] "1" to treat an existing job of this incident
- * as a duplicate, ARGV[5] grace (ms), ARGV[6] the incident records' key prefix (`<p>:incident:`).
- * The holder is live while its claim is younger than the grace (its job is still being added), or
- * its job exists and its incident is not over (no record yet, or a status in {@link ACTIVE_STATUSES}).
- * A holder that is not live is stale and replaced.
- * Returns {'duplicate', key, 0} | {'joined', holder, first (1|0)} | {'claimed', key, 0}.
- */
-const CLAIM_RUN_LUA = `
-if ARGV[4] == '1' and ARGV[3] ~= '' and redis.call('EXISTS', ARGV[3] .. ARGV[1]) == 1 then
-  return {'duplicate', ARGV[1], 0}
-end
-local holder = redis.call('GET', KEYS[1])
-if holder and holder ~= ARGV[1] then
-  local live = true
-  local age = tonumber(ARGV[2]) * 1000 - redis.call('PTTL', KEYS[1])
-  if age >= tonumber(ARGV[5]) then
-    if ARGV[3] ~= '' and redis.call('EXISTS', ARGV[3] .. holder) == 0 then live = false end
-    local raw = redis.call('GET', ARGV[6] .. holder)
-    if live and raw then
-      local ok, obj = pcall(cjson.decode, raw)
-      local active = {${ACTIVE_LUA}}
-      if ok and type(obj) == 'table' and type(obj.status) == 'string' and not active[obj.status] then live = false end
-    end
-  end
-  if live then
-    local first = redis.call('SET', KEYS[2], holder, 'EX', ARGV[2], 'NX')
-    if first then return {'joined', holder, 1} end
-    return {'joined', holder, 0}
-  end
-end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-return {'claimed', ARGV[1], 0}
-`;
-
-/** Deletes KEYS[1] only while it holds ARGV[1]; 1 when deleted. */
-const RELEASE_RUN_LUA = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
-
-/** How long a fresh claim counts as live before its job exists (ms): the claim-then-add window, with margin. */
-export const CLAIM_GRACE_MS = 30_000;
-
-/** The answer of {@link RunStore.claimRun}. */
-export type RunClaim =
-  | { status: "claimed" }
-  | { status: "duplicate" }
-  | { status: "joined"; holder: string; first: boolean };
 
 /**
  * The bot's state in Redis (ioredis), shared by the bot and every worker: incidents (by incident key
@@ -220,14 +57,13 @@ export type RunClaim =
  * when Redis fails, `store.corrupt` when a stored value does not parse.
  */
 export class RunStore {
-  private readonly redis: Redis;
   private readonly p: string;
+  private readonly redis: Redis;
 
-  /** Opens a lazy ioredis client (commands fail after 2 retries instead of waiting forever). */
+  /** Opens a lazy ioredis client (see {@link openRedis}); nothing connects until the first command. */
   constructor(opts: { connection: QueueConnection; prefix?: string }) {
     this.p = opts.prefix ?? "backstop";
-    this.redis = new Redis({ ...opts.connection, maxRetriesPerRequest: 2, lazyConnect: true });
-    this.redis.on("error", (err) => log.warn({ err: errorMessage(err) }, "run store connection error"));
+    this.redis = openRedis(opts.connection);
   }
 
   private k(...parts: string[]): string {

@@ -40,8 +40,10 @@ export interface RunWorld {
  * shared budget store, mcp-infra at `BACKSTOP_INFRA_MCP_URL` (one server serving every cluster; each
  * run's client is bound to the run's cluster), the notify MCP server when configured, one write path
  * per cluster with its own writer credential (`writer_kubeconfig` of `BACKSTOP_CLUSTERS`, or
- * `BACKSTOP_WRITER_KUBECONFIG`), the policy, prompts and signing key.
- * @throws BackstopError `config.invalid` naming what is missing.
+ * `BACKSTOP_WRITER_KUBECONFIG`), the policy, prompts and the receipt signing key
+ * (`BACKSTOP_RECEIPT_KEY_FILE` or `BACKSTOP_RECEIPT_KEY`; required, never generated).
+ * @throws BackstopError `config.invalid` naming what is missing (the receipt key among it);
+ *   `receipt.key` when the configured key cannot be read or is not an Ed25519 PKCS#8 PEM.
  */
 export async function productionWorld(config: Config, budgetStore: BudgetStore): Promise<RunWorld> {
   const missing: string[] = [];
@@ -54,6 +56,10 @@ export async function productionWorld(config: Config, budgetStore: BudgetStore):
         ? "BACKSTOP_WRITER_KUBECONFIG"
         : `writer_kubeconfig for cluster(s) ${noWriter.join(", ")}`,
     );
+  // Receipts are the record of what Backstop did: a worker signs them only with a key it was given,
+  // never a development key it made up (the CLI's `run`/`eval`/`verify` and the demo still may).
+  if (!config.receipts.keyPem?.trim() && !config.receipts.keyFile)
+    missing.push("BACKSTOP_RECEIPT_KEY_FILE (the receipt signing key; or BACKSTOP_RECEIPT_KEY as PEM text)");
   if (missing.length > 0)
     throw new BackstopError("config.invalid", `the worker needs: ${missing.join(", ")}`);
   const targets = config.models.targets.map((t) => toModelTarget(t, t.apiKey));
@@ -69,10 +75,11 @@ export async function productionWorld(config: Config, budgetStore: BudgetStore):
   const writers = ClusterWriters.fromConfig(config.clusters, { recoveryTimeoutMs: config.recoveryTimeoutMs });
   const promptOpts = config.promptRegistryUrl ? { registryUrl: config.promptRegistryUrl } : {};
   const policy = loadPolicy(config.policyFile);
+  // Never created here: a missing or unreadable key file is a `receipt.key` error at start-up.
   const signingKey = loadSigningKey({
     ...(config.receipts.keyPem ? { pem: config.receipts.keyPem } : {}),
     ...(config.receipts.keyFile ? { path: config.receipts.keyFile } : {}),
-    create: !config.receipts.keyPem && !config.receipts.keyFile,
+    create: false,
   });
   return {
     recoveryTimeoutMs: config.recoveryTimeoutMs,

@@ -1,7 +1,7 @@
 import { ApiException, AppsV1Api, type V1Deployment } from "@kubernetes/client-node";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type SandboxCluster, startSandboxCluster } from "../../sandbox/cluster/index.js";
-import { NaiveTools } from "../../src/actions/index.js";
+import { NaiveTools } from "../../sandbox/naive/tools.js";
 import { BackstopError } from "../../src/errors.js";
 import { kubeConfigFor, scenario } from "./fixtures.js";
 

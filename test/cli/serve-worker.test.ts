@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -9,6 +8,7 @@ import { type SandboxSlack, startSandboxSlack } from "../../sandbox/slack/index.
 import { resolveInPackage } from "../../src/paths.js";
 import { loadSigningKey } from "../../src/receipt/index.js";
 import { parseProm, total } from "../observability/prom-text.js";
+import { startCli, stopClis } from "./spawn-cli.js";
 
 // `backstop serve` and `backstop worker` as deployed: each serves /metrics, /healthz and /readyz
 // (the bot on PORT, the worker on BACKSTOP_METRICS_PORT), and readiness follows the real dependencies.
@@ -16,39 +16,10 @@ const TOKEN = "xoxb-test-serve-worker";
 let slack: SandboxSlack;
 let mcp: Server;
 let mcpPort: number;
-const children: ChildProcess[] = [];
 
-function startCli(args: string[], env: Record<string, string>, ready: RegExp): Promise<string> {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", resolveInPackage("src", "cli", "main.ts"), ...args],
-    {
-      cwd: resolveInPackage(),
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_LEVEL: "warn", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let out = "";
-    let err = "";
-    const timer = setTimeout(() => reject(new Error(`${args[0]} did not start:\n${out}\n${err}`)), 60_000);
-    child.stderr.on("data", (d: Buffer) => {
-      err += d.toString();
-    });
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = ready.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!.replace("0.0.0.0", "127.0.0.1"));
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${args[0]} exited (${code}):\n${out}\n${err}`));
-    });
-  });
+function startBackstop(args: string[], env: Record<string, string>, ready: RegExp): Promise<string> {
+  const argv = ["--import", "tsx", resolveInPackage("src", "cli", "main.ts"), ...args];
+  return startCli(argv, { cwd: resolveInPackage(), env, ready });
 }
 
 beforeAll(async () => {
@@ -62,13 +33,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of children) {
-    if (c.exitCode === null) {
-      const exited = new Promise((r) => c.once("exit", r));
-      c.kill("SIGTERM");
-      await exited;
-    }
-  }
+  await stopClis();
   await slack?.close();
   if (mcp.listening) await new Promise<void>((r) => mcp.close(() => r()));
 });
@@ -104,8 +69,8 @@ describe("backstop serve and backstop worker", () => {
       BACKSTOP_METRICS_PORT: "0",
     };
     const [bot, worker] = await Promise.all([
-      startCli(["serve"], env, /listening on (http:\/\/\S+?:\d+)/),
-      startCli(["worker"], env, /; (http:\/\/\S+?)\/metrics/),
+      startBackstop(["serve"], env, /listening on (http:\/\/\S+?:\d+)/),
+      startBackstop(["worker"], env, /; (http:\/\/\S+?)\/metrics/),
     ]);
     for (const url of [bot, worker]) {
       expect((await fetch(`${url}/healthz`)).status).toBe(200);

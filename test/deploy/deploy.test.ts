@@ -492,7 +492,9 @@ describe("docker-compose.yml", () => {
     expect(s["mcp-infra"]!.command).toEqual(["mcp-infra", "--host", "0.0.0.0", "--port", "8790"]);
     for (const name of ["bot", "worker", "mcp-infra", "sandbox"]) {
       const svc = s[name]!;
-      expect(svc.build, name).toEqual({ context: ".", dockerfile: "deploy/Dockerfile" });
+      // The demo has its own image: the production one is built without sandbox/.
+      const dockerfile = name === "sandbox" ? "deploy/sandbox.Dockerfile" : "deploy/Dockerfile";
+      expect(svc.build, name).toEqual({ context: ".", dockerfile });
       expect(svc.user, name).toBe("1000:1000");
       expect(svc.read_only, name).toBe(true);
       expect(svc.cap_drop, name).toEqual(["ALL"]);
@@ -568,7 +570,10 @@ describe("deploy/Dockerfile and .dockerignore", () => {
     const base = "FROM node:$" + "{NODE_VERSION}-bookworm-slim";
     expect(froms).toEqual([`${base} AS build`, `${base} AS runtime`]);
     expect(dockerfile).toMatch(/^RUN npm ci\b/m);
-    expect(dockerfile).toContain("npm run build");
+    // The product build: no sandbox, no console (`npm run build` would compile both).
+    expect(lines.join("\n")).toMatch(/^RUN npm run build:product\b/m);
+    expect(lines.join("\n")).not.toMatch(/npm run build(?!:product)/);
+    expect(readRepoFile("tsconfig.product.json")).not.toContain("sandbox");
     expect(dockerfile).toContain("npm prune --omit=dev");
     const user = lines.filter((l) => l.startsWith("USER ")).at(-1);
     expect(user).toMatch(/^USER (node|1000(:1000)?)$/);
@@ -595,10 +600,22 @@ describe("deploy/Dockerfile and .dockerignore", () => {
       .split("\n")
       .map((l) => l.trim())
       .filter((l) => l !== "" && !l.startsWith("#"));
-    for (const p of ["node_modules", "dist", ".git", ".backstop", "test-results", ".env"])
+    for (const p of ["node_modules", "dist", ".git", ".backstop", "test-results", ".env", "sandbox"])
       expect(ignored).toContain(p);
     for (const p of ["src", "scenarios", "prompts", "policy", "bin", "package.json", "package-lock.json"]) {
       expect(ignored).not.toContain(p);
     }
+  });
+
+  it("the demo image (deploy/sandbox.Dockerfile) builds everything, with an ignore file that keeps sandbox/", () => {
+    const sandboxfile = readRepoFile("deploy", "sandbox.Dockerfile");
+    expect(sandboxfile).toMatch(/^RUN npm run build \\$/m);
+    expect(sandboxfile).toMatch(/^CMD \["demo", "--host", "0.0.0.0", "--port", "8787"\]$/m);
+    const ignored = readRepoFile("deploy", "sandbox.Dockerfile.dockerignore")
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l !== "" && !l.startsWith("#"));
+    for (const p of ["node_modules", "dist", ".git", ".env", "*.pem"]) expect(ignored).toContain(p);
+    expect(ignored).not.toContain("sandbox");
   });
 });

@@ -6,10 +6,6 @@ import {
   type V1PodTemplateSpec,
 } from "@kubernetes/client-node";
 import { z } from "zod";
-import type { ActionRecord } from "../contracts/events.js";
-import { POD_TEMPLATE_HASH_LABEL, RESTARTED_AT_ANNOTATION } from "../contracts/k8s.js";
-import { BackstopError } from "../errors.js";
-import { childLogger } from "../log.js";
 import {
   imageMatchesSha,
   imageRepository,
@@ -18,7 +14,11 @@ import {
   plainTemplate,
   requestOptions,
   revisionOf,
-} from "./k8s.js";
+} from "../../src/actions/k8s.js";
+import type { ActionRecord } from "../../src/contracts/events.js";
+import { POD_TEMPLATE_HASH_LABEL, RESTARTED_AT_ANNOTATION } from "../../src/contracts/k8s.js";
+import { BackstopError } from "../../src/errors.js";
+import { childLogger } from "../../src/log.js";
 
 const log = childLogger("naive-tools");
 

@@ -1,22 +1,32 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import type { HarnessOptions } from "../../sandbox/harness.js";
-import type { LiveUpstream } from "../../sandbox/model/provider.js";
 import type { Scenario } from "../../scenarios/schema.js";
-import type { Config, TargetConfig } from "../config.js";
-import { BackstopError } from "../errors.js";
-import { loadPolicy } from "../guardrails/policy.js";
-import { JUDGE_MODES, type JudgeMode } from "../guardrails/quality.js";
-import { loadPrompt } from "../prompts/loader.js";
-import { loadSigningKey } from "../receipt/index.js";
+import type { Config, TargetConfig } from "../../src/config.js";
+import { BackstopError } from "../../src/errors.js";
+import { loadPolicy } from "../../src/guardrails/policy.js";
+import { JUDGE_MODES, type JudgeMode } from "../../src/guardrails/quality.js";
+import { loadPrompt } from "../../src/prompts/loader.js";
+import { loadSigningKey, type SigningKey } from "../../src/receipt/index.js";
+import type { HarnessOptions } from "../harness.js";
+import type { LiveUpstream } from "../model/provider.js";
 
-/** Harness inputs from the configuration: signing key, receipts folder, policy, prompts (registry or local). */
-export async function harnessOptions(config: Config, receiptsDir?: string): Promise<HarnessOptions> {
-  const signingKey = loadSigningKey({
+/**
+ * The sandbox commands' receipt key: the configured one (`BACKSTOP_RECEIPT_KEY` PEM text or
+ * `BACKSTOP_RECEIPT_KEY_FILE`), else the development key outside the work tree, created on first use
+ * (`~/.config/backstop/receipt-ed25519.pem`). The worker never does this: it requires a configured key.
+ * @throws BackstopError `receipt.key` when the configured key is missing, unreadable or not Ed25519.
+ */
+export function sandboxSigningKey(config: Config): SigningKey {
+  return loadSigningKey({
     ...(config.receipts.keyPem ? { pem: config.receipts.keyPem } : {}),
     ...(config.receipts.keyFile ? { path: config.receipts.keyFile } : {}),
     create: !config.receipts.keyPem && !config.receipts.keyFile,
   });
+}
+
+/** Harness inputs from the configuration: signing key, receipts folder, policy, prompts (registry or local). */
+export async function harnessOptions(config: Config, receiptsDir?: string): Promise<HarnessOptions> {
+  const signingKey = sandboxSigningKey(config);
   const promptOpts = config.promptRegistryUrl ? { registryUrl: config.promptRegistryUrl } : {};
   return {
     signingKey,

@@ -1,4 +1,4 @@
-import type { RunEvent, RunEventDataMap, RunReporter } from "../contracts/events.js";
+import type { RunEvent, RunEventDataMap, RunReporter } from "../../src/contracts/events.js";
 
 type Data<T extends keyof RunEventDataMap> = RunEventDataMap[T];
 

@@ -1,15 +1,15 @@
-import type { Diagnosis } from "../contracts/diagnosis.js";
-import type { ActionRecord, RunReporter } from "../contracts/events.js";
-import { errorMessage } from "../errors.js";
-import type { ModelRouter } from "../gateway/router.js";
-import { extractFirstJsonObject } from "../guardrails/extract.js";
-import { type LoadedPrompt, render } from "../prompts/loader.js";
-import type { SigningKey } from "../receipt/index.js";
-import { endRun, RunContext, signalsSummary } from "./context.js";
-import type { ActionRunner, SignalsSource } from "./ports.js";
-import type { RunInput, RunResult } from "./run.js";
+import type { Diagnosis } from "../../src/contracts/diagnosis.js";
+import type { ActionRecord, RunReporter } from "../../src/contracts/events.js";
+import { errorMessage } from "../../src/errors.js";
+import type { ModelRouter } from "../../src/gateway/router.js";
+import { extractFirstJsonObject } from "../../src/guardrails/extract.js";
+import { endRun, RunContext, signalsSummary } from "../../src/pipeline/context.js";
+import type { ActionRunner, SignalsSource } from "../../src/pipeline/ports.js";
+import type { RunInput, RunResult } from "../../src/pipeline/run.js";
+import { type LoadedPrompt, render } from "../../src/prompts/loader.js";
+import type { SigningKey } from "../../src/receipt/index.js";
 
-/** The naive agent's hands: every tool, the admin credential (see `src/actions/naive-tools.ts`). */
+/** The naive agent's hands: every tool, the admin credential (see `sandbox/naive/tools.ts`). */
 export interface NaiveHands {
   rollback(a: {
     namespace: string;

@@ -1,0 +1,159 @@
+/** Intake of a parsed notification: screening each alert (bounds, cluster, names) and admitting one run per workload. */
+import {
+  type AlertmanagerAlert,
+  type AlertmanagerWebhook,
+  boundAnnotations,
+  boundLabelMap,
+  INTAKE_LIMITS,
+  labelsOverLimit,
+} from "../../contracts/alertmanager.js";
+import { type ClusterRoster, SINGLE_CLUSTER } from "../../contracts/cluster.js";
+import { type AlertTarget, resolveAlertTarget, workloadKey } from "../../pipeline/target.js";
+import { type AdmitDeps, admitRun } from "../../queue/admit.js";
+import { incidentKeyForAlert, type RunJobData, runIdFor } from "../../queue/jobs.js";
+import { clusterOfAlert } from "../cluster-select.js";
+import type { AlertRouteOptions, AlertRouteResult, IgnoredAlert, JoinNote } from "./types.js";
+
+/** An alert the intake kept: its annotations bounded, what it is about, and the cluster it runs on. */
+export interface ScreenedAlert {
+  alert: AlertmanagerAlert;
+  about: Exclude<AlertTarget, { status: "invalid" }>;
+  cluster: string;
+}
+
+/**
+ * Screens each alert: labels within {@link INTAKE_LIMITS} (else refused: labels are its identity),
+ * a cluster this Backstop serves (`selectCluster` over `roster`; else refused, naming the alert's
+ * cluster and the served ones), namespace and workload valid Kubernetes names (`resolveAlertTarget`;
+ * else refused), annotations cut to the bounds (`boundAnnotations`). Pure; never throws.
+ */
+export function screenAlerts(
+  webhook: AlertmanagerWebhook,
+  roster: ClusterRoster = SINGLE_CLUSTER,
+): {
+  kept: ScreenedAlert[];
+  refused: IgnoredAlert[];
+} {
+  const kept: ScreenedAlert[] = [];
+  const refused: IgnoredAlert[] = [];
+  webhook.alerts.forEach((alert, i) => {
+    const alertname = alert.labels.alertname ?? null;
+    const over = labelsOverLimit(alert.labels);
+    if (over) {
+      refused.push({ fingerprint: alert.fingerprint, alertname, reason: `alerts.${i}.labels: ${over}` });
+      return;
+    }
+    const picked = clusterOfAlert(alert, roster);
+    if ("refused" in picked) {
+      const r = picked.refused;
+      refused.push({
+        fingerprint: r.fingerprint,
+        alertname: r.alertname,
+        reason: r.reason,
+        cluster: r.cluster,
+      });
+      return;
+    }
+    const about = resolveAlertTarget(alert);
+    if (about.status === "invalid") {
+      refused.push({
+        fingerprint: alert.fingerprint,
+        alertname,
+        reason: `alerts.${i}.labels: ${about.reason}`,
+      });
+      return;
+    }
+    kept.push({
+      alert: {
+        ...alert,
+        annotations: boundAnnotations(alert.annotations),
+        generatorURL: alert.generatorURL.slice(0, INTAKE_LIMITS.urlChars),
+      },
+      about,
+      cluster: picked.cluster,
+    });
+  });
+  return { kept, refused };
+}
+
+/** The notification as a job carries it: one alert, the group-wide maps bounded. */
+function jobWebhook(webhook: AlertmanagerWebhook, alert: AlertmanagerAlert): AlertmanagerWebhook {
+  return {
+    ...webhook,
+    receiver: webhook.receiver.slice(0, INTAKE_LIMITS.urlChars),
+    externalURL: webhook.externalURL.slice(0, INTAKE_LIMITS.urlChars),
+    groupLabels: boundLabelMap(webhook.groupLabels),
+    commonLabels: boundLabelMap(webhook.commonLabels),
+    commonAnnotations: boundAnnotations(webhook.commonAnnotations),
+    alerts: [alert],
+  };
+}
+
+/**
+ * Admits one run per firing alert that names a workload (`admitRun`: one run per workload; re-sends
+ * deduplicated). The incident key comes from the group key and the alert's workload
+ * (`incidentKeyForAlert`). The job carries the notification with only that alert in `alerts`.
+ * Resolved alerts are returned for {@link noteResolved}; alerts naming no workload go to `ignored`.
+ * @throws the first admission error (BackstopError `queue.unavailable` / `store.unavailable`): runs
+ *   admitted before it stay queued, and Alertmanager's retry deduplicates them.
+ */
+export async function queueAlerts(
+  webhook: AlertmanagerWebhook,
+  kept: ScreenedAlert[],
+  opts: Pick<AlertRouteOptions, "settings" | "clock"> & AdmitDeps,
+): Promise<{ result: Omit<AlertRouteResult, "refused">; joins: JoinNote[] }> {
+  const result: Omit<AlertRouteResult, "refused"> = { queued: [], joined: [], ignored: [], resolved: [] };
+  const joins: JoinNote[] = [];
+  for (const { alert, about, cluster } of kept) {
+    const incidentKey = incidentKeyForAlert(webhook, alert, cluster);
+    if (alert.status === "resolved") {
+      result.resolved.push({ incidentKey, fingerprint: alert.fingerprint });
+      continue;
+    }
+    if (about.status === "none") {
+      result.ignored.push({
+        fingerprint: alert.fingerprint,
+        alertname: alert.labels.alertname ?? null,
+        reason: about.reason,
+      });
+      continue;
+    }
+    const data: RunJobData = {
+      runId: runIdFor(incidentKey),
+      cluster,
+      trigger: "alert",
+      incidentKey,
+      target: about.target,
+      // Validated RFC 3339 by the schema, so the onset is the alert's, never the receive time.
+      onset: alert.startsAt as string,
+      alert: jobWebhook(webhook, alert),
+      note: null,
+      requestedBy: null,
+      slack: { channel: opts.settings.alertChannel, responseUrl: null },
+    };
+    const a = await admitRun(data, opts);
+    if (a.status === "joined") {
+      result.joined.push({
+        incidentKey,
+        fingerprint: alert.fingerprint,
+        joined: a.holder,
+        runId: a.holderRunId,
+      });
+      if (a.first)
+        joins.push({
+          holder: a.holder,
+          holderRunId: a.holderRunId,
+          alertname: alert.labels.alertname ?? "alert",
+          what: `${workloadKey(about.target)} in ${cluster}`,
+        });
+      continue;
+    }
+    result.queued.push({
+      incidentKey,
+      runId: a.runId,
+      fingerprint: alert.fingerprint,
+      deduplicated: a.status === "duplicate",
+    });
+  }
+  return { result, joins };
+}
