@@ -1,8 +1,12 @@
 import { idempotencyKey } from "../actions/write-path.js";
+import type { Diagnosis } from "../contracts/diagnosis.js";
 import type { ActionRecord } from "../contracts/events.js";
 import { errorMessage, isBackstopError } from "../errors.js";
 import type { RunContext } from "./context.js";
 import type { ActionRunner } from "./ports.js";
+import { describeAction, escalateRun, finishRun } from "./record.js";
+import { type RunState, spendAnomaly } from "./state.js";
+import type { RunResult } from "./types.js";
 
 /** How an act-then-verify step ended. `reason` is a sentence for the escalation. */
 export type ActOutcome =
@@ -54,4 +58,36 @@ export async function actAndVerify(
     };
   }
   return { ok: true, ready: recovery.ready, desired: recovery.desired };
+}
+
+/**
+ * Stage 4 of `runBackstop`: makes the validated `action` the run's candidate, acts and verifies
+ * recovery (see {@link actAndVerify}), and ends the run: `resolved` with the action and the ready
+ * count, or escalated (an `action_failure` anomaly) when the write or the recovery failed. An action
+ * that reached the cluster is on the result's `actions` either way.
+ */
+export async function actStage(
+  state: RunState,
+  action: ActionRecord,
+  diagnosis: Diagnosis,
+): Promise<RunResult> {
+  state.candidate = action;
+  const acted = await actAndVerify(
+    state.ctx,
+    state.deps.actions,
+    state.input.runId,
+    action,
+    state.opts.recoveryTimeoutMs ?? 120_000,
+  );
+  if (acted.ok || acted.stage !== "execute") state.actions.push(action);
+  if (!acted.ok) {
+    await spendAnomaly(state, "action_failure", acted.reason);
+    return escalateRun(state, acted.reason);
+  }
+  return finishRun(
+    state,
+    "resolved",
+    `${describeAction(action)}; ${acted.ready}/${acted.desired} ready. ${diagnosis.hypothesis}`,
+    null,
+  );
 }

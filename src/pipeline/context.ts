@@ -14,17 +14,11 @@ import { childLogger } from "../log.js";
 import { ReceiptRecorder } from "../receipt/chain.js";
 import { type SigningKey, signReceipt } from "../receipt/index.js";
 import type { ActionRunner, Escalation, PendingApproval, SignalsSource, TicketSink } from "./ports.js";
-import type { RunResult } from "./run.js";
+import type { RunResult, RunTiming, RunTotals } from "./types.js";
+
+export type { RunTiming, RunTotals } from "./types.js";
 
 const log = childLogger("pipeline");
-
-/** Totals over a run's model calls: tokens, USD, how many calls and fallbacks. */
-export interface RunTotals {
-  modelCalls: number;
-  fallbacks: number;
-  tokens: { input: number; output: number };
-  costUsd: number;
-}
 
 /** Event types whose data names a workload or an action, so they carry the run's `cluster`. */
 const CLUSTER_EVENTS: ReadonlySet<RunEventType> = new Set<RunEventType>([
@@ -90,32 +84,6 @@ const EVENT_STAGE: Partial<Record<RunEventType, TimedStage>> = {
   "recovery.verified": "recovery_watch",
   "ticket.filed": "ticket",
 };
-
-/**
- * Where a run's time went, in ms (rounded to 0.01). `model_calls` lists every HTTP call the router made
- * (from `model.call` events). `quality_rules_ms` is the quality gate without the judge, `action_gate_ms`
- * the action gate without the dry-run. `kubernetes_ms` = signals + dry-run + action. `own_ms` = `wall_ms`
- * − model − Kubernetes API − recovery wait (issue 11's definition): Backstop's own work, guards,
- * receipts, reporters and the ticket included. `wall_ms` runs from the run's context to its signed
- * receipt (a resumed run: this process's part only, not the human's wait).
- */
-export interface RunTiming {
-  wall_ms: number;
-  signals_ms: number;
-  redaction_ms: number;
-  model_ms: number;
-  model_calls: { purpose: "diagnose" | "judge"; target: string; attempt: number; ok: boolean; ms: number }[];
-  quality_rules_ms: number;
-  judge_ms: number;
-  action_gate_ms: number;
-  dry_run_ms: number;
-  action_ms: number;
-  recovery_watch_ms: number;
-  ticket_ms: number;
-  receipt_signing_ms: number;
-  kubernetes_ms: number;
-  own_ms: number;
-}
 
 const r2 = (ms: number): number => Math.round(ms * 100) / 100;
 

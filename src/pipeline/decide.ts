@@ -6,7 +6,8 @@ import { APPROVABLE_RULES, checkActionRules } from "../guardrails/action-gate.js
 import { actAndVerify } from "./act.js";
 import { endRun, RunContext, timedPorts } from "./context.js";
 import type { PendingApproval } from "./ports.js";
-import { describeAction, fileTicket, type PipelineDeps, type RunResult } from "./run.js";
+import { describeAction, fileTicket } from "./record.js";
+import type { PipelineDeps, RunResult } from "./types.js";
 
 /**
  * A human's answer to an escalation. `expired` is the timeout's answer (treated as a rejection);

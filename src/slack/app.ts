@@ -15,38 +15,20 @@ import type { Logger } from "pino";
 import { BackstopError, errorMessage } from "../errors.js";
 import { createGuardrailHandler, GUARDRAIL_QUALITY_ROUTE } from "../guardrails/gateway-guardrail.js";
 import { childLogger } from "../log.js";
-import type { RunsProducer } from "../queue/runs.js";
-import type { RunStore } from "../queue/store.js";
 import { register as registerActions } from "./actions/index.js";
 import { ALERT_ROUTE, createAlertHandler } from "./alerts.js";
 import { register as registerCommands } from "./commands/index.js";
 import { type SlackSettings, validateSlackSettings } from "./config.js";
+import type { ListenerContext, SlackProducer, SlackStore } from "./context.js";
 import { register as registerEvents } from "./events/index.js";
+
+export type { ListenerContext, SlackProducer, SlackStore } from "./context.js";
 
 /**
  * The Backstop Slack app (Bolt 5): slash commands, Block Kit actions (approvals, receipt download),
  * `app_mention`, and the Alertmanager webhook route. Listeners follow slack-samples/bolt-ts-starter-template
  * (`<kind>/index.ts` with `register(app)`): each acks first, then enqueues; no listener runs the agent.
  */
-
-/** What the listeners need from the queue: enqueue a run, enqueue a decision (see `src/queue/runs.ts`). */
-export type SlackProducer = Pick<RunsProducer, "enqueueRun" | "enqueueDecision" | "addRun" | "jobKeyPrefix">;
-
-/** What the listeners need from the Redis stores (see `src/queue/store.ts`). */
-export type SlackStore = Pick<
-  RunStore,
-  | "decide"
-  | "getPending"
-  | "getIncidentByRun"
-  | "recentIncidents"
-  | "getReceipt"
-  | "getIncident"
-  | "updateIncident"
-  | "getThread"
-  | "claimRun"
-  | "releaseRun"
-  | "markOnce"
->;
 
 /**
  * The app's dependencies. `newNonce` makes each `/backstop triage` its own incident key (default a
@@ -63,16 +45,6 @@ export interface AppDeps {
     method: "GET";
     handler: (req: IncomingMessage, res: ServerResponse) => void;
   }[];
-}
-
-/** What every listener gets at registration: settings, dependencies with defaults filled, a logger. */
-export interface ListenerContext {
-  settings: SlackSettings;
-  producer: SlackProducer;
-  store: SlackStore;
-  newNonce: () => string;
-  clock: () => Date;
-  log: Logger;
 }
 
 /** The running app: the Bolt `App`, `start()` (resolves with the HTTP base URL) and `stop()`. */

@@ -14,7 +14,8 @@ import { resolveInPackage } from "../../src/paths.js";
  * removing its entry.
  */
 const PENDING: Record<string, Rule[]> = {
-  "src/gateway/router.ts": ["log-err", "zod-format"],
+  "src/gateway/router.ts": ["zod-format"],
+  "src/gateway/call.ts": ["log-err"],
   "src/actions/write-path.ts": ["log-err"],
   "src/actions/write-path/validate.ts": ["zod-format", "k8s-name"],
   "src/actions/write-path/plan.ts": ["k8s-name"],
@@ -37,7 +38,7 @@ const PENDING: Record<string, Rule[]> = {
 type Rule = "log-err" | "zod-format" | "k8s-name" | "stable-stringify";
 
 const ROOTS = ["src", "sandbox", "mcp-infra", "blocks", "scenarios", "bin"];
-const K8S_VALUES = Object.values(k8sNames).filter((v): v is string => typeof v === "string");
+const K8S_VALUES: string[] = Object.values(k8sNames).filter((v) => typeof v === "string");
 
 /** The rules a file's text breaks. */
 function broken(path: string, text: string): Rule[] {

@@ -124,6 +124,21 @@ export const PROVIDER_PATTERNS: readonly ProviderPattern[] = [
     "PrivateKey",
     String.raw`-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY-----[\s\S]*?(?:-----END[ A-Z0-9_-]{0,100}PRIVATE KEY-----|$)`,
   ),
+  // secretlint 13's Cloudflare and Tailscale rules, restated from its preset (13 needs Node 22; see
+  // secretlint.ts): `cfk_`/`cfut_`/`cfat_` + 40 alphanumerics + an 8-hex checksum, and
+  // `tskey-{type}-{identifier}-{secret}`.
+  p(
+    "cloudflare (secretlint CLOUDFLARE_TOKEN_PATTERN)",
+    "CloudflareToken",
+    String.raw`(?<!\p{L})cf(?:k|ut|at)_[A-Za-z0-9]{40}[0-9a-f]{8}(?![A-Za-z0-9])`,
+    "u",
+  ),
+  p(
+    "tailscale (secretlint)",
+    "TailscaleKey",
+    String.raw`(?<!\p{L})tskey-[a-z]{2,20}-[0-9A-Za-z_]{8,40}-[0-9A-Za-z_]{16,60}(?![0-9A-Za-z_])`,
+    "u",
+  ),
 ];
 
 /** Findings of {@link PROVIDER_PATTERNS} in `text`. */

@@ -7,10 +7,12 @@ import type { Span } from "./spans.js";
 
 /**
  * secretlint (`@secretlint/core` `lintSource`) with every rule of
- * `@secretlint/secretlint-rule-preset-recommend` 13: AWS (with `enableIDScanRule`), GCP service-account
- * keys, PEM private keys, npm, basic-auth URLs, Slack, SendGrid, Shopify, Stripe, GitHub, GitLab,
- * Grafana, OpenAI, Anthropic, Groq, Hugging Face, Linear, Notion, 1Password, database connection
- * strings, HashiCorp Vault, Vercel, Databricks, Docker, Figma, Cloudflare, Tailscale. The preset's
+ * `@secretlint/secretlint-rule-preset-recommend` 12.0.0 (the last release that declares Node >= 20):
+ * AWS (with `enableIDScanRule`), GCP service-account keys, PEM private keys, npm, basic-auth URLs, Slack,
+ * SendGrid, Shopify, GitHub, GitLab, Grafana, OpenAI, Anthropic, Groq, Hugging Face, Linear, Notion,
+ * 1Password, database connection strings, HashiCorp Vault, Vercel, Databricks, Docker, Figma. Stripe,
+ * Cloudflare and Tailscale (added to the preset in 13, which needs Node 22) come from `providers.ts`.
+ * The preset's
  * `filter-comments` rule is left out on purpose: with it, a log line containing `secretlint-disable`
  * would switch detection off.
  */
@@ -70,8 +72,10 @@ export const SECRETLINT_PREFILTER =
 
 // secretlint's profiler is on by default and keeps every performance mark of every call (and the
 // global performance timeline's): in a long-running process that is a memory leak, and the growing
-// heap made each GC pause ~15 ms. We never read the profile.
-secretLintProfiler.setEnabled(false);
+// heap made each GC pause ~15 ms. We never read the profile. secretlint 12.0.0 (the last release that
+// declares Node >= 20) has no `setEnabled`, so the shared instance's `mark` becomes a no-op: no mark is
+// ever recorded, so its observer never fires and nothing accumulates.
+secretLintProfiler.mark = () => {};
 
 const FILTER_COMMENTS_RULE = "@secretlint/secretlint-rule-filter-comments";
 const AWS_RULE = "@secretlint/secretlint-rule-aws";

@@ -2,9 +2,9 @@ import type { App, BlockAction, ButtonAction, SlackActionMiddlewareArgs } from "
 import type { WebClient } from "@slack/web-api";
 import { ACTION_APPROVE, ACTION_RECEIPT, ACTION_REJECT, decisionMessage } from "../../../blocks/index.js";
 import { errorMessage } from "../../errors.js";
-import type { ListenerContext } from "../app.js";
-import { RunIdSchema, uploadStoredReceipt } from "../commands/index.js";
 import type { SlackSettings } from "../config.js";
+import type { ListenerContext } from "../context.js";
+import { RunIdSchema, uploadStoredReceipt } from "../stored-receipt.js";
 
 /**
  * Block Kit button actions (https://api.slack.com/reference/interaction-payloads/block-actions):

@@ -1,7 +1,6 @@
 import type { AckFn, App, RespondArguments, RespondFn, SlashCommand } from "@slack/bolt";
 import type { KnownBlock } from "@slack/types";
 import type { WebClient } from "@slack/web-api";
-import { z } from "zod";
 import {
   alertJoinedReply,
   errorMessage as errorReply,
@@ -18,11 +17,11 @@ import { workloadKey } from "../../pipeline/target.js";
 import { admitRun } from "../../queue/admit.js";
 import { incidentKeyForCommand, type RunJobData, runIdFor } from "../../queue/jobs.js";
 import type { IncidentRecord } from "../../queue/store.js";
-import type { Receipt } from "../../receipt/index.js";
-import { ReceiptSchema } from "../../receipt/index.js";
-import type { ListenerContext } from "../app.js";
 import { clusterRoster } from "../config.js";
-import { uploadReceipt } from "../receipt-upload.js";
+import type { ListenerContext } from "../context.js";
+import { RunIdSchema, uploadStoredReceipt } from "../stored-receipt.js";
+
+export { parseStoredReceipt, RunIdSchema, uploadStoredReceipt } from "../stored-receipt.js";
 
 /**
  * The `/backstop` slash command (https://api.slack.com/interactivity/slash-commands). Every branch acks
@@ -46,11 +45,6 @@ export { NOTE_MAX_CHARS as MAX_NOTE_CHARS } from "../../guardrails/untrusted.js"
 
 /** How many incidents `/backstop status` lists. */
 export const STATUS_LIMIT = 10;
-
-/** A run id as `runIdFor` makes it: `run-` and `[A-Za-z0-9._-]`, at most 200 characters. */
-export const RunIdSchema = z
-  .string()
-  .regex(/^run-[A-Za-z0-9._-]{1,196}$/, "expected a run id such as run-am-0123abcd… (see /backstop status)");
 
 /** A parsed `/backstop` invocation. */
 export type BackstopCommand =
@@ -133,35 +127,6 @@ function ephemeral(m: { text: string; blocks?: KnownBlock[] }): RespondArguments
   return m.blocks
     ? { response_type: "ephemeral", text: m.text, blocks: m.blocks }
     : { response_type: "ephemeral", text: m.text };
-}
-
-/**
- * Parses a stored receipt (the exact bytes of `serializeReceipt`) back into a `Receipt`. Re-serializing
- * it yields the same bytes (RFC 8785 canonical JSON), so the upload verifies.
- * @throws Error when the stored text is not a receipt.
- */
-export function parseStoredReceipt(text: string): Receipt {
-  return ReceiptSchema.parse(JSON.parse(text)) as Receipt;
-}
-
-/**
- * Uploads run `runId`'s stored receipt into its incident's thread (or `fallbackChannel` when the
- * incident has no thread yet). Returns what happened as a user-facing line.
- */
-export async function uploadStoredReceipt(
-  ctx: Pick<ListenerContext, "store">,
-  client: WebClient,
-  runId: string,
-  where: { channel: string; threadTs: string | null },
-): Promise<{ ok: boolean; text: string }> {
-  const text = await ctx.store.getReceipt(runId);
-  if (!text) return { ok: false, text: `No receipt is stored for run ${runId} (it may still be running).` };
-  const incident = await ctx.store.getIncidentByRun(runId);
-  const thread = incident ? await ctx.store.getThread(incident.key) : null;
-  const channel = thread?.channel ?? where.channel;
-  const threadTs = thread?.ts ?? where.threadTs;
-  await uploadReceipt(client, { channel, threadTs, receipt: parseStoredReceipt(text) });
-  return { ok: true, text: `Uploaded the signed receipt of ${runId} into its thread.` };
 }
 
 async function triage(

@@ -1,7 +1,7 @@
 import type { App } from "@slack/bolt";
 import { helpMessage } from "../../../blocks/index.js";
 import { errorMessage } from "../../errors.js";
-import type { ListenerContext } from "../app.js";
+import type { ListenerContext } from "../context.js";
 
 /**
  * Events API listeners (https://api.slack.com/events): `app_mention` (scope `app_mentions:read`) gets
