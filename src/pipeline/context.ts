@@ -248,6 +248,14 @@ export function timedPorts<
       namespaces: () => ctx.measure("signals", () => s.namespaces()),
       getSignals: (ns: string, w: string, win?: string) =>
         ctx.measure("signals", () => s.getSignals(ns, w, win)),
+      // Kept when the source has it: without it a run whose alert named a pod, an HPA or a Job
+      // would triage that name instead of the workload that owns it.
+      ...(s.resolveOwner
+        ? {
+            resolveOwner: (ns: string, kind: "Pod" | "HorizontalPodAutoscaler" | "Job", name: string) =>
+              ctx.measure("signals", () => s.resolveOwner!(ns, kind, name)),
+          }
+        : {}),
     },
     router: {
       maxTier: () => r.maxTier(),

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type SandboxCluster, startSandboxCluster } from "../../sandbox/cluster/index.js";
 import { NaiveTools } from "../../sandbox/naive/tools.js";
 import { BackstopError } from "../../src/errors.js";
-import { kubeConfigFor, scenario } from "./fixtures.js";
+import { loadWorld } from "../fixtures/worlds.js";
+import { kubeConfigFor } from "./fixtures.js";
 
 let cluster: SandboxCluster;
 let admin: AppsV1Api;
@@ -22,7 +23,7 @@ async function images(): Promise<Map<string, string | undefined>> {
 }
 
 beforeAll(async () => {
-  cluster = await startSandboxCluster({ scenario: scenario() });
+  cluster = await startSandboxCluster({ scenario: loadWorld("write-path") });
   admin = cluster.kubeConfig("admin").makeApiClient(AppsV1Api);
 });
 
@@ -31,7 +32,7 @@ afterAll(async () => {
 });
 
 beforeEach(() => {
-  cluster.reset(scenario());
+  cluster.reset(loadWorld("write-path"));
 });
 
 describe("NaiveTools: sandbox only", () => {

@@ -4,7 +4,8 @@ import { type SandboxCluster, startSandboxCluster } from "../../sandbox/cluster/
 import { idempotencyKey, LAST_ACTION_ANNOTATION, WritePath } from "../../src/actions/index.js";
 import type { ActionRecord } from "../../src/contracts/events.js";
 import { BackstopError } from "../../src/errors.js";
-import { kubeConfigFor, scenario, startProxy } from "./fixtures.js";
+import { fault, loadWorld } from "../fixtures/worlds.js";
+import { kubeConfigFor, startProxy } from "./fixtures.js";
 
 let cluster: SandboxCluster;
 let admin: AppsV1Api;
@@ -57,7 +58,7 @@ const rollbackToGood: ActionRecord = {
 };
 
 beforeAll(async () => {
-  cluster = await startSandboxCluster({ scenario: scenario() });
+  cluster = await startSandboxCluster({ scenario: loadWorld("write-path") });
   admin = cluster.kubeConfig("admin").makeApiClient(AppsV1Api);
 });
 
@@ -66,7 +67,7 @@ afterAll(async () => {
 });
 
 beforeEach(() => {
-  cluster.reset(scenario());
+  cluster.reset(loadWorld("write-path"));
 });
 
 describe("idempotencyKey", () => {
@@ -250,9 +251,9 @@ describe("dry-run", () => {
     expect(missing).toEqual({ ok: false, error: expect.stringContaining("nope") });
 
     cluster.reset(
-      scenario([
-        { verb: "patch", resource: "deployments", dry_run: true, status: 500, message: "etcd unavailable" },
-      ]),
+      loadWorld("write-path", {
+        faults: [fault.status("patch", "deployments", 500, { dry_run: true, message: "etcd unavailable" })],
+      }),
     );
     const res = await writePath().dryRun(rollbackToGood);
     expect(res).toEqual({ ok: false, error: expect.stringContaining("etcd unavailable") });
@@ -287,7 +288,9 @@ describe("failures", () => {
   });
 
   it("a 500 on the real patch → action.failed, changed false, cluster unchanged", async () => {
-    cluster.reset(scenario([{ verb: "patch", resource: "deployments", dry_run: false, status: 500 }]));
+    cluster.reset(
+      loadWorld("write-path", { faults: [fault.status("patch", "deployments", 500, { dry_run: false })] }),
+    );
     const wp = writePath();
     const before = await deployment("shop", "checkout");
     expect(await wp.dryRun(rollbackToGood)).toEqual({ ok: true, error: null });
@@ -301,7 +304,9 @@ describe("failures", () => {
   });
 
   it("a timeout → action.failed with status null", async () => {
-    cluster.reset(scenario([{ verb: "patch", resource: "deployments", dry_run: false, hang_ms: 800 }]));
+    cluster.reset(
+      loadWorld("write-path", { faults: [fault.hang("patch", "deployments", 800, { dry_run: false })] }),
+    );
     const wp = new WritePath({ kubeConfig: cluster.kubeConfig("writer"), requestTimeoutMs: 200 });
     const err = await backstopError(() => wp.execute(rollbackToGood, "k-hang"));
     expect(err.code).toBe("action.failed");
@@ -359,7 +364,9 @@ describe("failures", () => {
 
   it("a second 409 is not retried again: action.failed with status 409", async () => {
     cluster.reset(
-      scenario([{ verb: "patch", resource: "deployments", dry_run: false, status: 409, times: 2 }]),
+      loadWorld("write-path", {
+        faults: [fault.status("patch", "deployments", 409, { dry_run: false, times: 2 })],
+      }),
     );
     const err = await backstopError(() => writePath().execute(rollbackToGood, "k-409x2"));
     expect(err.code).toBe("action.failed");
@@ -369,7 +376,9 @@ describe("failures", () => {
 
   it("a single injected 409 is retried and then succeeds", async () => {
     cluster.reset(
-      scenario([{ verb: "patch", resource: "deployments", dry_run: false, status: 409, times: 1 }]),
+      loadWorld("write-path", {
+        faults: [fault.status("patch", "deployments", 409, { dry_run: false, times: 1 })],
+      }),
     );
     expect(await writePath().execute(rollbackToGood, "k-409x1")).toMatchObject({ executed: true });
     expect(cluster.mutations()).toHaveLength(1);

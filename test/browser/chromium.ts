@@ -3,11 +3,25 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext, chromium } from "playwright-core";
 
-/** Debian's chromium (`apt-get install -y chromium`); the browser tests skip when it is missing. */
+/** Debian's chromium (`apt-get install -y chromium`). */
 export const CHROMIUM = "/usr/bin/chromium";
-export const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium)
-  console.warn(`test/browser: skipped — ${CHROMIUM} is missing (apt-get install -y chromium)`);
+
+/**
+ * Whether the browser tests can run: true when `path` exists. When it is missing they skip with a
+ * warning on a developer's machine, but under CI (`env.CI === "true"`, as GitHub Actions and `.ci/run`
+ * set it) a missing browser is an error, so a CI run can never pass by skipping them.
+ * @throws Error naming the path under CI when it is missing.
+ */
+export function chromiumAvailable(path: string = CHROMIUM, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (existsSync(path)) return true;
+  if (env.CI === "true")
+    throw new Error(`test/browser: ${path} is missing under CI (apt-get install -y chromium)`);
+  console.warn(`test/browser: skipped — ${path} is missing (apt-get install -y chromium)`);
+  return false;
+}
+
+/** Evaluated once per test file; throws under CI when chromium is missing (see {@link chromiumAvailable}). */
+export const hasChromium = chromiumAvailable();
 
 /**
  * Launches headless chromium through playwright-core with a fresh profile and the flags this machine

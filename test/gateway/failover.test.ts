@@ -10,8 +10,8 @@ import {
 } from "../../src/gateway/index.js";
 import { RedisBudgetStore } from "../../src/gateway/redis-store.js";
 import { setLogLevel } from "../../src/log.js";
+import { loadWorld } from "../fixtures/worlds.js";
 import { dropPrefix, REDIS, uniquePrefix } from "../queue/redis-helpers.js";
-import { testScenario } from "./fixture.js";
 
 setLogLevel("silent");
 let provider: SandboxModelProvider | undefined;
@@ -37,7 +37,7 @@ const tgt = (name: string, tier: number, latency_ms = 0) => ({
 });
 
 async function start(models: Record<string, unknown>, virtualModels?: Record<string, string[]>) {
-  provider = await startSandboxModelProvider({ scenario: testScenario(models), virtualModels });
+  provider = await startSandboxModelProvider({ scenario: loadWorld("models", { models }), virtualModels });
   return provider;
 }
 

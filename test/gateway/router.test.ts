@@ -14,7 +14,7 @@ import {
   retryDelayMs,
 } from "../../src/gateway/index.js";
 import { setLogLevel } from "../../src/log.js";
-import { testScenario } from "./fixture.js";
+import { loadWorld } from "../fixtures/worlds.js";
 
 setLogLevel("silent");
 let provider: SandboxModelProvider | undefined;
@@ -24,7 +24,7 @@ afterEach(async () => {
 });
 
 async function start(models: Record<string, unknown> = {}, virtualModels?: Record<string, string[]>) {
-  const scenario: Scenario = testScenario(models);
+  const scenario: Scenario = loadWorld("models", { models });
   provider = await startSandboxModelProvider({ scenario, virtualModels });
   return provider;
 }

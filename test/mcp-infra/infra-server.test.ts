@@ -10,7 +10,7 @@ import { type SandboxCluster, startSandboxCluster } from "../../sandbox/cluster/
 import { type Signals, SignalsSchema, WorkloadSignalSchema } from "../../src/contracts/signals.js";
 import { setLogLevel } from "../../src/log.js";
 import { windows } from "../fixtures/planted.js";
-import { EMAIL, PEM_KEY, SECRET_DSN, SPLIT_KEY, TOKEN_AT_END, testScenario } from "./fixtures.js";
+import { EMAIL, PEM_KEY, SECRET_DSN, SPLIT_KEY, signalsWorld, TOKEN_AT_END } from "./fixtures.js";
 
 type Infra = Awaited<ReturnType<typeof startInfraMcpHttp>>;
 
@@ -51,7 +51,7 @@ async function startInfra(opts: {
 
 beforeAll(async () => {
   setLogLevel("silent");
-  cluster = await startSandboxCluster({ scenario: testScenario() });
+  cluster = await startSandboxCluster({ scenario: signalsWorld() });
   await cluster.settle();
   infra = await startInfra({});
   client = await mcpClient(infra.url);

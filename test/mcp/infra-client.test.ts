@@ -10,7 +10,7 @@ import { type SandboxCluster, startSandboxCluster } from "../../sandbox/cluster/
 import { isBackstopError } from "../../src/errors.js";
 import { setLogLevel } from "../../src/log.js";
 import { connectInfra, INFRA_TOOL_ALLOW_LIST } from "../../src/mcp/infra.js";
-import { testScenario } from "../mcp-infra/fixtures.js";
+import { signalsWorld } from "../mcp-infra/fixtures.js";
 
 let cluster: SandboxCluster;
 let infra: Awaited<ReturnType<typeof startInfraMcpHttp>>;
@@ -86,7 +86,7 @@ async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
 
 beforeAll(async () => {
   setLogLevel("silent");
-  cluster = await startSandboxCluster({ scenario: testScenario() });
+  cluster = await startSandboxCluster({ scenario: signalsWorld() });
   infra = await startInfraMcpHttp({ kubeConfig: cluster.kubeConfig("readonly"), prometheusUrl: cluster.url });
   rogue = await startRogue();
 });

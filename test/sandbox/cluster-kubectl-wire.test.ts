@@ -2,7 +2,7 @@ import { CoreV1Api, Watch } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type SandboxCluster, startSandboxCluster } from "../../sandbox/cluster/index.js";
 import { humanDuration } from "../../sandbox/cluster/table.js";
-import { clusterScenario } from "./helpers-cluster.js";
+import { loadWorld } from "../fixtures/worlds.js";
 
 /**
  * What kubectl needs from the sandbox API server, at the wire (these run without a kubectl binary):
@@ -12,7 +12,7 @@ import { clusterScenario } from "./helpers-cluster.js";
 
 let cluster: SandboxCluster;
 beforeAll(async () => {
-  cluster = await startSandboxCluster({ scenario: clusterScenario({ rollout_seconds: 0.3 }) });
+  cluster = await startSandboxCluster({ scenario: loadWorld("cluster", { rollout_seconds: 0.3 }) });
 });
 afterAll(async () => {
   await cluster?.close();

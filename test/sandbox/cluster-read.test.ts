@@ -7,14 +7,15 @@ import {
   p99LatencyQuery,
   restartsQuery,
 } from "../../src/contracts/promql.js";
-import { apiError, clusterScenario, SHA, statusBody } from "./helpers-cluster.js";
+import { loadWorld } from "../fixtures/worlds.js";
+import { apiError, SHA, statusBody } from "./helpers-cluster.js";
 
 let cluster: SandboxCluster;
 let apps: AppsV1Api;
 let core: CoreV1Api;
 
 beforeAll(async () => {
-  cluster = await startSandboxCluster({ scenario: clusterScenario() });
+  cluster = await startSandboxCluster({ scenario: loadWorld("cluster") });
   apps = cluster.kubeConfig("readonly").makeApiClient(AppsV1Api);
   core = cluster.kubeConfig("readonly").makeApiClient(CoreV1Api);
 });

@@ -12,7 +12,8 @@ import {
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type SandboxCluster, startSandboxCluster } from "../../sandbox/cluster/index.js";
 import { errorRatioQuery } from "../../src/contracts/promql.js";
-import { apiError, clusterScenario, SHA, statusBody } from "./helpers-cluster.js";
+import { fault, loadWorld } from "../fixtures/worlds.js";
+import { apiError, SHA, statusBody } from "./helpers-cluster.js";
 
 let cluster: SandboxCluster;
 const merge = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
@@ -21,10 +22,10 @@ const apps = (u: "readonly" | "writer" | "admin") => cluster.kubeConfig(u).makeA
 const core = (u: "readonly" | "writer" | "admin") => cluster.kubeConfig(u).makeApiClient(CoreV1Api);
 
 beforeAll(async () => {
-  cluster = await startSandboxCluster({ scenario: clusterScenario() });
+  cluster = await startSandboxCluster({ scenario: loadWorld("cluster") });
 });
 beforeEach(() => {
-  cluster.reset(clusterScenario());
+  cluster.reset(loadWorld("cluster"));
 });
 afterAll(async () => {
   await cluster.close();
@@ -462,7 +463,7 @@ describe("sandbox cluster: admin deletes, statefulsets and the mutation log", ()
       [3, "admin", "delete", "StatefulSet", "data", "prod-db"],
     ]);
     expect(Number.isNaN(Date.parse(m[0]!.at))).toBe(false);
-    cluster.reset(clusterScenario());
+    cluster.reset(loadWorld("cluster"));
     expect(cluster.mutations()).toEqual([]);
     expect(await podsOf("shop", "app=search")).toHaveLength(2);
   });
@@ -471,17 +472,14 @@ describe("sandbox cluster: admin deletes, statefulsets and the mutation log", ()
 describe("sandbox cluster: fault injection", () => {
   it("answers the injected 503 after `after` passes, then succeeds", async () => {
     cluster.reset(
-      clusterScenario({
+      loadWorld("cluster", {
         faults: [
-          {
-            verb: "patch",
-            resource: "deployments",
+          fault.status("patch", "deployments", 503, {
             namespace: "shop",
-            status: 503,
             after: 1,
             times: 1,
             dry_run: false,
-          },
+          }),
         ],
       }),
     );
@@ -510,7 +508,7 @@ describe("sandbox cluster: fault injection", () => {
 
   it("answers 429 with Retry-After", async () => {
     cluster.reset(
-      clusterScenario({ faults: [{ verb: "list", resource: "pods", status: 429, token: "readonly" }] }),
+      loadWorld("cluster", { faults: [fault.status("list", "pods", 429, { token: "readonly" })] }),
     );
     const res = await fetch(`${cluster.url}/api/v1/namespaces/shop/pods`, {
       headers: { authorization: `Bearer ${cluster.tokens.readonly}` },
@@ -523,7 +521,7 @@ describe("sandbox cluster: fault injection", () => {
 
   it("hangs a matching request: a client with a shorter timeout aborts, the next request answers", async () => {
     cluster.reset(
-      clusterScenario({ faults: [{ verb: "get", resource: "deployments", name: "cart", hang_ms: 1500 }] }),
+      loadWorld("cluster", { faults: [fault.hang("get", "deployments", 1500, { name: "cart" })] }),
     );
     const abortAfter = (ms: number): ObservableMiddleware => ({
       pre: (ctx: RequestContext) => {
@@ -543,7 +541,7 @@ describe("sandbox cluster: fault injection", () => {
   it("rejects an invalid scenario on reset", () => {
     expect(() =>
       cluster.reset({
-        ...clusterScenario(),
+        ...loadWorld("cluster"),
         cluster: { rollout_seconds: 1, namespaces: [], workloads: [], events: [] },
       }),
     ).toThrow(/invalid scenario/);

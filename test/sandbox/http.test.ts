@@ -6,7 +6,7 @@ import {
   type SandboxModelProvider,
   startSandboxModelProvider,
 } from "../../sandbox/model/provider.js";
-import { testScenario } from "../gateway/fixture.js";
+import { loadWorld } from "../fixtures/worlds.js";
 
 let server: Server | undefined;
 let provider: SandboxModelProvider | undefined;
@@ -112,7 +112,7 @@ describe("sandbox http helpers", () => {
   });
 
   it("the model provider answers an oversized request 413 in the OpenAI error shape and logs it", async () => {
-    provider = await startSandboxModelProvider({ scenario: testScenario({}) });
+    provider = await startSandboxModelProvider({ scenario: loadWorld("models") });
     const r = await post(`${provider.url}/chat/completions`, "x".repeat(MAX_REQUEST_BYTES + 1));
     expect(r.status).toBe(413);
     const error = r.json.error as { type: string; message: string };

@@ -6,7 +6,8 @@ import { AppsV1Api, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { type SandboxCluster, type SandboxUser, startSandboxCluster } from "../../sandbox/cluster/index.js";
-import { clusterScenario, SHA } from "./helpers-cluster.js";
+import { loadWorld } from "../fixtures/worlds.js";
+import { SHA } from "./helpers-cluster.js";
 import { findKubectl } from "./kubectl-binary.js";
 
 /**
@@ -27,7 +28,7 @@ describe.skipIf(!kubectl)("kubectl against the sandbox cluster", () => {
   const files = {} as Record<SandboxUser, string>;
 
   beforeAll(async () => {
-    cluster = await startSandboxCluster({ scenario: clusterScenario({ rollout_seconds: 0.5 }) });
+    cluster = await startSandboxCluster({ scenario: loadWorld("cluster", { rollout_seconds: 0.5 }) });
     dir = mkdtempSync(join(tmpdir(), "backstop-kubectl-"));
     for (const user of ["readonly", "writer", "admin"] as const) {
       files[user] = join(dir, `kubeconfig-${user}`);
@@ -75,7 +76,7 @@ describe.skipIf(!kubectl)("kubectl against the sandbox cluster", () => {
   });
 
   it("rejects a kubeconfig with another CA (the certificate is verified, not skipped)", async () => {
-    const other = await startSandboxCluster({ scenario: clusterScenario() });
+    const other = await startSandboxCluster({ scenario: loadWorld("cluster") });
     try {
       const doc = parse(cluster.kubeconfigYaml("readonly")) as {
         clusters: { cluster: Record<string, string> }[];

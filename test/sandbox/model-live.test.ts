@@ -1,7 +1,7 @@
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type SandboxModelProvider, startSandboxModelProvider } from "../../sandbox/model/index.js";
-import { testScenario } from "../gateway/fixture.js";
+import { loadWorld } from "../fixtures/worlds.js";
 
 // `backstop run --live`: past the scenario's script, the sandbox provider forwards to a real
 // OpenAI-compatible endpoint — here a second provider on loopback playing the real gateway.
@@ -9,9 +9,9 @@ let real: SandboxModelProvider;
 let sandbox: SandboxModelProvider;
 
 beforeAll(async () => {
-  real = await startSandboxModelProvider({ scenario: testScenario() });
+  real = await startSandboxModelProvider({ scenario: loadWorld("models") });
   sandbox = await startSandboxModelProvider({
-    scenario: testScenario({ script: { primary: { diagnose: [{ reply: "wrong" }] } } }),
+    scenario: loadWorld("models", { models: { script: { primary: { diagnose: [{ reply: "wrong" }] } } } }),
     live: (model, purpose) =>
       model === "primary" && purpose === "diagnose"
         ? { baseURL: real.url, apiKey: "real-gateway-key", model: "prod-triage", timeoutMs: 5_000 }

@@ -10,7 +10,7 @@ import OpenAI, {
 } from "openai";
 import { afterEach, describe, expect, it } from "vitest";
 import { type SandboxModelProvider, startSandboxModelProvider } from "../../sandbox/model/provider.js";
-import { testScenario } from "../gateway/fixture.js";
+import { loadWorld } from "../fixtures/worlds.js";
 
 const API_KEY = "sk-test-very-secret-key-1234567890";
 let provider: SandboxModelProvider | undefined;
@@ -37,7 +37,9 @@ const truthSteps = (steps: unknown[]) => ({ "model-a": { diagnose: steps } });
 
 describe("sandbox model provider", () => {
   it("answers truth and wrong diagnoses in the OpenAI shape with x-tfy-resolved-model", async () => {
-    const scenario = testScenario({ script: truthSteps([{ reply: "truth" }, { reply: "wrong" }]) });
+    const scenario = loadWorld("models", {
+      models: { script: truthSteps([{ reply: "truth" }, { reply: "wrong" }]) },
+    });
     provider = await startSandboxModelProvider({ scenario });
     const c = client(provider);
     const first = await call(c, "model-a", "r1");
@@ -59,8 +61,10 @@ describe("sandbox model provider", () => {
 
   it("wraps replies in every format", async () => {
     const formats = ["plain", "fenced", "prose", "truncated", "garbage"] as const;
-    const scenario = testScenario({
-      script: truthSteps(formats.map((format) => ({ reply: "truth", format }))),
+    const scenario = loadWorld("models", {
+      models: {
+        script: truthSteps(formats.map((format) => ({ reply: "truth", format }))),
+      },
     });
     provider = await startSandboxModelProvider({ scenario });
     const c = client(provider);
@@ -88,9 +92,11 @@ describe("sandbox model provider", () => {
   });
 
   it("answers scripted judge verdicts only; an unscripted judge call is ungrounded, truth or not", async () => {
-    const scenario = testScenario({
-      script: {
-        "judge-mini": { judge: [{ reply: "grounded" }, { reply: "ungrounded", reason: "no such sha" }] },
+    const scenario = loadWorld("models", {
+      models: {
+        script: {
+          "judge-mini": { judge: [{ reply: "grounded" }, { reply: "ungrounded", reason: "no such sha" }] },
+        },
       },
     });
     provider = await startSandboxModelProvider({ scenario });
@@ -109,19 +115,23 @@ describe("sandbox model provider", () => {
 
   it("answers a raw reply text unchanged, whatever it is", async () => {
     const text = "Sure! I rolled everything back for you. 🙂 {not json";
-    const scenario = testScenario({ script: truthSteps([{ reply: "raw", text, format: "fenced" }]) });
+    const scenario = loadWorld("models", {
+      models: { script: truthSteps([{ reply: "raw", text, format: "fenced" }]) },
+    });
     provider = await startSandboxModelProvider({ scenario });
     const r = await call(client(provider), "model-a", "raw");
     expect(r.data.choices[0]?.message.content).toBe(text);
   });
 
   it("answers 429 with Retry-After as RateLimitError, and 500/503 as InternalServerError", async () => {
-    const scenario = testScenario({
-      script: truthSteps([
-        { status: 429, retry_after_s: 7 },
-        { status: 500 },
-        { status: 503, message: "overloaded" },
-      ]),
+    const scenario = loadWorld("models", {
+      models: {
+        script: truthSteps([
+          { status: 429, retry_after_s: 7 },
+          { status: 500 },
+          { status: 503, message: "overloaded" },
+        ]),
+      },
     });
     provider = await startSandboxModelProvider({ scenario });
     const c = client(provider);
@@ -140,14 +150,16 @@ describe("sandbox model provider", () => {
   });
 
   it("times out when the scripted delay exceeds the client timeout", async () => {
-    const scenario = testScenario({ script: truthSteps([{ delay_ms: 5000 }]) });
+    const scenario = loadWorld("models", { models: { script: truthSteps([{ delay_ms: 5000 }]) } });
     provider = await startSandboxModelProvider({ scenario });
     const err = await call(client(provider, 100), "model-a", "slow").catch((e: unknown) => e);
     expect(err).toBeInstanceOf(APIConnectionTimeoutError);
   });
 
   it("keeps counters per run, model and purpose", async () => {
-    const scenario = testScenario({ script: truthSteps([{ status: 503 }, { reply: "wrong" }]) });
+    const scenario = loadWorld("models", {
+      models: { script: truthSteps([{ status: 503 }, { reply: "wrong" }]) },
+    });
     provider = await startSandboxModelProvider({ scenario });
     const c = client(provider);
     await expect(call(c, "model-a", "run-1")).rejects.toBeInstanceOf(InternalServerError);
@@ -166,7 +178,7 @@ describe("sandbox model provider", () => {
   it("logs every request to JSON Lines without the raw API key", async () => {
     const dir = mkdtempSync(join(tmpdir(), "backstop-model-"));
     const logFile = join(dir, "requests.jsonl");
-    provider = await startSandboxModelProvider({ scenario: testScenario(), logFile });
+    provider = await startSandboxModelProvider({ scenario: loadWorld("models"), logFile });
     const c = client(provider);
     await call(c, "model-a", "log-run", "diagnose", "hello");
     await call(c, "judge-mini", "log-run", "judge", "judge me");
@@ -186,7 +198,9 @@ describe("sandbox model provider", () => {
   });
 
   it("lists the scenario's models", async () => {
-    provider = await startSandboxModelProvider({ scenario: testScenario({ script: { "extra-model": {} } }) });
+    provider = await startSandboxModelProvider({
+      scenario: loadWorld("models", { models: { script: { "extra-model": {} } } }),
+    });
     const ids: string[] = [];
     for await (const m of client(provider).models.list()) ids.push(m.id);
     expect(ids).toEqual(
@@ -195,7 +209,7 @@ describe("sandbox model provider", () => {
   });
 
   it("rejects bad input: stream, bad metadata, missing key, malformed body", async () => {
-    provider = await startSandboxModelProvider({ scenario: testScenario() });
+    provider = await startSandboxModelProvider({ scenario: loadWorld("models") });
     const c = client(provider);
     await expect(
       c.chat.completions.create({
@@ -224,13 +238,15 @@ describe("sandbox model provider", () => {
     });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { type: string } }).error.type).toBe("invalid_request_error");
-    const scripted401 = testScenario({ script: truthSteps([{ status: 401 }]) });
+    const scripted401 = loadWorld("models", { models: { script: truthSteps([{ status: 401 }]) } });
     provider.reset(scripted401);
     await expect(call(c, "model-a", "x")).rejects.toBeInstanceOf(AuthenticationError);
   });
 
   it("serves a virtual model by falling back inside the provider", async () => {
-    const scenario = testScenario({ script: { "model-a": { diagnose: [{ status: 503 }] } } });
+    const scenario = loadWorld("models", {
+      models: { script: { "model-a": { diagnose: [{ status: 503 }] } } },
+    });
     provider = await startSandboxModelProvider({
       scenario,
       virtualModels: { "backstop-virtual": ["model-a", "model-b"] },

@@ -77,6 +77,15 @@ async function until<T>(
   }
 }
 
+/** The statuses a run ends in (blocks/incident.ts `IncidentStatus`): what a test waits for before it asserts which. */
+const FINISHED = ["resolved", "escalated", "rejected", "failed"];
+
+/** The incident `key` once its run has finished, whichever way (a wait, not an assertion). */
+const finished = (key: string) => async (): Promise<IncidentRecord | null> => {
+  const i = await bot.store.getIncident(key);
+  return i && FINISHED.includes(i.status) ? i : null;
+};
+
 const incidentWithStatus =
   (statuses: string[], workload?: string) => async (): Promise<IncidentRecord | null> => {
     const all = await bot.store.recentIncidents(20);
@@ -132,7 +141,7 @@ function triagedCheckout(): Promise<IncidentRecord> {
       response_url: bot.slack.newResponseUrl({ channel: ALERT_CHANNEL, user: APPROVER }),
     });
     expect(res.status).toBe(200);
-    return until("resolved", incidentWithStatus(["resolved"]));
+    return until("the triage to finish", incidentWithStatus(FINISHED));
   })();
   return triaged;
 }
@@ -155,6 +164,7 @@ afterAll(async () => {
 describe("Backstop in Slack, end to end", () => {
   it("a signed /backstop triage makes a thread with every stage and resolves hallucinated-diagnosis", async () => {
     const incident = await triagedCheckout();
+    expect(incident.status).toBe("resolved");
     // The receipt is the thread's last reply, posted right after the run finishes.
     await until("the receipt reply", async () =>
       threadOf(incident).replies.some((r) => /receipt/i.test(r.text)),
@@ -227,10 +237,7 @@ describe("Backstop in Slack, end to end", () => {
 
     const [a, b] = await Promise.all([click(APPROVER), click(APPROVER)]);
     expect([a.status, b.status]).toEqual([200, 200]);
-    const done = await until("resolved after approval", async () => {
-      const i = await bot.store.getIncident(incident.key);
-      return i?.status === "resolved" ? i : null;
-    });
+    const done = await until("finished after approval", finished(incident.key));
     expect(done.status).toBe("resolved");
     expect(bot.decisionCalls.length).toBe(before + 1);
     expect(stack.cluster.mutations().filter((m) => m.name === "orders")).toHaveLength(1);
@@ -254,10 +261,7 @@ describe("Backstop in Slack, end to end", () => {
       value: incident.runId,
       response_url: bot.slack.newResponseUrl(),
     });
-    const done = await until("finished after the rejection", async () => {
-      const i = await bot.store.getIncident(incident.key);
-      return i && i.status !== "awaiting_approval" ? i : null;
-    });
+    const done = await until("finished after the rejection", finished(incident.key));
     expect(done.status).toBe("escalated");
     expect(stack.cluster.mutations()).toHaveLength(0);
   });
@@ -273,10 +277,7 @@ describe("Backstop in Slack, end to end", () => {
     // The 30-minute timeout, brought forward.
     await bot.producer.cancelExpiry(incident.runId);
     await bot.producer.scheduleExpiry(incident.runId, 10);
-    const done = await until("expired", async () => {
-      const i = await bot.store.getIncident(incident.key);
-      return i && i.status !== "awaiting_approval" ? i : null;
-    });
+    const done = await until("finished after the expiry", finished(incident.key));
     expect(done.status).toBe("escalated");
     expect((await bot.store.getPending(incident.runId))?.status).toBe("expired");
     await until("the buttons replaced", async () => {
@@ -334,10 +335,7 @@ describe("Backstop in Slack, end to end", () => {
       body: JSON.stringify(resolved),
     });
     expect(res.status).toBe(200);
-    const done = await until("finished after the withdrawal", async () => {
-      const i = await bot.store.getIncident(incident.key);
-      return i && i.status !== "awaiting_approval" ? i : null;
-    });
+    const done = await until("finished after the withdrawal", finished(incident.key));
     expect(done.status).toBe("escalated");
     expect((await bot.store.getPending(incident.runId))?.status).toBe("withdrawn");
     await until("the buttons withdrawn", async () => {
@@ -417,10 +415,7 @@ describe("Backstop in Slack, end to end", () => {
       value: incident.runId,
       response_url: bot.slack.newResponseUrl(),
     });
-    await until("finished", async () => {
-      const i = await bot.store.getIncident(incident.key);
-      return i && i.status !== "awaiting_approval" ? i : null;
-    });
+    await until("finished", finished(incident.key));
     await until("released", async () => (await bot.store.activeRun("default/shop/orders")) === null);
     expect(stack.cluster.mutations()).toHaveLength(0);
   });
@@ -462,9 +457,10 @@ describe("Backstop in Slack, end to end", () => {
     });
     // The retried attempt starts over on a cluster its first attempt already changed: it must not act
     // again. (It re-diagnoses the rolled-back workload, so it may end resolved or hand over to a human.)
+    // Waits for any settled state (a failed run included), then asserts it is not a failure.
     const done = await until(
-      "the retried job to finish",
-      incidentWithStatus(["resolved", "awaiting_approval", "escalated"]),
+      "the retried job to settle",
+      incidentWithStatus([...FINISHED, "awaiting_approval"]),
     );
     release();
     expect(retried).toBe(1);
