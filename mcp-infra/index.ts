@@ -1,4 +1,6 @@
 /** mcp-infra: Backstop's read-only infra MCP server (streamable HTTP) over `@kubernetes/client-node`. */
+
+export { PROTECTED_LABEL } from "../src/contracts/k8s.js";
 export {
   createInfraMcpServer,
   INFRA_SERVER_INFO,
@@ -6,4 +8,3 @@ export {
   startInfraMcpHttp,
 } from "./server.js";
 export { LIMITS } from "./signals.js";
-export { PROTECTED_LABEL } from "./tools/namespaces.js";

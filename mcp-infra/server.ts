@@ -88,7 +88,7 @@ export async function startInfraMcpHttp(
     res.json({ status: "ok" });
   });
   mountStatelessMcp(app, () => buildServer(ctx), {
-    onError: (err) => log.error({ err: errorMessage(err) }, "MCP request failed"),
+    onError: (err) => log.error({ err }, "MCP request failed"),
   });
 
   const http: Server = await new Promise((resolve, reject) => {

@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { type LoadedPrompt, loadPrompt } from "../prompts/loader.js";
 import type { Scenario, ScenarioTarget } from "../scenarios/schema.js";
 import { WritePath } from "../src/actions/index.js";
 import type { ActionRecord, RunOutcome, RunReporter } from "../src/contracts/events.js";
+import { toModelTarget } from "../src/contracts/model-target.js";
 import { BackstopError } from "../src/errors.js";
 import { ModelRouter, type ModelTarget } from "../src/gateway/index.js";
 import { isProtected, loadPolicy, type Policy } from "../src/guardrails/policy.js";
@@ -14,6 +14,7 @@ import type { RunTiming } from "../src/pipeline/context.js";
 import type { SignalsSource, TicketSink } from "../src/pipeline/ports.js";
 import { type PipelineDeps, type RunResult, runBackstop } from "../src/pipeline/run.js";
 import { targetFromWebhook } from "../src/pipeline/target.js";
+import { type LoadedPrompt, loadPrompt } from "../src/prompts/loader.js";
 import { type SigningKey, writeReceiptFile } from "../src/receipt/index.js";
 import { runNaive } from "./naive/agent.js";
 import { NaiveTools } from "./naive/tools.js";
@@ -117,16 +118,7 @@ export function backstopDeps(
 const SANDBOX_KEY = "sandbox-key";
 
 function toTarget(t: ScenarioTarget, baseURL: string): ModelTarget {
-  return {
-    name: t.name,
-    baseURL,
-    model: t.model,
-    apiKey: SANDBOX_KEY,
-    tier: t.tier,
-    inputUsdPerMTok: t.input_usd_per_mtok,
-    outputUsdPerMTok: t.output_usd_per_mtok,
-    timeoutMs: t.timeout_ms,
-  };
+  return toModelTarget({ ...t, base_url: baseURL }, SANDBOX_KEY);
 }
 
 /** A model router over the scenario's chain, pointed at the sandbox model provider. `naive` keeps one model and no retries. */

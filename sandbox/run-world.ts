@@ -1,8 +1,8 @@
-import { type LoadedPrompt, loadPrompt } from "../prompts/loader.js";
 import type { RunReporter } from "../src/contracts/events.js";
 import { BackstopError } from "../src/errors.js";
 import { loadPolicy, type Policy } from "../src/guardrails/policy.js";
 import { connectInfra, connectNotify } from "../src/mcp/index.js";
+import { type LoadedPrompt, loadPrompt } from "../src/prompts/loader.js";
 import type { RunWorld } from "../src/queue/world.js";
 import type { SigningKey } from "../src/receipt/index.js";
 import { backstopDeps } from "./harness.js";

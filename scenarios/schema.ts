@@ -3,9 +3,10 @@ import { basename, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { AlertmanagerWebhookSchema } from "../src/contracts/alertmanager.js";
-import { ClusterNameSchema } from "../src/contracts/cluster.js";
+import { ClusterNameSchema, refineUniqueClusterNames } from "../src/contracts/cluster.js";
 import { DiagnosisSchema } from "../src/contracts/diagnosis.js";
-import { BackstopError } from "../src/errors.js";
+import { ModelTargetSchema } from "../src/contracts/model-target.js";
+import { BackstopError, formatZodIssues } from "../src/errors.js";
 
 /**
  * The scenario file format (`scenarios/*.yaml`), documented field by field in `scenarios/README.md`.
@@ -139,12 +140,12 @@ export type ModelStep = z.infer<typeof ModelStepSchema>;
 
 /** A model target the scenario's chain walks; prices are USD per 1M tokens, `timeout_ms` per call, `latency_ms` per answer. */
 export const ScenarioTargetSchema = z.object({
-  name: z.string().min(1),
-  model: z.string().min(1),
-  tier: z.number().int().min(1),
-  input_usd_per_mtok: z.number().nonnegative(),
-  output_usd_per_mtok: z.number().nonnegative(),
-  timeout_ms: z.number().int().positive().default(20_000),
+  name: ModelTargetSchema.shape.name,
+  model: ModelTargetSchema.shape.model,
+  tier: ModelTargetSchema.shape.tier,
+  input_usd_per_mtok: ModelTargetSchema.shape.inputUsdPerMTok,
+  output_usd_per_mtok: ModelTargetSchema.shape.outputUsdPerMTok,
+  timeout_ms: ModelTargetSchema.shape.timeoutMs.default(20_000),
   /**
    * Scripted latency of this model in ms: the sandbox provider waits this long before every answer to
    * it (scripted steps and the default alike, errors included), on top of a step's `delay_ms`.
@@ -265,14 +266,7 @@ export const ScenarioSchema = z.object({
   clusters: z
     .array(ScenarioClusterSchema)
     .min(2, "list two or more clusters, or leave `clusters` out for one")
-    .superRefine((list, ctx) => {
-      const seen = new Set<string>();
-      list.forEach((c, i) => {
-        if (seen.has(c.name))
-          ctx.addIssue({ code: "custom", path: [i, "name"], message: `duplicate cluster name "${c.name}"` });
-        seen.add(c.name);
-      });
-    })
+    .superRefine(refineUniqueClusterNames)
     .optional(),
   faults: z.object({ cluster: z.array(ClusterFaultSchema).default([]) }).default({ cluster: [] }),
   /** Minutes before the scenario starts at which the incident began; fills alerts' `startsAt`. */
@@ -307,8 +301,8 @@ export function parseScenario(text: string, source = "<scenario>", now = Date.no
   }
   const result = ScenarioSchema.safeParse(raw);
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `  - ${i.path.join(".") || "(root)"}: ${i.message}`);
-    throw new BackstopError("scenario.invalid", `${source}: invalid scenario:\n${lines.join("\n")}`);
+    const lines = formatZodIssues(result.error, { separator: "\n  - " });
+    throw new BackstopError("scenario.invalid", `${source}: invalid scenario:\n  - ${lines}`);
   }
   const scenario = result.data;
   const startsAt = new Date(now - scenario.onset_minutes_ago * 60_000).toISOString();

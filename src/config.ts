@@ -1,13 +1,12 @@
-import { readFileSync } from "node:fs";
 import { z } from "zod";
-import {
-  ClusterNameSchema,
-  type ClusterRoster,
-  DEFAULT_CLUSTER_LABEL,
-  DEFAULT_CLUSTER_NAME,
-} from "./contracts/cluster.js";
-import { BackstopError } from "./errors.js";
+import { type ClusterConfig, parseClusters } from "./config/clusters.js";
+import { parseTargets, type TargetConfig } from "./config/targets.js";
+import { ClusterNameSchema, type ClusterRoster, DEFAULT_CLUSTER_LABEL } from "./contracts/cluster.js";
+import { BackstopError, formatZodIssues } from "./errors.js";
 import { setLogFormat, setLogLevel } from "./log.js";
+
+export { type ClusterConfig, parseClusters } from "./config/clusters.js";
+export type { TargetConfig } from "./config/targets.js";
 
 /**
  * Backstop's configuration, parsed once by zod from the environment. This is the only module that
@@ -19,52 +18,9 @@ import { setLogFormat, setLogLevel } from "./log.js";
  * `OPENAI_API_KEY`); `headers` (string values) go with every request to the target, e.g. Portkey's
  * `x-portkey-config` (docs/gateways.md).
  * `BACKSTOP_JUDGE_TARGET` is one such object for the quality gate's cheap judge.
+ * The target schema is `ModelTargetConfigSchema` (`src/contracts/model-target.ts`); clusters are parsed
+ * by `src/config/clusters.ts`.
  */
-const TargetEnvSchema = z.object({
-  name: z.string().min(1),
-  base_url: z.url(),
-  model: z.string().min(1),
-  api_key_env: z.string().default("OPENAI_API_KEY"),
-  tier: z.number().int().min(1).default(1),
-  input_usd_per_mtok: z.number().nonnegative().default(0),
-  output_usd_per_mtok: z.number().nonnegative().default(0),
-  timeout_ms: z.number().int().positive().default(20_000),
-  rpm: z.number().int().positive().optional(),
-  headers: z.record(z.string(), z.string()).optional(),
-});
-export type TargetConfig = z.infer<typeof TargetEnvSchema> & { apiKey: string | undefined };
-
-/**
- * One entry of `BACKSTOP_CLUSTERS`. `kubeconfig` / `writer_kubeconfig` are kubeconfig file paths
- * (absent: client-node's default, i.e. `KUBECONFIG`, `~/.kube/config` or the in-cluster service account);
- * `context` / `writer_context` pick a context in them (absent: the file's `current-context`).
- * `prometheus_url` is the cluster's Prometheus HTTP API base.
- */
-const ClusterEnvSchema = z
-  .object({
-    name: ClusterNameSchema,
-    kubeconfig: z.string().min(1).optional(),
-    context: z.string().min(1).optional(),
-    writer_kubeconfig: z.string().min(1).optional(),
-    writer_context: z.string().min(1).optional(),
-    prometheus_url: z.url().optional(),
-  })
-  .strict();
-
-/**
- * One cluster Backstop serves: its name (what the alert label says), the read-only credential
- * mcp-infra uses (`kubeconfig` path + `context`), the writer credential the write path uses
- * (`writerKubeconfig` path + `writerContext`) and its Prometheus. `undefined` paths mean client-node's
- * default loading; `undefined` contexts the file's current context.
- */
-export interface ClusterConfig {
-  name: string;
-  kubeconfig: string | undefined;
-  context: string | undefined;
-  writerKubeconfig: string | undefined;
-  writerContext: string | undefined;
-  prometheusUrl: string | undefined;
-}
 
 const bool = z
   .enum(["true", "false", "1", "0", "yes", "no", ""])
@@ -210,114 +166,6 @@ export interface Config {
   };
 }
 
-function parseTargets(raw: string | undefined, env: NodeJS.ProcessEnv, what: string): TargetConfig[] {
-  if (raw === undefined || raw.trim() === "") return [];
-  let text = raw.trim();
-  if (!text.startsWith("[") && !text.startsWith("{")) {
-    try {
-      text = readFileSync(text, "utf8");
-    } catch (err) {
-      throw new BackstopError("config.invalid", `${what}: cannot read ${raw}: ${(err as Error).message}`);
-    }
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new BackstopError("config.invalid", `${what}: not valid JSON: ${(err as Error).message}`);
-  }
-  const list = z
-    .array(TargetEnvSchema)
-    .min(1)
-    .safeParse(Array.isArray(json) ? json : [json]);
-  if (!list.success) {
-    const issues = list.error.issues.map((i) => `${what}[${i.path.join(".")}]: ${i.message}`).join("; ");
-    throw new BackstopError("config.invalid", issues);
-  }
-  return list.data.map((t) => ({ ...t, apiKey: env[t.api_key_env] }));
-}
-
-function readJsonOrFile(raw: string, what: string): unknown {
-  let text = raw.trim();
-  if (!text.startsWith("[") && !text.startsWith("{")) {
-    try {
-      text = readFileSync(text, "utf8");
-    } catch (err) {
-      throw new BackstopError("config.invalid", `${what}: cannot read ${raw}: ${(err as Error).message}`);
-    }
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new BackstopError("config.invalid", `${what}: not valid JSON: ${(err as Error).message}`);
-  }
-}
-
-/**
- * The clusters from `BACKSTOP_CLUSTERS` (a JSON array, or a path to a JSON file, of
- * `{ name, kubeconfig?, context?, writer_kubeconfig?, writer_context?, prometheus_url? }`), or the
- * single cluster of today's variables (`BACKSTOP_CLUSTER_NAME`, `BACKSTOP_WRITER_KUBECONFIG`,
- * `BACKSTOP_PROMETHEUS_URL`; the read-only side uses client-node's default loading).
- * @throws BackstopError `config.invalid`: not JSON, an empty list, a bad or duplicate name, an unknown
- *   field, or `BACKSTOP_CLUSTERS` together with a single-cluster variable (which would be ambiguous).
- */
-export function parseClusters(e: {
-  BACKSTOP_CLUSTERS?: string | undefined;
-  BACKSTOP_CLUSTER_NAME?: string | undefined;
-  BACKSTOP_WRITER_KUBECONFIG?: string | undefined;
-  BACKSTOP_PROMETHEUS_URL?: string | undefined;
-}): ClusterConfig[] {
-  if (e.BACKSTOP_CLUSTERS === undefined || e.BACKSTOP_CLUSTERS.trim() === "") {
-    return [
-      {
-        name: e.BACKSTOP_CLUSTER_NAME ?? DEFAULT_CLUSTER_NAME,
-        kubeconfig: undefined,
-        context: undefined,
-        writerKubeconfig: e.BACKSTOP_WRITER_KUBECONFIG,
-        writerContext: undefined,
-        prometheusUrl: e.BACKSTOP_PROMETHEUS_URL,
-      },
-    ];
-  }
-  const clash = (
-    ["BACKSTOP_CLUSTER_NAME", "BACKSTOP_WRITER_KUBECONFIG", "BACKSTOP_PROMETHEUS_URL"] as const
-  ).filter((k) => e[k] !== undefined && e[k] !== "");
-  if (clash.length > 0) {
-    throw new BackstopError(
-      "config.invalid",
-      `BACKSTOP_CLUSTERS is set, so ${clash.join(", ")} would be ambiguous: move it into the cluster entries ` +
-        "(name, writer_kubeconfig, prometheus_url) and unset it",
-    );
-  }
-  const json = readJsonOrFile(e.BACKSTOP_CLUSTERS, "BACKSTOP_CLUSTERS");
-  const list = z
-    .array(ClusterEnvSchema)
-    .min(1, "list at least one cluster")
-    .superRefine((items, ctx) => {
-      const seen = new Set<string>();
-      items.forEach((c, i) => {
-        if (seen.has(c.name))
-          ctx.addIssue({ code: "custom", path: [i, "name"], message: `duplicate cluster name "${c.name}"` });
-        seen.add(c.name);
-      });
-    })
-    .safeParse(json);
-  if (!list.success) {
-    const issues = list.error.issues
-      .map((i) => `BACKSTOP_CLUSTERS[${i.path.join(".")}]: ${i.message}`)
-      .join("; ");
-    throw new BackstopError("config.invalid", issues);
-  }
-  return list.data.map((c) => ({
-    name: c.name,
-    kubeconfig: c.kubeconfig,
-    context: c.context,
-    writerKubeconfig: c.writer_kubeconfig,
-    writerContext: c.writer_context,
-    prometheusUrl: c.prometheus_url,
-  }));
-}
-
 /**
  * `OTEL_EXPORTER_OTLP_HEADERS`: comma-separated `key=value` pairs, values percent-decoded (W3C
  * Baggage format, as the OpenTelemetry exporter spec says).
@@ -347,8 +195,7 @@ function parseOtlpHeaders(raw: string): Record<string, string> {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = EnvSchema.safeParse(env);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
-    throw new BackstopError("config.invalid", `invalid configuration: ${issues}`);
+    throw new BackstopError("config.invalid", `invalid configuration: ${formatZodIssues(parsed.error)}`);
   }
   const e = parsed.data;
   setLogLevel(e.LOG_LEVEL);

@@ -1,5 +1,6 @@
 import pino, { type Logger } from "pino";
 import pretty from "pino-pretty";
+import { BackstopError, errorMessage } from "./errors.js";
 import { logFields } from "./observability/run-context.js";
 
 /** Where log lines go: JSON to stderr by default; {@link setLogFormat} may swap in pino-pretty. */
@@ -16,6 +17,36 @@ const sink = { write: (line: string) => out.write(line) };
  * Inside a run every line carries `run_id` (and `trace_id`/`span_id` when tracing records), from
  * `src/observability/run-context.ts`.
  */
+/** What {@link serializeError} makes of a thrown value: the shape of the `err` field of a log line. */
+export interface SerializedError {
+  type: string;
+  message: string;
+  stack?: string;
+  /** A {@link BackstopError}'s code, or a Node system error's (`ECONNREFUSED`) or HTTP status code. */
+  code?: string | number;
+  /** A {@link BackstopError}'s details (secret-free by contract). */
+  details?: Record<string, unknown>;
+  cause?: SerializedError;
+}
+
+/**
+ * The `err` serializer of {@link logger}: `log.warn({ err }, msg)` keeps the type, message, stack,
+ * `code` and `cause` chain (at most 5 deep). Unlike pino's default serializer it copies no other
+ * property: client errors carry their request (an axios error's `config.headers.Authorization`, a Slack
+ * or Kubernetes client's `original`/`body`), which must never reach a log. Non-errors log as their
+ * message. Never throws.
+ */
+export function serializeError(err: unknown, depth = 0): SerializedError {
+  if (!(err instanceof Error)) return { type: typeof err, message: errorMessage(err) };
+  const out: SerializedError = { type: err.constructor?.name || err.name, message: err.message };
+  if (err.stack) out.stack = err.stack;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string" || typeof code === "number") out.code = code;
+  if (err instanceof BackstopError && err.details) out.details = err.details;
+  if (err.cause !== undefined && depth < 5) out.cause = serializeError(err.cause, depth + 1);
+  return out;
+}
+
 /** Listeners of {@link tapLogs}: each gets every serialized log line. */
 const taps = new Set<{ fn: (line: string) => void; mute: boolean }>();
 
@@ -23,6 +54,7 @@ export const logger: Logger = pino(
   {
     level: "info",
     base: { app: "backstop" },
+    serializers: { err: (err: unknown) => serializeError(err) },
     hooks: {
       // Hands each serialized line to the taps (tests check that no secret reaches the process's logs).
       streamWrite(line: string): string {

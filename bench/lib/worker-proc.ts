@@ -8,13 +8,13 @@
 import { readFileSync } from "node:fs";
 import { KubeConfig } from "@kubernetes/client-node";
 import { LogLevel, WebClient } from "@slack/web-api";
-import { loadPrompt } from "../../prompts/loader.js";
 import { scenarioRouter } from "../../sandbox/harness.js";
 import { ScenarioSchema } from "../../scenarios/schema.js";
 import { WritePath } from "../../src/actions/index.js";
 import { loadPolicy } from "../../src/guardrails/policy.js";
 import { setLogLevel } from "../../src/log.js";
 import { connectInfra, connectNotify } from "../../src/mcp/index.js";
+import { loadPrompt } from "../../src/prompts/loader.js";
 import { createProcessors } from "../../src/queue/processors.js";
 import { RunsProducer, startRunsWorker } from "../../src/queue/runs.js";
 import { RunStore } from "../../src/queue/store.js";

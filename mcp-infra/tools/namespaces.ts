@@ -1,11 +1,9 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
+import { PROTECTED_LABEL } from "../../src/contracts/k8s.js";
 import { clusterArg, type InfraClusters } from "../clusters.js";
 import { iso, k8sCall } from "../k8s.js";
 import { READ_ONLY_ANNOTATIONS, toolResult } from "./result.js";
-
-/** The label that marks a namespace as protected: Backstop's action gate never touches it. */
-export const PROTECTED_LABEL = "backstop.dev/protected";
 
 /** At most this many namespaces are listed. */
 export const MAX_NAMESPACES = 200;

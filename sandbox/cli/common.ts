@@ -1,11 +1,11 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { loadPrompt } from "../../prompts/loader.js";
 import type { Scenario } from "../../scenarios/schema.js";
 import type { Config, TargetConfig } from "../../src/config.js";
 import { BackstopError } from "../../src/errors.js";
 import { loadPolicy } from "../../src/guardrails/policy.js";
 import { JUDGE_MODES, type JudgeMode } from "../../src/guardrails/quality.js";
+import { loadPrompt } from "../../src/prompts/loader.js";
 import { loadSigningKey, type SigningKey } from "../../src/receipt/index.js";
 import type { HarnessOptions } from "../harness.js";
 import type { LiveUpstream } from "../model/provider.js";

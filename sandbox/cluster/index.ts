@@ -13,8 +13,9 @@ import { createHandler, type ServerState } from "./server.js";
 import { generateSandboxTls } from "./tls.js";
 import { type ClusterSnapshot, type Mutation, World } from "./world.js";
 
+export { PROTECTED_LABEL } from "../../src/contracts/k8s.js";
 export type { SandboxUser } from "./rbac.js";
-export { PROTECTED_LABEL, USER_NAMES } from "./rbac.js";
+export { USER_NAMES } from "./rbac.js";
 export type { ClusterSnapshot, Mutation, WorkloadSnapshot } from "./world.js";
 
 const log = childLogger("sandbox.cluster");

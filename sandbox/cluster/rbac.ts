@@ -1,3 +1,4 @@
+import { PROTECTED_LABEL } from "../../src/contracts/k8s.js";
 import { StatusError } from "./status.js";
 
 /**
@@ -8,9 +9,6 @@ import { StatusError } from "./status.js";
 
 /** The sandbox users: mcp-infra's read-only identity, the narrow write path's identity, and the naive agent's admin. */
 export type SandboxUser = "readonly" | "writer" | "admin";
-
-/** Label that marks a namespace as protected: the writer may not change anything in it. */
-export const PROTECTED_LABEL = "backstop.dev/protected";
 
 /** The user name the API server reports for each credential (service accounts `system:serviceaccount:<ns>:<name>`). */
 export const USER_NAMES: Record<SandboxUser, string> = {

@@ -1,17 +1,5 @@
 /** Small helpers shared by the sandbox cluster: hashing and naming the way Kubernetes' controllers do. */
 
-/** JSON with object keys sorted, so equal objects print equal (for template comparison and hashing). */
-export function stableStringify(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableStringify).join(",")}]`;
-  if (typeof value === "object" && value !== null) {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableStringify(v)}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
-}
-
 /** FNV-1a, 32 bit, over the UTF-8 bytes of `text` (the hash Kubernetes' `ComputeHash` uses for pod templates). */
 export function fnv32a(text: string): number {
   let h = 0x811c9dc5;

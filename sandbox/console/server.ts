@@ -23,7 +23,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { z } from "zod";
-import { BackstopError, errorMessage } from "../../src/errors.js";
+import { BackstopError, errorMessage, formatZodIssues } from "../../src/errors.js";
 import { childLogger } from "../../src/log.js";
 import { resolveInPackage } from "../../src/paths.js";
 import type { ConsoleBackend, ConsoleChange } from "./backend.js";
@@ -103,7 +103,7 @@ function sendError(res: Response, status: number, error: string): void {
 }
 
 function zodMessage(err: z.ZodError): string {
-  return err.issues.map((i) => `${i.path.length > 0 ? i.path.join(".") : "body"}: ${i.message}`).join("; ");
+  return formatZodIssues(err, { root: "body" });
 }
 
 /** A filename safe inside a quoted `Content-Disposition` parameter (RFC 6266): no quotes, slashes or controls. */

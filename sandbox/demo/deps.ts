@@ -1,7 +1,8 @@
 /** What the demo's console backend and its `fire` work over. */
-import type { LoadedPrompt } from "../../prompts/loader.js";
+
 import type { ClusterRoster } from "../../src/contracts/cluster.js";
 import type { Policy } from "../../src/guardrails/policy.js";
+import type { LoadedPrompt } from "../../src/prompts/loader.js";
 import type { RunStore } from "../../src/queue/store.js";
 import type { SigningKey } from "../../src/receipt/index.js";
 import type { ConsoleUser, ScenarioInfo } from "../console/backend.js";

@@ -3,6 +3,7 @@ import { appendFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { z } from "zod";
 import type { Scenario } from "../../scenarios/schema.js";
+import { formatZodIssues } from "../../src/errors.js";
 import { BodyTooLargeError, closeServer, listen, readText } from "../http.js";
 import { forward } from "./live.js";
 import { completionBody, sendOpenAiError, sendOpenAiJson } from "./reply.js";
@@ -152,11 +153,7 @@ export async function startSandboxModelProvider(
       const model =
         typeof (body as { model?: unknown })?.model === "string" ? (body as { model: string }).model : "";
       record({ ...base, model, body, response_status: 400 });
-      return sendOpenAiError(
-        res,
-        400,
-        `Invalid request: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
-      );
+      return sendOpenAiError(res, 400, `Invalid request: ${formatZodIssues(parsed.error)}`);
     }
     const chat = parsed.data;
     const fail = (status: number, message: string): void => {

@@ -1,4 +1,3 @@
-import { type LoadedPrompt, render } from "../../prompts/loader.js";
 import type { Diagnosis } from "../../src/contracts/diagnosis.js";
 import type { ActionRecord, RunReporter } from "../../src/contracts/events.js";
 import { errorMessage } from "../../src/errors.js";
@@ -7,6 +6,7 @@ import { extractFirstJsonObject } from "../../src/guardrails/extract.js";
 import { endRun, RunContext, signalsSummary } from "../../src/pipeline/context.js";
 import type { ActionRunner, SignalsSource } from "../../src/pipeline/ports.js";
 import type { RunInput, RunResult } from "../../src/pipeline/run.js";
+import { type LoadedPrompt, render } from "../../src/prompts/loader.js";
 import type { SigningKey } from "../../src/receipt/index.js";
 
 /** The naive agent's hands: every tool, the admin credential (see `sandbox/naive/tools.ts`). */

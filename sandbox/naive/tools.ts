@@ -11,13 +11,12 @@ import {
   imageRepository,
   isLoopbackCluster,
   ownedReplicaSets,
-  POD_TEMPLATE_HASH_LABEL,
   plainTemplate,
-  RESTARTED_AT_ANNOTATION,
   requestOptions,
   revisionOf,
 } from "../../src/actions/k8s.js";
 import type { ActionRecord } from "../../src/contracts/events.js";
+import { POD_TEMPLATE_HASH_LABEL, RESTARTED_AT_ANNOTATION } from "../../src/contracts/k8s.js";
 import { BackstopError } from "../../src/errors.js";
 import { childLogger } from "../../src/log.js";
 

@@ -12,19 +12,14 @@ import {
   type V1PodTemplateSpec,
   type V1ReplicaSet,
 } from "@kubernetes/client-node";
+import { canonicalize } from "../contracts/canonical.js";
+import { POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION } from "../contracts/k8s.js";
 
 /**
  * Shared Kubernetes helpers for `src/actions/`: per-request options for client-node 1.4 (patch
  * `Content-Type`, request timeout), error classification, ReplicaSet revision lookups and image tags.
  * Nothing here talks to the API by itself.
  */
-
-/** Annotation the Deployment controller puts on each ReplicaSet (and the Deployment): its rollout revision. */
-export const REVISION_ANNOTATION = "deployment.kubernetes.io/revision";
-/** Label the Deployment controller adds to a ReplicaSet's pod template (`appsv1.DefaultDeploymentUniqueLabelKey`). */
-export const POD_TEMPLATE_HASH_LABEL = "pod-template-hash";
-/** Pod-template annotation `kubectl rollout restart` sets to an RFC 3339 time to force a new rollout. */
-export const RESTARTED_AT_ANNOTATION = "kubectl.kubernetes.io/restartedAt";
 
 /** How a failed Kubernetes call failed. `status` is the HTTP status (null when no response came back). */
 export interface K8sFailure {
@@ -184,20 +179,9 @@ export function templatesEqualIgnoringHash(
     if (meta.labels && Object.keys(meta.labels).length === 0) delete meta.labels;
     delete meta.creationTimestamp;
     p.metadata = meta;
-    return stableStringify(p);
+    return canonicalize(p) ?? "";
   };
   return norm(a) === norm(b);
-}
-
-function stableStringify(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(stableStringify).join(",")}]`;
-  if (v !== null && typeof v === "object") {
-    const entries = Object.entries(v as Record<string, unknown>)
-      .filter(([, x]) => x !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${stableStringify(x)}`).join(",")}}`;
-  }
-  return JSON.stringify(v);
 }
 
 /**

@@ -24,6 +24,20 @@ export const ClusterNameSchema = z
   .string()
   .regex(CLUSTER_NAME_RE, "expected a cluster name: 1-63 letters, digits, '-', '_' or '.', no '/' or ':'");
 
+/**
+ * zod `superRefine` check for a list of clusters: each `name` appears once; every repeat gets a
+ * `custom` issue at `[index, "name"]` (`duplicate cluster name "…"`). Used by `BACKSTOP_CLUSTERS` and
+ * scenario files.
+ */
+export function refineUniqueClusterNames(list: readonly { name: string }[], ctx: z.RefinementCtx): void {
+  const seen = new Set<string>();
+  list.forEach((c, i) => {
+    if (seen.has(c.name))
+      ctx.addIssue({ code: "custom", path: [i, "name"], message: `duplicate cluster name "${c.name}"` });
+    seen.add(c.name);
+  });
+}
+
 /** The alert label that names the cluster unless `BACKSTOP_CLUSTER_LABEL` says otherwise. */
 export const DEFAULT_CLUSTER_LABEL = "cluster";
 

@@ -66,7 +66,7 @@ export class RedisBudgetStore implements BudgetStore {
   constructor(opts: { connection: QueueConnection; prefix?: string }) {
     this.p = opts.prefix ?? "backstop:budget";
     this.redis = new Redis({ ...opts.connection, maxRetriesPerRequest: 2, lazyConnect: true });
-    this.redis.on("error", (err) => log.warn({ err: errorMessage(err) }, "budget store connection error"));
+    this.redis.on("error", (err) => log.warn({ err }, "budget store connection error"));
   }
 
   private async call<T>(what: string, op: () => Promise<T>): Promise<T> {

@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { type Diagnosis, DiagnosisSchema } from "../contracts/diagnosis.js";
+import { formatZodIssues } from "../errors.js";
 
 /**
  * Balanced-JSON extraction of a model's reply. Models wrap JSON in ```json fences, put prose before
@@ -119,15 +120,6 @@ function extractionKind(text: string, start: number, end: number): "plain" | "fe
     if (fencesBefore % 2 === 1 && text.slice(end).trim() === "") return "fenced"; // unclosed fence at the end
   }
   return "prose";
-}
-
-/** zod issues as `path: message; path: message` (root issues as `(root)`). */
-export function formatZodIssues(error: z.ZodError): string {
-  return error.issues
-    .map(
-      (issue) => `${issue.path.length > 0 ? issue.path.map(String).join(".") : "(root)"}: ${issue.message}`,
-    )
-    .join("; ");
 }
 
 /** The outcome of {@link parseDiagnosis}. `error` is one of the reasons listed there. */

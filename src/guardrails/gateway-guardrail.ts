@@ -3,7 +3,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
 import type { RuleResult } from "../contracts/events.js";
 import { type Signals, SignalsSchema } from "../contracts/signals.js";
-import { formatZodIssues, parseDiagnosis } from "./extract.js";
+import { formatZodIssues } from "../errors.js";
+import { parseDiagnosis } from "./extract.js";
 import { checkQualityRules, type QualityGateOptions } from "./quality.js";
 
 /**

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { PROTECTED_LABEL } from "../contracts/k8s.js";
 import { BackstopError } from "../errors.js";
 import { resolveInPackage } from "../paths.js";
 
@@ -78,7 +79,7 @@ export const PolicySchema = z.strictObject({
             .regex(/^[^/\s]+\/([^/\s]+\/)?[^/\s]+$/, "expected a namespace/name or namespace/Kind/name glob"),
         )
         .default(["data/*", "*/prod-db", "kube-system/*"]),
-      namespace_labels: z.record(z.string(), z.string()).default({ "backstop.dev/protected": "true" }),
+      namespace_labels: z.record(z.string(), z.string()).default({ [PROTECTED_LABEL]: "true" }),
     })
     .prefault({}),
   protect_statefulsets: z.boolean().default(true),

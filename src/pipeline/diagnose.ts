@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { type LoadedPrompt, render } from "../../prompts/loader.js";
 import type { AlertmanagerWebhook } from "../contracts/alertmanager.js";
 import type { Diagnosis } from "../contracts/diagnosis.js";
 import type { Signals } from "../contracts/signals.js";
@@ -7,6 +6,7 @@ import { BackstopError, errorMessage, isBackstopError } from "../errors.js";
 import type { ChatCompletionMessageParam, CompletionResult, RouterEvent } from "../gateway/router.js";
 import { parseDiagnosis, parseJsonReply } from "../guardrails/extract.js";
 import type { JudgeFn } from "../guardrails/quality.js";
+import { type LoadedPrompt, render } from "../prompts/loader.js";
 import { escalateRun } from "./record.js";
 import { type RunState, type StageDone, spendAnomaly } from "./state.js";
 

@@ -1,10 +1,10 @@
-import type { LoadedPrompt } from "../../prompts/loader.js";
 import type { AlertmanagerWebhook } from "../contracts/alertmanager.js";
 import type { Diagnosis } from "../contracts/diagnosis.js";
 import type { ActionRecord, RunOutcome, RunReporter } from "../contracts/events.js";
 import type { ModelRouter } from "../gateway/router.js";
 import type { Policy } from "../guardrails/policy.js";
 import type { JudgeFn, QualityGateOptions } from "../guardrails/quality.js";
+import type { LoadedPrompt } from "../prompts/loader.js";
 import type { Receipt, SigningKey } from "../receipt/index.js";
 import type { ActionRunner, Escalation, PendingApproval, SignalsSource, TicketSink } from "./ports.js";
 import type { RunTarget } from "./target.js";

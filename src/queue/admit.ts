@@ -77,7 +77,7 @@ export async function admitRun(data: RunJobData, deps: AdmitDeps): Promise<Admis
     await deps.producer.addRun(data);
   } catch (err) {
     await deps.store.releaseRun(key, incidentKey).catch((e) => {
-      log.warn({ incidentKey, err: errorMessage(e) }, "could not release a claim after a failed enqueue");
+      log.warn({ incidentKey, err: e }, "could not release a claim after a failed enqueue");
     });
     throw err;
   }

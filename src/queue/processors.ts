@@ -136,9 +136,7 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
         ...(thread ? { thread_ts: thread.ts } : {}),
         ...errorBlocks(text),
       })
-      .catch((e) =>
-        log.error({ runId: incident.runId, err: errorMessage(e) }, "could not tell Slack the run failed"),
-      );
+      .catch((e) => log.error({ runId: incident.runId, err: e }, "could not tell Slack the run failed"));
     // Marked failed once the channel has been told (or telling it failed).
     await d.store.updateIncident(incident.key, { status: "failed", summary: text }).catch(() => undefined);
   };
@@ -156,7 +154,7 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
           runId: runIdFor(holder),
         }),
       })
-      .catch((err) => log.warn({ holder, err: errorMessage(err) }, "could not post a join note"));
+      .catch((err) => log.warn({ holder, err }, "could not post a join note"));
     await d.store
       .updateIncident(incident.key, {
         status: "escalated",
@@ -169,7 +167,7 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
   const release = async (cluster: string, target: RunTarget, incidentKey: string): Promise<void> => {
     await d.store
       .releaseRun(activeRunKey(cluster, target), incidentKey)
-      .catch((err) => log.warn({ incidentKey, err: errorMessage(err) }, "could not release the active run"));
+      .catch((err) => log.warn({ incidentKey, err }, "could not release the active run"));
   };
 
   /** Releases the entry of the target as named and, when the run resolved an owner, the owner's. */
@@ -194,10 +192,7 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
   ): Promise<{ target: RunTarget; joined: string | null }> => {
     if (!needsResolution(data.target)) return { target: data.target, joined: null };
     const target = await resolveRunTarget(data.target, signals, (err) =>
-      log.warn(
-        { runId: data.runId, err: errorMessage(err) },
-        "cannot resolve the alert's owner; triaging it as named",
-      ),
+      log.warn({ runId: data.runId, err }, "cannot resolve the alert's owner; triaging it as named"),
     );
     const claim = await d.store.claimRun({
       workloadKey: activeRunKey(data.cluster, target),
@@ -357,7 +352,7 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
         if (cluster) await release(cluster, record.pending.target, record.incidentKey);
         return { outcome: result.outcome };
       } catch (err) {
-        log.error({ runId: data.runId, err: errorMessage(err) }, "decision failed");
+        log.error({ runId: data.runId, err }, "decision failed");
         throw err;
       } finally {
         await opened.close();

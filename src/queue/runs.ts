@@ -113,7 +113,7 @@ export class RunsProducer {
       ...(opts.prefix === undefined ? {} : { prefix: opts.prefix }),
       defaultJobOptions: jobDefaults,
     });
-    this.queue.on("error", (err) => log.warn({ err: errorMessage(err) }, "runs queue connection error"));
+    this.queue.on("error", (err) => log.warn({ err }, "runs queue connection error"));
   }
 
   /** Runs `op` with the fail-fast deadline; any failure becomes `queue.unavailable`. */
@@ -332,12 +332,9 @@ export function startRunsWorker(opts: {
       maxStalledCount: 2,
     },
   );
-  worker.on("error", (err) => log.warn({ err: errorMessage(err) }, "runs worker error"));
+  worker.on("error", (err) => log.warn({ err }, "runs worker error"));
   worker.on("failed", (job, err) =>
-    log.warn(
-      { job_id: job?.id, job_name: job?.name, attempts: job?.attemptsMade, err: err.message },
-      "runs job failed",
-    ),
+    log.warn({ job_id: job?.id, job_name: job?.name, attempts: job?.attemptsMade, err }, "runs job failed"),
   );
   return worker;
 }
@@ -362,7 +359,7 @@ export function closeOnSignals(
       try {
         await c.close();
       } catch (err) {
-        log.warn({ err: errorMessage(err) }, "close failed");
+        log.warn({ err }, "close failed");
       }
     }
     opts.onClosed?.();

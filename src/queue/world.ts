@@ -1,12 +1,13 @@
-import { loadPrompt } from "../../prompts/loader.js";
 import { ClusterWriters } from "../actions/index.js";
-import type { Config, TargetConfig } from "../config.js";
+import type { Config } from "../config.js";
+import { toModelTarget } from "../contracts/model-target.js";
 import { BackstopError } from "../errors.js";
-import { ModelRouter, type ModelTarget } from "../gateway/index.js";
+import { ModelRouter } from "../gateway/index.js";
 import type { BudgetStore } from "../gateway/store.js";
 import { loadPolicy } from "../guardrails/policy.js";
 import { connectInfra, connectNotify } from "../mcp/index.js";
 import type { PipelineDeps } from "../pipeline/run.js";
+import { loadPrompt } from "../prompts/loader.js";
 import { loadSigningKey } from "../receipt/index.js";
 
 /** The dependencies one job runs over, opened for the job and closed after it. */
@@ -32,21 +33,6 @@ export interface RunWorld {
   /** Recovery watch timeout (ms) for actions in this world. */
   recoveryTimeoutMs: number;
   signalsWindow: string;
-}
-
-function toTarget(t: TargetConfig): ModelTarget {
-  return {
-    name: t.name,
-    baseURL: t.base_url,
-    model: t.model,
-    apiKey: t.apiKey,
-    tier: t.tier,
-    inputUsdPerMTok: t.input_usd_per_mtok,
-    outputUsdPerMTok: t.output_usd_per_mtok,
-    timeoutMs: t.timeout_ms,
-    ...(t.rpm !== undefined ? { rpm: t.rpm } : {}),
-    ...(t.headers ? { headers: t.headers } : {}),
-  };
 }
 
 /**
@@ -76,11 +62,11 @@ export async function productionWorld(config: Config, budgetStore: BudgetStore):
     missing.push("BACKSTOP_RECEIPT_KEY_FILE (the receipt signing key; or BACKSTOP_RECEIPT_KEY as PEM text)");
   if (missing.length > 0)
     throw new BackstopError("config.invalid", `the worker needs: ${missing.join(", ")}`);
-  const targets = config.models.targets.map(toTarget);
+  const targets = config.models.targets.map((t) => toModelTarget(t, t.apiKey));
   const router = new ModelRouter({
     mode: config.models.mode,
     targets,
-    judge: config.models.judge ? toTarget(config.models.judge) : targets[0]!,
+    judge: config.models.judge ? toModelTarget(config.models.judge, config.models.judge.apiKey) : targets[0]!,
     dailyBudgetUsd: config.models.dailyBudgetUsd,
     cooldownMs: config.models.cooldownMs,
     loggingConfig: config.models.loggingConfig,

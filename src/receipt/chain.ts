@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import canonicalizeModule from "canonicalize";
+import { canonicalize } from "../contracts/canonical.js";
 import {
   RUN_EVENT_TYPES,
   type RunEvent,
@@ -7,14 +7,6 @@ import {
   type RunEventType,
 } from "../contracts/events.js";
 import { BackstopError, errorMessage } from "../errors.js";
-
-type Canonicalize = (input: unknown) => string | undefined;
-// `canonicalize` is CommonJS (`module.exports = fn`) with an ESM-style `export default` in its typings:
-// under Node's ESM loader the default import is the function itself; accept either shape.
-const canonicalize: Canonicalize =
-  typeof canonicalizeModule === "function"
-    ? (canonicalizeModule as Canonicalize)
-    : (canonicalizeModule as unknown as { default: Canonicalize }).default;
 
 /** `prev_hash` of the first event: 64 zeros (DESIGN.md, "Contracts"). */
 export const GENESIS_HASH = "0".repeat(64);

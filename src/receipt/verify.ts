@@ -2,7 +2,7 @@ import { createPublicKey, type KeyObject, verify } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { RUN_EVENT_TYPES } from "../contracts/events.js";
-import { errorMessage } from "../errors.js";
+import { errorMessage, formatZodIssues } from "../errors.js";
 import { canonicalJson, GENESIS_HASH, hashEvent } from "./chain.js";
 import { keyIdOf, publicKeyPemOf } from "./keys.js";
 import { RECEIPT_FORMAT, signedStatement } from "./sign.js";
@@ -92,13 +92,9 @@ function trustedKeyIds(entries: string[]): { ids: Set<string>; error: string | n
 export function verifyReceipt(receipt: unknown, opts: VerifyOptions = {}): VerifyResult {
   const parsed = ReceiptSchema.safeParse(receipt);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const path = issue?.path ?? [];
+    const path = parsed.error.issues[0]?.path ?? [];
     const seq = path[0] === "events" && typeof path[1] === "number" ? path[1] : null;
-    return fail(
-      seq,
-      `malformed receipt at ${path.map(String).join(".") || "(root)"}: ${issue?.message ?? "invalid"}`,
-    );
+    return fail(seq, `malformed receipt at ${formatZodIssues(parsed.error, { limit: 1 })}`);
   }
   const r = parsed.data;
 

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { type Config, requireSlack } from "../config.js";
 import { type ClusterRoster, SINGLE_CLUSTER } from "../contracts/cluster.js";
-import { BackstopError } from "../errors.js";
+import { BackstopError, formatZodIssues } from "../errors.js";
 
 /**
  * The Slack bot's settings. The caller builds them from `src/config.ts` (the only module that reads
@@ -88,8 +88,7 @@ const SettingsSchema = z
 export function validateSlackSettings(settings: SlackSettings): SlackSettings {
   const parsed = SettingsSchema.safeParse(settings);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
-    throw new BackstopError("slack.config", `invalid Slack settings: ${issues.join("; ")}`);
+    throw new BackstopError("slack.config", `invalid Slack settings: ${formatZodIssues(parsed.error)}`);
   }
   return settings;
 }

@@ -1,6 +1,6 @@
 import type { WebClient } from "@slack/web-api";
 import { z } from "zod";
-import { BackstopError, errorMessage } from "../errors.js";
+import { BackstopError, errorMessage, formatZodIssues } from "../errors.js";
 import { childLogger } from "../log.js";
 import { type Receipt, serializeReceipt } from "../receipt/index.js";
 
@@ -38,10 +38,9 @@ export async function uploadReceipt(
 ): Promise<{ fileId: string }> {
   const parsed = OptsSchema.safeParse(opts);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
     throw new BackstopError(
       "slack.receipt_invalid",
-      `cannot upload the receipt: ${issue?.path.join(".") || "(input)"}: ${issue?.message ?? "invalid"}`,
+      `cannot upload the receipt: ${formatZodIssues(parsed.error, { root: "(input)", limit: 1 })}`,
     );
   }
   const { receipt, channel, threadTs } = opts;

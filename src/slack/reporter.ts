@@ -179,7 +179,7 @@ export class SlackThreadReporter implements RunReporter {
       this.apply(event);
       this.enqueue(event);
     } catch (err) {
-      this.log.error({ err: errorMessage(err), type: event.type }, "could not render a run event for Slack");
+      this.log.error({ err, type: event.type }, "could not render a run event for Slack");
     }
     await this.tryFlush();
   }
@@ -298,10 +298,7 @@ export class SlackThreadReporter implements RunReporter {
       }
       return true;
     } catch (err) {
-      this.log.warn(
-        { err: errorMessage(err) },
-        "could not reach the incident thread; will retry on the next event",
-      );
+      this.log.warn({ err }, "could not reach the incident thread; will retry on the next event");
       return false;
     }
   }
@@ -314,7 +311,7 @@ export class SlackThreadReporter implements RunReporter {
     } catch (err) {
       const transient = isTransientSlackError(err);
       this.log.warn(
-        { err: errorMessage(err), what, transient },
+        { err, what, transient },
         transient
           ? "Slack call failed; will retry on the next event"
           : "Slack refused a thread update; dropped it",
@@ -333,7 +330,7 @@ export class SlackThreadReporter implements RunReporter {
     try {
       existing = await threads.getThread(incidentKey);
     } catch (err) {
-      this.log.warn({ err: errorMessage(err) }, "could not read the incident's thread; will retry");
+      this.log.warn({ err }, "could not read the incident's thread; will retry");
       return false;
     }
     if (existing) {
@@ -347,7 +344,7 @@ export class SlackThreadReporter implements RunReporter {
       if (typeof res.ts !== "string") throw new Error("chat.postMessage answered without a ts");
       mine = { channel: typeof res.channel === "string" ? res.channel : this.opts.channel, ts: res.ts };
     } catch (err) {
-      this.log.warn({ err: errorMessage(err) }, "could not post the incident's root message; will retry");
+      this.log.warn({ err }, "could not post the incident's root message; will retry");
       return false;
     }
     this.rootDirty = false;
@@ -355,7 +352,7 @@ export class SlackThreadReporter implements RunReporter {
     try {
       won = await threads.claimThread(incidentKey, mine);
     } catch (err) {
-      this.log.warn({ err: errorMessage(err) }, "could not record the incident's thread; using this root");
+      this.log.warn({ err }, "could not record the incident's thread; using this root");
     }
     if (won) {
       this.threadRef = mine;
@@ -365,7 +362,7 @@ export class SlackThreadReporter implements RunReporter {
     try {
       winner = await threads.getThread(incidentKey);
     } catch (err) {
-      this.log.warn({ err: errorMessage(err) }, "lost the thread claim and could not read the winner's");
+      this.log.warn({ err }, "lost the thread claim and could not read the winner's");
     }
     if (!winner || (winner.channel === mine.channel && winner.ts === mine.ts)) {
       this.threadRef = mine;

@@ -2,7 +2,6 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadPrompt } from "../../prompts/loader.js";
 import { backstopDeps, type HarnessOptions, runScenarioAgent } from "../../sandbox/harness.js";
 import { type SandboxStack, startSandboxStack } from "../../sandbox/stack.js";
 import { loadScenario } from "../../scenarios/schema.js";
@@ -13,6 +12,7 @@ import { resolveInPackage } from "../../src/paths.js";
 import { resumeAfterDecision } from "../../src/pipeline/decide.js";
 import type { ActionRunner, PendingApproval } from "../../src/pipeline/ports.js";
 import type { PipelineDeps, RunResult } from "../../src/pipeline/run.js";
+import { loadPrompt } from "../../src/prompts/loader.js";
 import { loadSigningKey } from "../../src/receipt/index.js";
 
 // An approval is re-checked against the policy rules on fresh signals before it acts. Each forged

@@ -2,7 +2,6 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadPrompt } from "../../prompts/loader.js";
 import { backstopDeps, type HarnessOptions, runScenarioAgent } from "../../sandbox/harness.js";
 import { type SandboxStack, startSandboxStack } from "../../sandbox/stack.js";
 import { loadScenario } from "../../scenarios/schema.js";
@@ -12,6 +11,7 @@ import { resolveInPackage } from "../../src/paths.js";
 import { type Decision, resumeAfterDecision } from "../../src/pipeline/decide.js";
 import type { PendingApproval } from "../../src/pipeline/ports.js";
 import type { PipelineDeps } from "../../src/pipeline/run.js";
+import { loadPrompt } from "../../src/prompts/loader.js";
 import { loadSigningKey, verifyReceipt } from "../../src/receipt/index.js";
 
 // An escalated run waits for a human; the decision continues the same receipt, re-checks the hard

@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadLocalPrompt, render } from "../../prompts/loader.js";
 import { runScenarioAgent } from "../../sandbox/harness.js";
 import { type SandboxStack, startSandboxStack } from "../../sandbox/stack.js";
 import { loadScenario } from "../../scenarios/schema.js";
@@ -15,6 +14,7 @@ import {
 } from "../../src/guardrails/gateway-guardrail.js";
 import { resolveInPackage } from "../../src/paths.js";
 import { targetFromWebhook } from "../../src/pipeline/target.js";
+import { loadLocalPrompt, render } from "../../src/prompts/loader.js";
 import { loadSigningKey } from "../../src/receipt/index.js";
 import { type Bot, startBot } from "../slack/app-fixture.js";
 import { makeDiagnosis, makeSignals, ONSET } from "./gate-fixtures.js";

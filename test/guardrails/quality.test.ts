@@ -1,5 +1,4 @@
 import { describe, expect, it, vi } from "vitest";
-import { loadLocalPrompt } from "../../prompts/loader.js";
 import type { RuleResult } from "../../src/contracts/events.js";
 import {
   ALWAYS_GROUNDED_MODEL,
@@ -9,6 +8,7 @@ import {
   runQualityGate,
   signalTexts,
 } from "../../src/guardrails/quality.js";
+import { loadLocalPrompt } from "../../src/prompts/loader.js";
 import { makeDiagnosis, makeSignals, ONSET } from "./gate-fixtures.js";
 
 const prompt = loadLocalPrompt("judge");

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type SandboxTickets, startSandboxTickets } from "../../sandbox/tickets/server.js";
-import { isBackstopError } from "../../src/errors.js";
+import { type BackstopErrorCode, isBackstopError } from "../../src/errors.js";
 import { connectNotify } from "../../src/mcp/notify.js";
 
 let tickets: SandboxTickets;
@@ -13,7 +13,7 @@ afterAll(async () => {
 });
 beforeEach(() => tickets.reset());
 
-async function expectCode(p: Promise<unknown>, code: string): Promise<void> {
+async function expectCode(p: Promise<unknown>, code: BackstopErrorCode): Promise<void> {
   const err = await p.then(
     () => null,
     (e: unknown) => e,

@@ -6,7 +6,6 @@ import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trac
 import { WebClient } from "@slack/web-api";
 import type { Worker } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadPrompt } from "../../prompts/loader.js";
 import { sandboxRunWorld } from "../../sandbox/run-world.js";
 import { type SandboxSlack, startSandboxSlack } from "../../sandbox/slack/index.js";
 import { type SandboxStack, startSandboxStack } from "../../sandbox/stack.js";
@@ -30,6 +29,7 @@ import {
   type Tracing,
 } from "../../src/observability/index.js";
 import { resolveInPackage } from "../../src/paths.js";
+import { loadPrompt } from "../../src/prompts/loader.js";
 import { createProcessors } from "../../src/queue/processors.js";
 import { RunsProducer, startRunsWorker } from "../../src/queue/runs.js";
 import { RunStore } from "../../src/queue/store.js";

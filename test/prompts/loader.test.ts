@@ -3,6 +3,8 @@ import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isBackstopError } from "../../src/errors.js";
+import { resolveInPackage } from "../../src/paths.js";
 import {
   type LoadedPrompt,
   loadLocalPrompt,
@@ -10,9 +12,7 @@ import {
   parsePromptFile,
   render,
   templateSha256,
-} from "../../prompts/loader.js";
-import { isBackstopError } from "../../src/errors.js";
-import { resolveInPackage } from "../../src/paths.js";
+} from "../../src/prompts/loader.js";
 
 const REGISTRY_TEMPLATE =
   "## System\n\nYou are the registry judge.\n\n## User\n\n<diagnosis>\n{{diagnosis}}\n</diagnosis>\n<signals>\n{{signals}}\n</signals>\n";

@@ -257,7 +257,7 @@ describe("runs worker", () => {
     worker(prefix, {
       triage: async () => {
         calls += 1;
-        throw new BackstopError("input.unknown_workload", "no such workload");
+        throw new BackstopError("input.invalid_incident", "no such workload");
       },
     });
     await producer.enqueueRun(triageData("cmd-perm"));

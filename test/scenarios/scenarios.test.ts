@@ -13,6 +13,7 @@ import {
   type WorkloadSpec,
 } from "../../scenarios/schema.js";
 import { parseResourceRef } from "../../src/contracts/diagnosis.js";
+import { PROTECTED_LABEL } from "../../src/contracts/k8s.js";
 import { BackstopError, isBackstopError } from "../../src/errors.js";
 import { resolveInPackage } from "../../src/paths.js";
 
@@ -24,7 +25,6 @@ const SEED_SCENARIOS = [
   "model-failover",
   "tool-failure",
 ] as const;
-const PROTECTED_LABEL = "backstop.dev/protected";
 
 /** Fixed "now" so `startsAt` is deterministic. */
 const NOW = Date.parse("2025-06-12T14:30:00.000Z");

@@ -1,6 +1,7 @@
+import { CONTROLLER_REVISION_HASH_LABEL, POD_TEMPLATE_HASH_LABEL } from "../../../src/contracts/k8s.js";
 import { nameSuffix, uidFor } from "../util.js";
 import type { WorldState } from "./state.js";
-import { isObj, key, strMap, TEMPLATE_HASH, templateHash, templatesEqual, withoutHash } from "./template.js";
+import { isObj, key, strMap, templateHash, templatesEqual, withoutHash } from "./template.js";
 import type { DeployState, InvolvedRef, Obj, PodState, RsState, StsState } from "./types.js";
 
 /**
@@ -31,7 +32,7 @@ export function findOrCreateRs(st: WorldState, d: DeployState, template: Obj, at
   while (st.replicaSets.has(key(d.ns, `${d.name}-${hash}`))) hash = templateHash(template, ++collision);
   const t = structuredClone(withoutHash(template));
   const meta = isObj(t.metadata) ? t.metadata : {};
-  meta.labels = { ...strMap(meta.labels), [TEMPLATE_HASH]: hash };
+  meta.labels = { ...strMap(meta.labels), [POD_TEMPLATE_HASH_LABEL]: hash };
   t.metadata = meta;
   const rs: RsState = {
     ns: d.ns,
@@ -149,7 +150,7 @@ export function syncStsPods(st: WorldState, s: StsState, at: number): void {
     const meta = isObj(template.metadata) ? template.metadata : {};
     meta.labels = {
       ...strMap(meta.labels),
-      "controller-revision-hash": wantRevision,
+      [CONTROLLER_REVISION_HASH_LABEL]: wantRevision,
       "statefulset.kubernetes.io/pod-name": name,
       "apps.kubernetes.io/pod-index": String(i),
     };

@@ -1,6 +1,13 @@
+import {
+  DESIRED_REPLICAS_ANNOTATION,
+  MAX_REPLICAS_ANNOTATION,
+  POD_TEMPLATE_HASH_LABEL,
+  REVISION_ANNOTATION,
+  REVISION_HISTORY_ANNOTATION,
+} from "../../../src/contracts/k8s.js";
 import { k8sTime } from "../util.js";
 import type { WorldState } from "./state.js";
-import { isObj, key, REVISION_ANNOTATION, strMap, TEMPLATE_HASH, templateLabels } from "./template.js";
+import { isObj, key, strMap, templateLabels } from "./template.js";
 import type { DeployState, NsState, Obj, RsState, StsState } from "./types.js";
 
 /**
@@ -108,12 +115,10 @@ export function rsObject(st: WorldState, rs: RsState, at: number): Obj {
       creationTimestamp: k8sTime(rs.created),
       labels: templateLabels(rs.template),
       annotations: {
-        "deployment.kubernetes.io/desired-replicas": String(desired),
-        "deployment.kubernetes.io/max-replicas": String(desired + Math.ceil(desired * 0.25)),
+        [DESIRED_REPLICAS_ANNOTATION]: String(desired),
+        [MAX_REPLICAS_ANNOTATION]: String(desired + Math.ceil(desired * 0.25)),
         [REVISION_ANNOTATION]: String(rs.revision),
-        ...(rs.revisionHistory.length
-          ? { "deployment.kubernetes.io/revision-history": rs.revisionHistory.join(",") }
-          : {}),
+        ...(rs.revisionHistory.length ? { [REVISION_HISTORY_ANNOTATION]: rs.revisionHistory.join(",") } : {}),
       },
       ownerReferences: [
         {
@@ -128,7 +133,7 @@ export function rsObject(st: WorldState, rs: RsState, at: number): Obj {
     },
     spec: {
       replicas: rs.replicas,
-      selector: { matchLabels: { ...selector, [TEMPLATE_HASH]: rs.hash } },
+      selector: { matchLabels: { ...selector, [POD_TEMPLATE_HASH_LABEL]: rs.hash } },
       template: structuredClone(rs.template),
     },
     status: {

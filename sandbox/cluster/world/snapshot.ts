@@ -1,5 +1,5 @@
 import { imageRef, type WorkloadSpec } from "../../../scenarios/schema.js";
-import { PROTECTED_LABEL } from "../rbac.js";
+import { PROTECTED_LABEL } from "../../../src/contracts/k8s.js";
 import { deployStatus, stsObject } from "./render.js";
 import type { WorldState } from "./state.js";
 import { firstImage, READY_STATES } from "./template.js";

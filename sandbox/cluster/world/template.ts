@@ -1,5 +1,7 @@
 import type { HealthProfile } from "../../../scenarios/schema.js";
-import { fnv32a, safeEncode, stableStringify } from "../util.js";
+import { canonicalize, sameJson } from "../../../src/contracts/canonical.js";
+import { POD_TEMPLATE_HASH_LABEL } from "../../../src/contracts/k8s.js";
+import { fnv32a, safeEncode } from "../util.js";
 import type { Obj } from "./types.js";
 
 /**
@@ -12,10 +14,6 @@ import type { Obj } from "./types.js";
 export const READY_STATES = new Set(["healthy", "error", "slow"]);
 /** The one node every pod runs on. */
 export const NODE = "sandbox-node-1";
-/** The label a ReplicaSet's pods carry (apps/v1). */
-export const TEMPLATE_HASH = "pod-template-hash";
-/** The Deployment/ReplicaSet revision annotation (the Deployment controller's). */
-export const REVISION_ANNOTATION = "deployment.kubernetes.io/revision";
 
 /** The map key of a namespaced object. */
 export const key = (ns: string, name: string): string => `${ns}/${name}`;
@@ -54,7 +52,7 @@ export function templateLabels(template: Obj): Record<string, string> {
 export function withoutHash(template: Obj): Obj {
   const t = structuredClone(template);
   if (isObj(t.metadata) && isObj(t.metadata.labels)) {
-    delete t.metadata.labels[TEMPLATE_HASH];
+    delete t.metadata.labels[POD_TEMPLATE_HASH_LABEL];
     if (Object.keys(t.metadata.labels).length === 0) delete t.metadata.labels;
   }
   if (
@@ -70,12 +68,14 @@ export function withoutHash(template: Obj): Obj {
 
 /** True when two pod templates are equal ignoring `pod-template-hash`. */
 export function templatesEqual(a: Obj, b: Obj): boolean {
-  return stableStringify(withoutHash(a)) === stableStringify(withoutHash(b));
+  return sameJson(withoutHash(a), withoutHash(b));
 }
 
 /** The `pod-template-hash` of a template; `collision` > 0 perturbs it as the controller's `collisionCount` does. */
 export function templateHash(template: Obj, collision = 0): string {
-  return safeEncode(fnv32a(stableStringify(withoutHash(template)) + (collision ? String(collision) : "")));
+  return safeEncode(
+    fnv32a((canonicalize(withoutHash(template)) ?? "") + (collision ? String(collision) : "")),
+  );
 }
 
 /**

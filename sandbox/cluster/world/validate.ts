@@ -1,5 +1,5 @@
+import { sameJson } from "../../../src/contracts/canonical.js";
 import { conflict, invalid, type StatusCause } from "../status.js";
-import { stableStringify } from "../util.js";
 import { containersOf, isObj, strMap, templateLabels } from "./template.js";
 import type { Obj } from "./types.js";
 
@@ -32,9 +32,7 @@ export function metaChange(
   const labels = strMap(meta.labels);
   const annotations = strMap(meta.annotations);
   if (dropAnnotation) delete annotations[dropAnnotation];
-  const changed =
-    stableStringify(labels) !== stableStringify(stored.labels) ||
-    stableStringify(annotations) !== stableStringify(stored.annotations);
+  const changed = !sameJson(labels, stored.labels) || !sameJson(annotations, stored.annotations);
   return { labels, annotations, changed };
 }
 
@@ -97,7 +95,7 @@ export function validateDeploymentSpec(
       });
     }
   }
-  if (stableStringify(spec.selector) !== stableStringify(storedSelector)) {
+  if (!sameJson(spec.selector, storedSelector)) {
     invalidValue("spec.selector", spec.selector, "field is immutable");
   }
   if (causes.length) throw invalid("Deployment", "apps", name, causes);

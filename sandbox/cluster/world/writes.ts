@@ -1,10 +1,11 @@
+import { sameJson } from "../../../src/contracts/canonical.js";
+import { REVISION_ANNOTATION } from "../../../src/contracts/k8s.js";
 import type { SandboxUser } from "../rbac.js";
 import { StatusError } from "../status.js";
-import { stableStringify } from "../util.js";
 import { findOrCreateRs, reconcileDeployment, syncStsPods } from "./controllers.js";
 import { deploymentObject, scaleObject, stsObject } from "./render.js";
 import type { WorldState } from "./state.js";
-import { firstImage, isObj, key, REVISION_ANNOTATION, templateHash, templatesEqual } from "./template.js";
+import { firstImage, isObj, key, templateHash, templatesEqual } from "./template.js";
 import type { DeployState, Obj } from "./types.js";
 import {
   checkResourceVersion,
@@ -117,7 +118,7 @@ export function writeDeployment(
   const templateChanged = !templatesEqual(spec.template as Obj, d.spec.template as Obj);
   const oldReplicas = Number(d.spec.replicas ?? 1);
   const newReplicas = Number(spec.replicas ?? 1);
-  const specChanged = stableStringify(spec) !== stableStringify(d.spec);
+  const specChanged = !sameJson(spec, d.spec);
   const written = metaChange(meta, d, REVISION_ANNOTATION);
   const { labels, annotations } = written;
   if (dryRun) {
@@ -185,7 +186,7 @@ export const writeStatefulSet: WorkloadWrite = (st, ns, name, user, verb, dryRun
   } = begin(st, [ns, name], [st.statefulSets, "statefulsets"], stsObject, mutate);
   checkResourceVersion(meta, s.rv, "statefulsets", name);
   validateStatefulSetSpec(name, spec);
-  const specChanged = stableStringify(spec) !== stableStringify(s.spec);
+  const specChanged = !sameJson(spec, s.spec);
   const written = metaChange(meta, s);
   if (dryRun) return dryRunResult(current, spec, s.generation, specChanged);
   if (!specChanged && !written.changed) return current;

@@ -3,16 +3,14 @@
  * scale (merge patch, RFC 7386) and rollback (JSON patch, RFC 6902, as `kubectl rollout undo`).
  */
 import { PatchStrategy, type V1Deployment, type V1ReplicaSet } from "@kubernetes/client-node";
-import { BackstopError } from "../../errors.js";
 import {
-  imageMatchesSha,
+  LAST_ACTION_ANNOTATION,
   POD_TEMPLATE_HASH_LABEL,
-  plainTemplate,
   RESTARTED_AT_ANNOTATION,
-  revisionOf,
-  templatesEqualIgnoringHash,
-} from "../k8s.js";
-import { LAST_ACTION_ANNOTATION, type ValidAction } from "./validate.js";
+} from "../../contracts/k8s.js";
+import { BackstopError } from "../../errors.js";
+import { imageMatchesSha, plainTemplate, revisionOf, templatesEqualIgnoringHash } from "../k8s.js";
+import type { ValidAction } from "./validate.js";
 
 /**
  * Annotations kubectl keeps from the Deployment and never copies from the ReplicaSet when rolling back

@@ -1,8 +1,8 @@
 import { z } from "zod";
-import type { LoadedPrompt } from "../../../prompts/loader.js";
 import type { Diagnosis } from "../../contracts/diagnosis.js";
 import type { Signals } from "../../contracts/signals.js";
 import { errorMessage } from "../../errors.js";
+import type { LoadedPrompt } from "../../prompts/loader.js";
 import { ruleResult as rule } from "../rule-table.js";
 import { checkQualityRules } from "./rules.js";
 import {

@@ -1,7 +1,7 @@
-import type { LoadedPrompt } from "../../../prompts/loader.js";
 import type { Diagnosis } from "../../contracts/diagnosis.js";
 import type { RuleResult } from "../../contracts/events.js";
 import type { Signals } from "../../contracts/signals.js";
+import type { LoadedPrompt } from "../../prompts/loader.js";
 
 /**
  * Options of the quality gate.

@@ -3,10 +3,10 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { BackstopError, errorMessage } from "../src/errors.js";
-import { BOUNDARY_RE, fenceData, newBoundary } from "../src/guardrails/untrusted.js";
-import { childLogger } from "../src/log.js";
-import { resolveInPackage } from "../src/paths.js";
+import { BackstopError, errorMessage, formatZodIssues } from "../errors.js";
+import { BOUNDARY_RE, fenceData, newBoundary } from "../guardrails/untrusted.js";
+import { childLogger } from "../log.js";
+import { resolveInPackage } from "../paths.js";
 
 const log = childLogger("prompts");
 
@@ -105,7 +105,7 @@ export function parsePromptFile(
   }
   const fm = PromptFrontMatterSchema.safeParse(raw);
   if (!fm.success) {
-    const fields = fm.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+    const fields = formatZodIssues(fm.error);
     throw new BackstopError("prompt.invalid", `${source}: invalid front matter: ${fields}`);
   }
   const template = m[2] ?? "";
