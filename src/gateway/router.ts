@@ -1,6 +1,7 @@
 import { BrokenCircuitError } from "cockatiel";
 import { z } from "zod";
-import { BackstopError } from "../errors.js";
+import { ModelTargetSchema } from "../contracts/model-target.js";
+import { BackstopError, formatZodIssues } from "../errors.js";
 import { childLogger } from "../log.js";
 import { TargetCaller } from "./call.js";
 import { assertBudget } from "./cost.js";
@@ -17,25 +18,11 @@ export type * from "./types.js";
 
 const log = childLogger("gateway");
 
-/** Shape check of a `ModelTarget` (the router validates its options with it). */
-const TargetSchema = z.object({
-  name: z.string().min(1),
-  baseURL: z.url(),
-  model: z.string().min(1),
-  apiKey: z.string().optional(),
-  tier: z.number().int().min(1),
-  inputUsdPerMTok: z.number().nonnegative(),
-  outputUsdPerMTok: z.number().nonnegative(),
-  timeoutMs: z.number().int().positive(),
-  rpm: z.number().int().positive().optional(),
-  headers: z.record(z.string(), z.string()).optional(),
-});
-
 /** Shape check of `RouterOptions` (without the store and clock). */
 const OptionsSchema = z.object({
   mode: z.enum(["chain", "virtual"]),
-  targets: z.array(TargetSchema).min(1),
-  judge: TargetSchema,
+  targets: z.array(ModelTargetSchema).min(1),
+  judge: ModelTargetSchema,
   dailyBudgetUsd: z.number().nonnegative(),
   cooldownMs: z.number().int().nonnegative().optional(),
   breakerThreshold: z.number().int().min(1).optional(),
@@ -81,10 +68,7 @@ export class ModelRouter {
   constructor(opts: RouterOptions) {
     const parsed = OptionsSchema.safeParse(opts);
     if (!parsed.success) {
-      throw new BackstopError(
-        "gateway.config",
-        `invalid router options: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
-      );
+      throw new BackstopError("gateway.config", `invalid router options: ${formatZodIssues(parsed.error)}`);
     }
     this.opts = opts;
     this.store = opts.store ?? new MemoryBudgetStore();
@@ -110,7 +94,7 @@ export class ModelRouter {
     if (!check.success) {
       throw new BackstopError(
         "gateway.invalid_request",
-        `invalid completion request: ${check.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+        `invalid completion request: ${formatZodIssues(check.error)}`,
       );
     }
     const candidates = await planTargets(this.opts, this.store, req);

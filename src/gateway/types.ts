@@ -1,30 +1,11 @@
 import type { ChatCompletionMessageParam } from "openai/resources/chat/completions";
 import type { RunEventDataMap } from "../contracts/events.js";
+import type { ModelTarget } from "../contracts/model-target.js";
 import type { BudgetStore } from "./store.js";
 
+/** One model endpoint the router may call; the single definition is in `src/contracts/model-target.ts`. */
+export type { ModelTarget } from "../contracts/model-target.js";
 export type { ChatCompletionMessageParam };
-
-/**
- * One model endpoint the router may call: an OpenAI-compatible Chat Completions API at `baseURL`
- * (ending in `/v1`), `model` as the API names it, `apiKey` already read from the env var the config names
- * (undefined: the target is skipped with reason `no_api_key`). `tier` 1 is tried first; higher tiers are
- * stronger. Prices are USD per 1M input/output tokens; `timeoutMs` bounds one HTTP request; `rpm` is an
- * optional requests-per-minute limit enforced by the router. `headers` are sent with every request to this
- * target, e.g. Portkey's `x-portkey-config` (a fallback config) or a gateway's own routing headers; they
- * never override the router's `X-TFY-*` headers.
- */
-export interface ModelTarget {
-  name: string;
-  baseURL: string;
-  model: string;
-  apiKey: string | undefined;
-  tier: number;
-  inputUsdPerMTok: number;
-  outputUsdPerMTok: number;
-  timeoutMs: number;
-  rpm?: number;
-  headers?: Record<string, string>;
-}
 
 /**
  * Router configuration.
