@@ -16,14 +16,8 @@ import { k8sCall, selectorString } from "./k8s.js";
  * This module re-exports what the tools and tests import, so they need not know the split.
  */
 
-export {
-  DEPLOY_SHA_ANNOTATION,
-  type InfraContext,
-  imageTag,
-  type LiveWorkload,
-  REVISION_ANNOTATION,
-  VERSION_LABEL,
-} from "./collectors/context.js";
+export { DEPLOY_SHA_ANNOTATION, REVISION_ANNOTATION, VERSION_LABEL } from "../src/contracts/k8s.js";
+export { type InfraContext, imageTag, type LiveWorkload } from "./collectors/context.js";
 export { LIMITS, WINDOW_RE } from "./collectors/limits.js";
 export { liveRange } from "./collectors/rollout-history.js";
 export { newTally, type SanitizeTally, sanitizeDeep, sanitizeText } from "./collectors/sanitize.js";

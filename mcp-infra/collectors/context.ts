@@ -2,14 +2,7 @@ import type { V1Deployment, V1StatefulSet } from "@kubernetes/client-node";
 import type { K8sApis } from "../k8s.js";
 import type { PrometheusClient } from "../prometheus.js";
 
-// What every collector is given, and the names it reads on Kubernetes objects.
-
-/** The Deployment revision annotation set by the deployment controller on Deployments and their ReplicaSets. */
-export const REVISION_ANNOTATION = "deployment.kubernetes.io/revision";
-/** Backstop's own deploy-SHA annotation (wins over the label and the image tag). */
-export const DEPLOY_SHA_ANNOTATION = "backstop.dev/deploy-sha";
-/** The recommended label for an application's version (https://kubernetes.io/docs/concepts/overview/working-with-objects/common-labels/). */
-export const VERSION_LABEL = "app.kubernetes.io/version";
+// What every collector is given. The names it reads on Kubernetes objects are in src/contracts/k8s.ts.
 
 /** What the tools need: the Kubernetes clients (read-only credential) and, optionally, Prometheus. */
 export interface InfraContext {

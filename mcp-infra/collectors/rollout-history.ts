@@ -1,18 +1,16 @@
 import type { V1Pod, V1ReplicaSet } from "@kubernetes/client-node";
+import {
+  CONTROLLER_REVISION_HASH_LABEL,
+  DEPLOY_SHA_ANNOTATION,
+  POD_TEMPLATE_HASH_LABEL,
+  REVISION_ANNOTATION,
+  VERSION_LABEL,
+} from "../../src/contracts/k8s.js";
 import { maxUnavailableQuery } from "../../src/contracts/promql.js";
 import type { PodSignal, RolloutRevision, WorkloadSignal } from "../../src/contracts/signals.js";
-import { errorMessage } from "../../src/errors.js";
 import { childLogger } from "../../src/log.js";
 import { iso, k8sCall } from "../k8s.js";
-import {
-  DEPLOY_SHA_ANNOTATION,
-  type InfraContext,
-  imageTag,
-  type LiveWorkload,
-  REVISION_ANNOTATION,
-  templateImage,
-  VERSION_LABEL,
-} from "./context.js";
+import { type InfraContext, imageTag, type LiveWorkload, templateImage } from "./context.js";
 import { LIMITS } from "./limits.js";
 import { podFailing } from "./pods.js";
 
@@ -51,7 +49,7 @@ function rsRevision(rs: V1ReplicaSet, workload: string): ReplicaSetRevision | nu
   return {
     revision: rev,
     name: meta.name ?? "",
-    hash: meta.labels?.["pod-template-hash"] ?? null,
+    hash: meta.labels?.[POD_TEMPLATE_HASH_LABEL] ?? null,
     sha,
     image,
     deployedAt: meta.creationTimestamp ? new Date(meta.creationTimestamp) : null,
@@ -116,8 +114,8 @@ export function revisionResolver(
   const byHash = new Map(revisions.filter((r) => r.hash).map((r) => [r.hash as string, r]));
   const byRsName = new Map(revisions.map((r) => [r.name, r]));
   return (pod: V1Pod): string | null => {
-    if (live.kind === "StatefulSet") return pod.metadata?.labels?.["controller-revision-hash"] ?? null;
-    const hash = pod.metadata?.labels?.["pod-template-hash"];
+    if (live.kind === "StatefulSet") return pod.metadata?.labels?.[CONTROLLER_REVISION_HASH_LABEL] ?? null;
+    const hash = pod.metadata?.labels?.[POD_TEMPLATE_HASH_LABEL];
     const owner = pod.metadata?.ownerReferences?.find((o) => o.kind === "ReplicaSet")?.name;
     const rev = (hash ? byHash.get(hash) : undefined) ?? (owner ? byRsName.get(owner) : undefined);
     return rev ? String(rev.revision) : null;
@@ -145,7 +143,7 @@ async function pastRevisionHealth(
     const v = await ctx.prometheus.instant(maxUnavailableQuery(namespace, name, range.window), range.at);
     if (v !== null) return v > 0 ? "failing" : "healthy";
   } catch (err) {
-    log.warn({ err: errorMessage(err), revision: r.revision }, "revision health query failed");
+    log.warn({ err, revision: r.revision }, "revision health query failed");
   }
   return "unknown";
 }

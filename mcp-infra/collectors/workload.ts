@@ -1,7 +1,8 @@
+import { LAST_APPLIED_ANNOTATION, REVISION_ANNOTATION } from "../../src/contracts/k8s.js";
 import type { WorkloadSignal } from "../../src/contracts/signals.js";
 import { BackstopError } from "../../src/errors.js";
 import { apiStatus, k8sError } from "../k8s.js";
-import { type InfraContext, type LiveWorkload, REVISION_ANNOTATION, templateImage } from "./context.js";
+import { type InfraContext, type LiveWorkload, templateImage } from "./context.js";
 import { cut, LIMITS } from "./limits.js";
 import { newTally, sanitizeDeep } from "./sanitize.js";
 
@@ -102,10 +103,7 @@ export function workloadSignal(w: LiveWorkload): WorkloadSignal {
 }
 
 /** Annotations that are not free text worth showing: the applied manifest (huge) and the revision (shown). */
-const SKIPPED_ANNOTATIONS = new Set([
-  "kubectl.kubernetes.io/last-applied-configuration",
-  REVISION_ANNOTATION,
-]);
+const SKIPPED_ANNOTATIONS = new Set([LAST_APPLIED_ANNOTATION, REVISION_ANNOTATION]);
 
 /**
  * The annotations signals show, with their FULL values (callers sanitize, then bound with

@@ -2,19 +2,16 @@ import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { AppsV1Api, type KubeConfig, type V1Deployment, type V1ReplicaSet } from "@kubernetes/client-node";
 import type { ActionRecord } from "../contracts/events.js";
+import { LAST_ACTION_ANNOTATION } from "../contracts/k8s.js";
 import { BackstopError, errorMessage } from "../errors.js";
 import { childLogger } from "../log.js";
 import { describeK8sError, type K8sFailure, ownedReplicaSets, requestOptions } from "./k8s.js";
 import { findShaRevision, type Plan, type PlanContext, planAction } from "./write-path/plan.js";
-import { LAST_ACTION_ANNOTATION, type ValidAction, validateAction } from "./write-path/validate.js";
+import { type ValidAction, validateAction } from "./write-path/validate.js";
 
 export type { ActionRecord } from "../contracts/events.js";
-export {
-  ActionRecordSchema,
-  idempotencyKey,
-  LAST_ACTION_ANNOTATION,
-  validateAction,
-} from "./write-path/validate.js";
+export { LAST_ACTION_ANNOTATION } from "../contracts/k8s.js";
+export { ActionRecordSchema, idempotencyKey, validateAction } from "./write-path/validate.js";
 
 const log = childLogger("actions");
 

@@ -16,8 +16,6 @@ import { resolveInPackage } from "../../src/paths.js";
 const PENDING: Record<string, Rule[]> = {
   "src/gateway/call.ts": ["log-err"],
   "src/actions/write-path.ts": ["log-err"],
-  "src/actions/write-path/validate.ts": ["zod-format", "k8s-name"],
-  "src/actions/write-path/plan.ts": ["k8s-name"],
   "src/pipeline/context.ts": ["log-err"],
   "src/queue/store.ts": ["log-err"],
   "src/slack/actions/index.ts": ["log-err"],
@@ -28,10 +26,7 @@ const PENDING: Record<string, Rule[]> = {
   "src/slack/app.ts": ["log-err"],
   "sandbox/demo.ts": ["log-err"],
   "sandbox/demo/fire.ts": ["log-err"],
-  "mcp-infra/collectors/context.ts": ["k8s-name"],
-  "mcp-infra/collectors/rollout-history.ts": ["log-err", "k8s-name"],
   "mcp-infra/collectors/metrics.ts": ["log-err"],
-  "mcp-infra/collectors/workload.ts": ["k8s-name"],
 };
 
 type Rule = "log-err" | "zod-format" | "k8s-name" | "stable-stringify";

@@ -4,9 +4,14 @@
  */
 import { PatchStrategy, type V1Deployment, type V1ReplicaSet } from "@kubernetes/client-node";
 import {
+  DESIRED_REPLICAS_ANNOTATION,
   LAST_ACTION_ANNOTATION,
+  LAST_APPLIED_ANNOTATION,
+  MAX_REPLICAS_ANNOTATION,
   POD_TEMPLATE_HASH_LABEL,
   RESTARTED_AT_ANNOTATION,
+  REVISION_ANNOTATION,
+  REVISION_HISTORY_ANNOTATION,
 } from "../../contracts/k8s.js";
 import { BackstopError } from "../../errors.js";
 import { imageMatchesSha, plainTemplate, revisionOf, templatesEqualIgnoringHash } from "../k8s.js";
@@ -17,11 +22,11 @@ import type { ValidAction } from "./validate.js";
  * (`annotationsToSkip` in kubectl `pkg/polymorphichelpers/rollback.go`).
  */
 const ROLLBACK_ANNOTATIONS_TO_SKIP = new Set([
-  "kubectl.kubernetes.io/last-applied-configuration",
-  "deployment.kubernetes.io/revision",
-  "deployment.kubernetes.io/revision-history",
-  "deployment.kubernetes.io/desired-replicas",
-  "deployment.kubernetes.io/max-replicas",
+  LAST_APPLIED_ANNOTATION,
+  REVISION_ANNOTATION,
+  REVISION_HISTORY_ANNOTATION,
+  DESIRED_REPLICAS_ANNOTATION,
+  MAX_REPLICAS_ANNOTATION,
   "deprecated.deployment.rollback.to",
 ]);
 

@@ -2,10 +2,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { ActionRecord } from "../../contracts/events.js";
-import { BackstopError } from "../../errors.js";
-
-/** Deployment annotation holding the idempotency key of the last action Backstop applied to it. */
-export const LAST_ACTION_ANNOTATION = "backstop.dev/last-action";
+import { BackstopError, formatZodIssues } from "../../errors.js";
 
 /** Keys a careless caller might carry over from a model's recommendation; the write path has no such thing. */
 const FORBIDDEN_KEYS = ["scope", "selector", "labelSelector", "fieldSelector", "all", "allNamespaces"];
@@ -80,8 +77,7 @@ export function validateAction(action: unknown): ValidAction {
   }
   const parsed = ActionRecordSchema.safeParse(action);
   if (!parsed.success) {
-    const detail = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
-    throw new BackstopError("action.invalid", `invalid action: ${detail}`);
+    throw new BackstopError("action.invalid", `invalid action: ${formatZodIssues(parsed.error)}`);
   }
   const a = parsed.data;
   if (!DEPLOYMENT_KINDS.has(a.kind.toLowerCase())) {
