@@ -8,7 +8,7 @@ import type { Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { listScenarioFiles, loadScenario } from "../scenarios/schema.js";
 import { type ClusterRoster, DEFAULT_CLUSTER_LABEL } from "../src/contracts/cluster.js";
-import { BackstopError, errorMessage } from "../src/errors.js";
+import { BackstopError } from "../src/errors.js";
 import { loadPolicy, type Policy } from "../src/guardrails/policy.js";
 import { childLogger } from "../src/log.js";
 import * as obs from "../src/observability/index.js";
@@ -95,8 +95,7 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
   const policy = opts.policy ?? loadPolicy();
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async () => {
-    for (const c of closers.splice(0).reverse())
-      await c().catch((err) => log.warn({ err: errorMessage(err) }, "close failed"));
+    for (const c of closers.splice(0).reverse()) await c().catch((err) => log.warn({ err }, "close failed"));
   };
   try {
     const files = listScenarioFiles(opts.scenariosDir);

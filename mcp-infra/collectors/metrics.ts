@@ -1,6 +1,5 @@
 import { errorRatioQuery, p99LatencyQuery, restartsQuery } from "../../src/contracts/promql.js";
 import type { MetricsSignal } from "../../src/contracts/signals.js";
-import { errorMessage } from "../../src/errors.js";
 import { childLogger } from "../../src/log.js";
 import type { InfraContext } from "./context.js";
 
@@ -27,7 +26,7 @@ export async function collectMetrics(
   const val = (r: PromiseSettledResult<number | null>) => (r.status === "fulfilled" ? r.value : null);
   const anyOk = [errorRatio, p99, restarts].some((r) => r.status === "fulfilled");
   if (!anyOk) {
-    log.warn({ err: errorMessage((errorRatio as PromiseRejectedResult).reason) }, "prometheus unavailable");
+    log.warn({ err: (errorRatio as PromiseRejectedResult).reason }, "prometheus unavailable");
     return { source: "none", error_ratio: null, p99_latency_ms: null, restarts: null };
   }
   const p99s = val(p99);

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { loadScenario, type Scenario } from "../../scenarios/schema.js";
 import { selectCluster } from "../../src/contracts/cluster.js";
-import { BackstopError, errorMessage } from "../../src/errors.js";
+import { BackstopError } from "../../src/errors.js";
 import { childLogger } from "../../src/log.js";
 import { targetFromAlert, targetFromWebhook } from "../../src/pipeline/target.js";
 import { activeRunKey } from "../../src/queue/admit.js";
@@ -102,7 +102,7 @@ export async function fireScenario(
         state.naive.receipt = readFileSync(report.receipt, "utf8");
         changed("naive");
       })
-      .catch((err) => log.warn({ err: errorMessage(err) }, "the naive agent's run failed"));
+      .catch((err) => log.warn({ err }, "the naive agent's run failed"));
   });
   naiveRunId = await started;
   return { backstopRunId, naiveRunId };

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { AppsV1Api, type KubeConfig, type V1Deployment, type V1ReplicaSet } from "@kubernetes/client-node";
 import type { ActionRecord } from "../contracts/events.js";
 import { LAST_ACTION_ANNOTATION } from "../contracts/k8s.js";
-import { BackstopError, errorMessage } from "../errors.js";
+import { BackstopError } from "../errors.js";
 import { childLogger } from "../log.js";
 import { describeK8sError, type K8sFailure, ownedReplicaSets, requestOptions } from "./k8s.js";
 import { findShaRevision, type Plan, type PlanContext, planAction } from "./write-path/plan.js";
@@ -176,7 +176,7 @@ export class WritePath {
       } catch (err) {
         const failure = describeK8sError(err);
         if (failure.status === 409 && attempt === 0) {
-          log.warn({ action: a, error: failure.message }, "conflict (409); re-reading and retrying once");
+          log.warn({ action: a, err }, "conflict (409); re-reading and retrying once");
           dep = await this.readOrFail(a.namespace, a.name);
           continue;
         }
@@ -224,7 +224,7 @@ export class WritePath {
           return { ok: false, ready, desired, waited_ms: Math.round(performance.now() - start) };
         }
       } catch (err) {
-        log.warn({ namespace, name, error: describeK8sError(err).message }, "recovery poll failed");
+        log.warn({ namespace, name, err }, "recovery poll failed");
       }
       const elapsed = performance.now() - start;
       if (elapsed >= timeoutMs) return { ok: false, ready, desired, waited_ms: Math.round(elapsed) };
@@ -286,12 +286,9 @@ export class WritePath {
     } catch (err) {
       // Cannot tell: a refused connection never reached the server; anything else may have applied.
       changed = failure.kind !== "connection" && !(failure.kind === "api" && (failure.status ?? 0) < 500);
-      log.warn(
-        { action: a, error: errorMessage(err) },
-        "could not re-read the Deployment after a failed action",
-      );
+      log.warn({ action: a, err }, "could not re-read the Deployment after a failed action");
     }
-    log.error({ action: a, status: failure.status, changed, error: failure.message }, "action failed");
+    log.error({ action: a, status: failure.status, changed, err: cause }, "action failed");
     return new BackstopError(
       "action.failed",
       `${a.type} of ${a.namespace}/${a.name} failed: ${failure.message}`,

@@ -11,7 +11,7 @@ import {
   timeout,
 } from "cockatiel";
 import OpenAI, { APIError } from "openai";
-import { BackstopError, errorMessage } from "../errors.js";
+import { BackstopError } from "../errors.js";
 import { childLogger } from "../log.js";
 import { startModelCallSpan } from "../observability/observer.js";
 import { assertBudget, costUsd } from "./cost.js";
@@ -159,7 +159,7 @@ export class TargetCaller {
     try {
       await this.store.recordLatency(target.name, ms, this.opts.latencyAlpha ?? 0.3);
     } catch (err) {
-      log.warn({ target: target.name, err: errorMessage(err) }, "could not record a latency sample");
+      log.warn({ target: target.name, err }, "could not record a latency sample");
     }
   }
 

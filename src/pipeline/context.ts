@@ -8,7 +8,6 @@ import type {
   RunReporter,
 } from "../contracts/events.js";
 import type { Signals } from "../contracts/signals.js";
-import { errorMessage } from "../errors.js";
 import type { CompletionRequest, ModelRouter } from "../gateway/router.js";
 import { childLogger } from "../log.js";
 import { ReceiptRecorder } from "../receipt/chain.js";
@@ -168,7 +167,7 @@ export class RunContext {
       try {
         await reporter.emit(event);
       } catch (err) {
-        log.warn({ err: errorMessage(err), type }, "a run reporter failed; the run goes on");
+        log.warn({ err, type }, "a run reporter failed; the run goes on");
       }
     }
     return event;

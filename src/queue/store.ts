@@ -41,7 +41,7 @@ const log = childLogger("queue.store");
 /** A lazy ioredis client whose commands fail after 2 retries instead of waiting forever; connection errors are logged. */
 function openRedis(connection: QueueConnection): Redis {
   const redis = new Redis({ ...connection, maxRetriesPerRequest: 2, lazyConnect: true });
-  redis.on("error", (err) => log.warn({ err: errorMessage(err) }, "run store connection error"));
+  redis.on("error", (err) => log.warn({ err }, "run store connection error"));
   return redis;
 }
 

@@ -95,7 +95,7 @@ export function createAlertHandler(
         }
       } catch (err) {
         const status = err instanceof http.HttpError ? err.status : 400;
-        log.warn({ status, err: errorMessage(err) }, "alertmanager webhook refused");
+        log.warn({ status, err }, "alertmanager webhook refused");
         const extra = err instanceof http.HttpError ? err.extra : {};
         http.sendJson(
           res,
@@ -110,7 +110,7 @@ export function createAlertHandler(
         queued = await queueAlerts(webhook, screened.kept, opts);
       } catch (err) {
         log.error(
-          { groupKey: webhook.groupKey, err: errorMessage(err), code: (err as { code?: string }).code },
+          { groupKey: webhook.groupKey, err, code: (err as { code?: string }).code },
           "cannot queue alert runs",
         );
         http.sendJson(
@@ -147,7 +147,7 @@ export function createAlertHandler(
       await noteJoins(queued.joins, opts, log);
       if (result.resolved.length > 0) await noteResolved(webhook, result.resolved, { ...opts, log });
     })().catch((err) => {
-      log.error({ err: errorMessage(err) }, "alert route failed");
+      log.error({ err }, "alert route failed");
       http.sendJson(res, 500, { error: "internal error" });
     });
   };

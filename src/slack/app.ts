@@ -114,7 +114,7 @@ export function replayGuard(ctx: ListenerContext): Middleware<AnyMiddlewareArgs>
     try {
       first = await ctx.store.markOnce("slack-request", id, REPLAY_TTL_S);
     } catch (err) {
-      ctx.log.error({ err: errorMessage(err) }, "cannot check a Slack request for replay; dropping it");
+      ctx.log.error({ err }, "cannot check a Slack request for replay; dropping it");
       await ack?.(
         typeof body.command === "string"
           ? { response_type: "ephemeral", text: "Backstop cannot reach its store right now; try again." }
@@ -270,7 +270,7 @@ export function createBackstopApp(settings: SlackSettings, deps: AppDeps): Backs
 
   app.use(replayGuard(ctx));
   app.error(async (err) => {
-    log.error({ err: errorMessage(err), code: (err as { code?: string }).code }, "slack listener failed");
+    log.error({ err, code: (err as { code?: string }).code }, "slack listener failed");
   });
   registerCommands(app, ctx);
   registerActions(app, ctx);

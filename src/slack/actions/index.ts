@@ -50,7 +50,7 @@ export async function isApprover(
     const res = await client.usergroups.users.list({ usergroup: group });
     return (res.users ?? []).includes(user);
   } catch (err) {
-    log?.warn({ usergroup: group, err: errorMessage(err) }, "cannot read the approver user group; refusing");
+    log?.warn({ usergroup: group, err }, "cannot read the approver user group; refusing");
     return false;
   }
 }
@@ -127,7 +127,7 @@ export async function handleDecision(
   try {
     await ctx.producer.enqueueDecision({ runId, decision, by: user, at });
   } catch (err) {
-    ctx.log.error({ runId, err: errorMessage(err) }, "decision recorded but not queued");
+    ctx.log.error({ runId, err }, "decision recorded but not queued");
     await tellUser(
       client,
       where,
@@ -151,7 +151,7 @@ export async function handleDecision(
         }),
       });
     } catch (err) {
-      ctx.log.warn({ runId, err: errorMessage(err) }, "cannot replace the escalation buttons");
+      ctx.log.warn({ runId, err }, "cannot replace the escalation buttons");
     }
   }
   return "won";
@@ -186,7 +186,7 @@ export function register(app: App, ctx: ListenerContext): void {
       try {
         await fn(args);
       } catch (err) {
-        ctx.log.error({ action: what, err: errorMessage(err) }, "action failed");
+        ctx.log.error({ action: what, err }, "action failed");
         await tellUser(
           args.client,
           whereClicked(args.body),

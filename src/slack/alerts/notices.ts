@@ -8,7 +8,6 @@ import {
   decisionMessage,
 } from "../../../blocks/index.js";
 import { type AlertmanagerWebhook, ZERO_TIME } from "../../contracts/alertmanager.js";
-import { errorMessage } from "../../errors.js";
 import { childLogger } from "../../log.js";
 import type { AlertRouteOptions, IgnoredAlert, JoinNote, ResolvedAlert } from "./types.js";
 
@@ -53,7 +52,7 @@ export async function noteResolved(
       }
       await withdrawApproval(incident.runId, at, opts, log);
     } catch (err) {
-      log.error({ incidentKey: r.incidentKey, err: errorMessage(err) }, "could not note a resolved alert");
+      log.error({ incidentKey: r.incidentKey, err }, "could not note a resolved alert");
     }
   }
 }
@@ -88,7 +87,7 @@ async function withdrawApproval(
           proposedAction: pending.pending.proposedAction,
         }),
       })
-      .catch((err) => log.warn({ runId, err: errorMessage(err) }, "cannot withdraw the escalation buttons"));
+      .catch((err) => log.warn({ runId, err }, "cannot withdraw the escalation buttons"));
   }
   return true;
 }
@@ -108,7 +107,7 @@ export async function noteJoins(
         ...alertJoinedReply({ alertname: j.alertname, what: j.what, runId: j.holderRunId }),
       });
     } catch (err) {
-      log.warn({ holder: j.holder, err: errorMessage(err) }, "could not post a join note");
+      log.warn({ holder: j.holder, err }, "could not post a join note");
     }
   }
 }
@@ -142,6 +141,6 @@ export async function noteNoRun(
       ),
     });
   } catch (err) {
-    log.warn({ err: errorMessage(err) }, "could not post the no-run notice");
+    log.warn({ err }, "could not post the no-run notice");
   }
 }

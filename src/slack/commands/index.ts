@@ -186,13 +186,13 @@ async function triage(
               runId: admitted.holderRunId,
             }),
           })
-          .catch((err) => ctx.log.warn({ err: errorMessage(err) }, "could not post a join note"));
+          .catch((err) => ctx.log.warn({ err }, "could not post a join note"));
       }
       return;
     }
     ctx.log.info({ runId, incidentKey, user: command.user_id }, "triage queued from /backstop");
   } catch (err) {
-    ctx.log.error({ runId, err: errorMessage(err) }, "cannot queue a triage");
+    ctx.log.error({ runId, err }, "cannot queue a triage");
     await respond(
       ephemeral(errorReply(`Could not queue the triage of ${cmd.ref}: ${errorMessage(err)}. Try again.`)),
     );
@@ -248,7 +248,7 @@ export function register(app: App, ctx: ListenerContext): void {
         try {
           await status(ctx, cmd.runId, respond);
         } catch (err) {
-          ctx.log.error({ err: errorMessage(err) }, "/backstop status failed");
+          ctx.log.error({ err }, "/backstop status failed");
           await respond(ephemeral(errorReply(`Could not read the incidents: ${errorMessage(err)}`)));
         }
         return;
@@ -261,7 +261,7 @@ export function register(app: App, ctx: ListenerContext): void {
           });
           await respond(ephemeral(r.ok ? { text: r.text } : errorReply(r.text, SUBCOMMAND_USAGE.receipt)));
         } catch (err) {
-          ctx.log.error({ runId: cmd.runId, err: errorMessage(err) }, "/backstop receipt failed");
+          ctx.log.error({ runId: cmd.runId, err }, "/backstop receipt failed");
           await respond(ephemeral(errorReply(`Could not upload the receipt: ${errorMessage(err)}`)));
         }
         return;

@@ -1,6 +1,5 @@
 import type { App } from "@slack/bolt";
 import { helpMessage } from "../../../blocks/index.js";
-import { errorMessage } from "../../errors.js";
 import type { ListenerContext } from "../context.js";
 
 /**
@@ -12,7 +11,7 @@ export function register(app: App, ctx: ListenerContext): void {
     try {
       await say({ ...helpMessage(), thread_ts: event.thread_ts ?? event.ts });
     } catch (err) {
-      ctx.log.warn({ err: errorMessage(err) }, "cannot answer an app_mention");
+      ctx.log.warn({ err }, "cannot answer an app_mention");
     }
   });
 }
