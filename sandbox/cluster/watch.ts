@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { sameJson } from "../../src/contracts/canonical.js";
 import { collection, list } from "./collections.js";
 import type { ServerState } from "./state.js";
 import { badRequest } from "./status.js";
@@ -79,7 +80,7 @@ export async function serveWatch(
       if (!before) send("ADDED", o);
       // Status (replicas, conditions, container states) is computed on read and moves without a new
       // resourceVersion, so a change is any change of the object, as the status writers make it upstream.
-      else if (rv(before) !== rv(o) || JSON.stringify(before) !== JSON.stringify(o)) send("MODIFIED", o);
+      else if (rv(before) !== rv(o) || !sameJson(before, o)) send("MODIFIED", o);
     }
     for (const [key, o] of seen) if (!now.has(key)) send("DELETED", o);
     seen = now;
