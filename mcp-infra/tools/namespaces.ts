@@ -1,5 +1,5 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { z } from "zod";
+import { type NamespacesOutput, NamespacesOutputSchema } from "../../src/contracts/infra-tools.js";
 import { PROTECTED_LABEL } from "../../src/contracts/k8s.js";
 import { clusterArg, type InfraClusters } from "../clusters.js";
 import { iso, k8sCall } from "../k8s.js";
@@ -8,20 +8,8 @@ import { READ_ONLY_ANNOTATIONS, toolResult } from "./result.js";
 /** At most this many namespaces are listed. */
 export const MAX_NAMESPACES = 200;
 
-/** Output of `namespaces`. `protected` is true when the label `backstop.dev/protected` is `"true"`. */
-export const NamespacesOutputSchema = z.object({
-  namespaces: z.array(
-    z.object({
-      name: z.string(),
-      phase: z.string().nullable(),
-      labels: z.record(z.string(), z.string()),
-      protected: z.boolean(),
-      created_at: z.string().nullable(),
-    }),
-  ),
-  truncated: z.boolean(),
-});
-export type NamespacesOutput = z.infer<typeof NamespacesOutputSchema>;
+/** Output of `namespaces` (defined in `src/contracts/infra-tools.ts`, shared with Backstop's client). */
+export { type NamespacesOutput, NamespacesOutputSchema };
 
 /**
  * Registers `namespaces` (`cluster`, optional when one is served): the cluster's namespaces (core/v1 `list namespaces`) with their labels,

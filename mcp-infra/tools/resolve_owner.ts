@@ -1,5 +1,6 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
+import { ResolveOwnerOutputSchema } from "../../src/contracts/infra-tools.js";
 import { clusterArg, type InfraClusters } from "../clusters.js";
 import { OWNER_START_KINDS, resolveOwner } from "../owner.js";
 import { K8sNameSchema } from "./deployment_status.js";
@@ -15,13 +16,8 @@ export const resolveOwnerInput = (clusters: readonly string[]) => ({
   name: K8sNameSchema.describe("Name of the object"),
 });
 
-/** Output of `resolve_owner`: the owning workload and the chain of objects read (the named one first). */
-export const ResolveOwnerOutput = z.object({
-  namespace: z.string(),
-  kind: z.string(),
-  name: z.string(),
-  chain: z.array(z.object({ kind: z.string(), name: z.string() })),
-});
+/** Output of `resolve_owner` (the contract's `ResolveOwnerOutputSchema`, shared with Backstop's client). */
+export const ResolveOwnerOutput = ResolveOwnerOutputSchema;
 
 /**
  * Registers `resolve_owner` (cluster, namespace, kind, name): the workload that owns a Pod (through its

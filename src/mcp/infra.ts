@@ -1,5 +1,11 @@
 import type { Tool } from "@modelcontextprotocol/sdk/types.js";
-import { z } from "zod";
+import {
+  type NamespaceInfo,
+  NamespaceInfoSchema,
+  NamespacesOutputSchema,
+  type ResolveOwnerOutput,
+  ResolveOwnerOutputSchema,
+} from "../contracts/infra-tools.js";
 import {
   type Signals,
   SignalsSchema,
@@ -17,25 +23,12 @@ export const INFRA_TOOL_ALLOW_LIST = [
   "resolve_owner",
 ] as const;
 
-/** One namespace as `namespaces` returns it; `protected` reflects the label `backstop.dev/protected="true"`. */
-export const NamespaceInfoSchema = z.object({
-  name: z.string(),
-  phase: z.string().nullable(),
-  labels: z.record(z.string(), z.string()),
-  protected: z.boolean(),
-  created_at: z.string().nullable(),
-});
-export type NamespaceInfo = z.infer<typeof NamespaceInfoSchema>;
-const NamespacesResultSchema = z.object({ namespaces: z.array(NamespaceInfoSchema), truncated: z.boolean() });
-
+/** One namespace as `namespaces` returns it (re-exported from `src/contracts/infra-tools.ts`). */
+export { type NamespaceInfo, NamespaceInfoSchema };
+/** What `resolve_owner` returns (the contract's `ResolveOwnerOutputSchema`, under the client's older name). */
+export const ResolveOwnerResultSchema = ResolveOwnerOutputSchema;
 /** What `resolve_owner` returns: the owning workload and the chain of objects read (the named one first). */
-export const ResolveOwnerResultSchema = z.object({
-  namespace: z.string(),
-  kind: z.string(),
-  name: z.string(),
-  chain: z.array(z.object({ kind: z.string(), name: z.string() })),
-});
-export type ResolveOwnerResult = z.infer<typeof ResolveOwnerResultSchema>;
+export type ResolveOwnerResult = ResolveOwnerOutput;
 
 /**
  * Options of {@link connectInfra}: per-request timeout (ms, default 30 000), extra HTTP headers, and
@@ -116,7 +109,7 @@ export async function connectInfra(url: string, opts: InfraClientOptions = {}): 
     tools: () => mcp.tools(),
     async namespaces() {
       const out = await mcp.call("namespaces", withCluster({}));
-      return parseToolOutput("namespaces", out, NamespacesResultSchema).namespaces;
+      return parseToolOutput("namespaces", out, NamespacesOutputSchema).namespaces;
     },
     async deploymentStatus(namespace, name) {
       const out = await mcp.call("deployment_status", withCluster({ namespace, name }));

@@ -84,6 +84,22 @@ function noColon(id: string): void {
   if (id.includes(":")) throw new BackstopError("input.invalid_job", `a job id must not contain ':' (${id})`);
 }
 
+/**
+ * The `triage` job data checked by `RunJobDataSchema`, and its job id (`incidentKey`, which must have no `:`).
+ * @throws BackstopError `input.invalid_job` (data that does not match the schema, or a `:` in the key).
+ */
+function parseRunJob(data: RunJobData): { job: RunJobData; jobId: string } {
+  const parsed = RunJobDataSchema.safeParse(data);
+  if (!parsed.success) {
+    throw new BackstopError("input.invalid_job", `invalid triage job: ${parsed.error.message}`, {
+      cause: parsed.error,
+    });
+  }
+  const jobId = parsed.data.incidentKey;
+  noColon(jobId);
+  return { job: parsed.data, jobId };
+}
+
 function unavailable(err: unknown): BackstopError {
   if (isBackstopError(err, "queue.unavailable")) return err;
   return new BackstopError("queue.unavailable", `the runs queue is unavailable: ${errorMessage(err)}`, {
@@ -143,18 +159,11 @@ export class RunsProducer {
    * @throws BackstopError `input.invalid_job` (bad data, or a `:` in the key), `queue.unavailable`.
    */
   async enqueueRun(data: RunJobData): Promise<{ jobId: string; deduplicated: boolean }> {
-    const parsed = RunJobDataSchema.safeParse(data);
-    if (!parsed.success) {
-      throw new BackstopError("input.invalid_job", `invalid triage job: ${parsed.error.message}`, {
-        cause: parsed.error,
-      });
-    }
-    const jobId = parsed.data.incidentKey;
-    noColon(jobId);
+    const { job, jobId } = parseRunJob(data);
     return this.failFast(async () => {
       if (await this.queue.getJob(jobId)) return { jobId, deduplicated: true };
       const timestamp = Date.now();
-      await this.queue.add(JOB_NAMES.triage, parsed.data, { jobId, timestamp });
+      await this.queue.add(JOB_NAMES.triage, job, { jobId, timestamp });
       const stored = await this.queue.getJob(jobId);
       return { jobId, deduplicated: stored !== undefined && stored.timestamp !== timestamp };
     });
@@ -175,15 +184,8 @@ export class RunsProducer {
    * @throws BackstopError `input.invalid_job`, `queue.unavailable`.
    */
   async addRun(data: RunJobData): Promise<{ jobId: string }> {
-    const parsed = RunJobDataSchema.safeParse(data);
-    if (!parsed.success) {
-      throw new BackstopError("input.invalid_job", `invalid triage job: ${parsed.error.message}`, {
-        cause: parsed.error,
-      });
-    }
-    const jobId = parsed.data.incidentKey;
-    noColon(jobId);
-    await this.failFast(() => this.queue.add(JOB_NAMES.triage, parsed.data, { jobId }));
+    const { job, jobId } = parseRunJob(data);
+    await this.failFast(() => this.queue.add(JOB_NAMES.triage, job, { jobId }));
     return { jobId };
   }
 
