@@ -4,7 +4,6 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { createMcpExpressApp } from "@modelcontextprotocol/sdk/server/express.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { DEFAULT_CLUSTER_NAME } from "../src/contracts/cluster.js";
-import { errorMessage } from "../src/errors.js";
 import { childLogger } from "../src/log.js";
 import { mountStatelessMcp } from "../src/mcp/stateless-http.js";
 import { type InfraClusterOptions, type InfraClusters, makeInfraClusters } from "./clusters.js";

@@ -1,4 +1,3 @@
-import { errorMessage } from "../errors.js";
 import { childLogger } from "../log.js";
 import { type RunTarget, workloadKey } from "../pipeline/target.js";
 import type { RunJobData } from "./jobs.js";

@@ -13,7 +13,6 @@ import {
 } from "../../blocks/index.js";
 import { context, escapeText, message } from "../../blocks/text.js";
 import type { ActionRecord, RunEvent, RunEventDataMap, RunReporter } from "../contracts/events.js";
-import { errorMessage } from "../errors.js";
 import { childLogger } from "../log.js";
 
 /** A Slack thread: the channel id and the root message's `ts` (`"1763731200.000100"`). */
