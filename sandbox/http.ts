@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { sendJson as sendJsonAnswer } from "../src/slack/alerts/http.js";
 
 /**
  * HTTP plumbing shared by the sandbox's fake servers (model provider, tickets, cluster, Slack): a bounded
@@ -86,13 +87,8 @@ export function sendJson(
   headers: Record<string, string> = {},
 ): void {
   if (res.writableEnded || res.destroyed) return;
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    "content-type": "application/json",
-    "content-length": String(Buffer.byteLength(text)),
-    ...headers,
-  });
-  res.end(text);
+  // The product's JSON answer (content-length in bytes), without its charset unless `headers` say so.
+  sendJsonAnswer(res, status, body, { "content-type": "application/json", ...headers });
 }
 
 /** The HTTP status an error thrown while handling a request maps to: its numeric `status` in 400–599, else 500. */
