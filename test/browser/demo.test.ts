@@ -76,8 +76,16 @@ describe.skipIf(!hasChromium)("npm run demo, in chromium", () => {
   it("cascading-failure: the breaker escalates and an approver's click in the thread acts", async () => {
     await page.getByTestId("scenario-cascading-failure").click();
     // The backend knows first; the page follows (the last scenario's outcome may linger a moment).
+    // Wait for THIS scenario's run to reach an outcome: until the click's fire resets the backend,
+    // agent("backstop") is still the previous scenario's finished run.
     await expect
-      .poll(() => demo.backend.agent("backstop")?.outcome, { timeout: 45_000 })
+      .poll(
+        () => {
+          const a = demo.backend.agent("backstop");
+          return a?.scenario === "cascading-failure" ? a.outcome : "previous scenario";
+        },
+        { timeout: 45_000 },
+      )
       .toMatch(/awaiting_approval|escalated|resolved|failed|damaged/);
     const escalated = demo.backend.agent("backstop");
     expect(
@@ -122,6 +130,13 @@ describe.skipIf(!hasChromium)("npm run demo, in chromium", () => {
         scenario.expect.backstop.outcome === "escalated"
           ? "awaiting_approval"
           : scenario.expect.backstop.outcome;
+      // The backend first (this scenario's run, not the last one's lingering outcome), then the page.
+      await expect
+        .poll(
+          () => demo.backend.agent("backstop")?.scenario === name && demo.backend.agent("backstop")?.outcome,
+          { timeout: 45_000 },
+        )
+        .toBe(want);
       await expect
         .poll(() => page.getByTestId("outcome-backstop").textContent(), { timeout: 45_000 })
         .toBe(want);
