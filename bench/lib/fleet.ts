@@ -33,6 +33,15 @@ export const REDIS: QueueConnection = {
 export const CHANNEL = "C0BENCH";
 export const BOT_TOKEN = `xoxb-bench-${randomBytes(6).toString("hex")}`;
 
+/**
+ * Node flags for the forked processes: `--import tsx`, plus V8 CPU profiles written to the folder named
+ * by `BENCH_CPU_PROF` when it is set (one `.cpuprofile` per process, for Chrome DevTools or speedscope).
+ */
+function childExecArgv(): string[] {
+  const dir = process.env.BENCH_CPU_PROF;
+  return ["--import", "tsx", ...(dir ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [])];
+}
+
 /** `clean-signal` with `n` copies of its workload and every model (judge too) answering after `modelMs`. */
 export function fleetScenario(n: number, modelMs: number): Scenario {
   const base = loadScenario(resolveInPackage("scenarios/clean-signal.yaml"));
@@ -110,7 +119,7 @@ export async function startFleet(n: number, modelMs: number): Promise<Fleet> {
   const scenarioFile = join(dir, "scenario.json");
   writeFileSync(scenarioFile, JSON.stringify(scenario));
   const sandbox = fork(resolveInPackage("bench/lib/sandbox-proc.ts"), [], {
-    execArgv: ["--import", "tsx"],
+    execArgv: childExecArgv(),
     env: { ...process.env, LOG_LEVEL: "silent", BENCH_SANDBOX_SCENARIO: scenarioFile },
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
@@ -158,7 +167,7 @@ export async function startFleet(n: number, modelMs: number): Promise<Fleet> {
 
   const spawnWorker = (concurrency: number): WorkerHandle => {
     const child = fork(resolveInPackage("bench/lib/worker-proc.ts"), [], {
-      execArgv: ["--import", "tsx"],
+      execArgv: childExecArgv(),
       env: {
         ...process.env,
         LOG_LEVEL: "silent",
