@@ -71,6 +71,26 @@ export function makeInfraClusters(
   };
 }
 
+/**
+ * `build(names)` made once per distinct list of served cluster names and then reused: a stateless MCP
+ * server registers its tools on every request, and a zod schema is costly to construct (V8 compiles
+ * its checks), so tool input shapes are built once per server, not once per request.
+ */
+export function oncePerClusterNames<T>(
+  build: (names: readonly string[]) => T,
+): (names: readonly string[]) => T {
+  const made = new Map<string, T>();
+  return (names) => {
+    const key = names.join("\n");
+    let value = made.get(key);
+    if (value === undefined) {
+      value = build(names);
+      made.set(key, value);
+    }
+    return value;
+  };
+}
+
 /** The `cluster` argument every mcp-infra tool takes: optional when the server serves one cluster. */
 export function clusterArg(names: readonly string[]) {
   return ClusterNameSchema.optional().describe(

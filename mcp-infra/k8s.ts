@@ -11,6 +11,7 @@ import {
   type ResponseContext,
 } from "@kubernetes/client-node";
 import { BackstopError, errorMessage } from "../src/errors.js";
+import { kubeAgents } from "../src/kube.js";
 
 /** Default per-call Kubernetes API timeout, ms. */
 export const DEFAULT_K8S_TIMEOUT_MS = 5_000;
@@ -31,7 +32,8 @@ export interface K8sApis {
 /**
  * Builds the client-node (1.4) API clients from a KubeConfig. Every call made with `apis.opts` gets a fresh
  * `AbortSignal.timeout(timeoutMs)` through a request middleware (client-node passes `RequestContext.signal`
- * to fetch), so a hanging API server fails the call instead of the tool.
+ * to fetch), so a hanging API server fails the call instead of the tool; the same middleware puts the call on
+ * a pooled keep-alive connection ({@link kubeAgents}: client-node would open a new TLS connection per call).
  */
 export function makeK8sApis(kubeConfig: KubeConfig, timeoutMs = DEFAULT_K8S_TIMEOUT_MS): K8sApis {
   // The object-parameter API hands per-call options straight to the observable layer, so this is an
@@ -39,6 +41,7 @@ export function makeK8sApis(kubeConfig: KubeConfig, timeoutMs = DEFAULT_K8S_TIME
   const timeout: ObservableMiddleware = {
     pre: (ctx: RequestContext) => {
       ctx.setSignal(AbortSignal.timeout(timeoutMs));
+      kubeAgents.reuse(ctx);
       return new Observable(Promise.resolve(ctx));
     },
     post: (ctx: ResponseContext) => new Observable(Promise.resolve(ctx)),

@@ -187,22 +187,22 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
 
     const signingKey = opts.signingKey;
     const prompts = { diagnosis: await loadPrompt("diagnosis"), judge: await loadPrompt("judge") };
+    const runWorld = sandboxRunWorld(backstopWorld, {
+      signingKey,
+      policy,
+      prompts,
+      recoveryTimeoutMs: 30_000,
+      reporters: (runId) => [follow("backstop", runId, backstopWorld.scenario.name)],
+    });
+    // Closed after the worker (closers run in reverse): pooled MCP clients outlive each run.
+    closers.push(() => runWorld.close?.() ?? Promise.resolve());
     const worker: Worker = startRunsWorker({
       connection,
       prefix,
       concurrency: 2,
       processors: obs.observeProcessors(
         createProcessors({
-          world: obs.observeWorld(
-            sandboxRunWorld(backstopWorld, {
-              signingKey,
-              policy,
-              prompts,
-              recoveryTimeoutMs: 30_000,
-              reporters: (runId) => [follow("backstop", runId, backstopWorld.scenario.name)],
-            }),
-            { metrics, tracer },
-          ),
+          world: obs.observeWorld(runWorld, { metrics, tracer }),
           slack: new WebClient(botToken, {
             slackApiUrl: slack.apiUrl,
             retryConfig: { retries: 0 },

@@ -1,7 +1,13 @@
 import type { RunReporter } from "../src/contracts/events.js";
 import { BackstopError } from "../src/errors.js";
 import { loadPolicy, type Policy } from "../src/guardrails/policy.js";
-import { connectInfra, connectNotify } from "../src/mcp/index.js";
+import {
+  connectInfra,
+  connectNotify,
+  type InfraClient,
+  McpClientPool,
+  type NotifyClient,
+} from "../src/mcp/index.js";
 import { type LoadedPrompt, loadPrompt } from "../src/prompts/loader.js";
 import type { RunWorld } from "../src/queue/world.js";
 import type { SigningKey } from "../src/receipt/index.js";
@@ -11,8 +17,9 @@ import type { SandboxStack } from "./stack.js";
 /**
  * The worker's world over a sandbox stack (tests and `backstop demo`): each run uses the stack's current
  * scenario — its model chain on the sandbox provider (a fresh router per run, so one scenario's
- * cooldowns do not leak into the next), mcp-infra bound to the run's cluster, the tickets MCP server
- * and that cluster's writer token. A run naming a cluster the stack does not run fails to open
+ * cooldowns do not leak into the next), mcp-infra bound to the run's cluster and the tickets MCP server
+ * (pooled clients, leased per run as in production: {@link McpClientPool}), and that cluster's writer
+ * token. `close()` closes the pooled clients. A run naming a cluster the stack does not run fails to open
  * (BackstopError `cluster.unknown`); a run naming none gets the only cluster (`cluster.required` with several).
  * `reporters(runId)` adds per-run reporters, e.g. the demo console's timeline.
  */
@@ -27,9 +34,14 @@ export function sandboxRunWorld(
   },
 ): RunWorld {
   const policy = opts.policy ?? loadPolicy();
+  const infraPool = new McpClientPool<InfraClient>((cluster) => connectInfra(stack.infraUrl, { cluster }));
+  const notifyPool = new McpClientPool<NotifyClient>(() => connectNotify(stack.tickets.url));
   return {
     recoveryTimeoutMs: opts.recoveryTimeoutMs ?? 30_000,
     signalsWindow: "15m",
+    async close() {
+      await Promise.all([infraPool.close(), notifyPool.close()]);
+    },
     async open(run) {
       const cluster = run.cluster ?? stack.clusterNames[0]!;
       if (run.cluster === undefined && stack.clusterNames.length > 1)
@@ -46,8 +58,13 @@ export function sandboxRunWorld(
         diagnosis: await loadPrompt("diagnosis"),
         judge: await loadPrompt("judge"),
       };
-      const infra = await connectInfra(stack.infraUrl, { cluster });
-      const notify = await connectNotify(stack.tickets.url);
+      const infraLease = await infraPool.lease(cluster);
+      const notifyLease = await notifyPool.lease("tickets").catch((err: unknown) => {
+        infraLease.release();
+        throw err;
+      });
+      const infra = infraLease.client;
+      const notify = notifyLease.client;
       const reporters = opts.reporters?.(run.runId) ?? [];
       return {
         deps: backstopDeps(stack, stack.scenario, {
@@ -61,7 +78,8 @@ export function sandboxRunWorld(
         }),
         reporters,
         async close() {
-          await Promise.all([infra.close(), notify.close()]);
+          infraLease.release();
+          notifyLease.release();
         },
       };
     },

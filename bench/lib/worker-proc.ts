@@ -13,7 +13,13 @@ import { ScenarioSchema } from "../../scenarios/schema.js";
 import { WritePath } from "../../src/actions/index.js";
 import { loadPolicy } from "../../src/guardrails/policy.js";
 import { setLogLevel } from "../../src/log.js";
-import { connectInfra, connectNotify } from "../../src/mcp/index.js";
+import {
+  connectInfra,
+  connectNotify,
+  type InfraClient,
+  McpClientPool,
+  type NotifyClient,
+} from "../../src/mcp/index.js";
 import { loadPrompt } from "../../src/prompts/loader.js";
 import { createProcessors } from "../../src/queue/processors.js";
 import { RunsProducer, startRunsWorker } from "../../src/queue/runs.js";
@@ -54,12 +60,17 @@ const actions = new WritePath({ kubeConfig: writer, pollIntervalMs: 100 });
 const policy = loadPolicy();
 const prompts = { diagnosis: await loadPrompt("diagnosis"), judge: await loadPrompt("judge") };
 const signingKey = loadSigningKey({ path: cfg.keyPath });
+// Pooled MCP clients leased per run, as the production world does (src/queue/world.ts).
+const infraPool = new McpClientPool<InfraClient>(() => connectInfra(cfg.infraUrl));
+const notifyPool = new McpClientPool<NotifyClient>(() => connectNotify(cfg.ticketsUrl));
 const world: RunWorld = {
   recoveryTimeoutMs: 30_000,
   signalsWindow: "15m",
   async open() {
-    const infra = await connectInfra(cfg.infraUrl);
-    const notify = await connectNotify(cfg.ticketsUrl);
+    const infraLease = await infraPool.lease("default");
+    const notifyLease = await notifyPool.lease("tickets");
+    const infra = infraLease.client;
+    const notify = notifyLease.client;
     return {
       deps: {
         signals: infra,
@@ -72,7 +83,8 @@ const world: RunWorld = {
       },
       reporters: [],
       async close() {
-        await Promise.all([infra.close(), notify.close()]);
+        infraLease.release();
+        notifyLease.release();
       },
     };
   },
@@ -117,6 +129,7 @@ process.on("message", async (m: { type: string; req?: string }) => {
   if (m.type === "close") {
     clearInterval(sampler);
     await worker.close().catch(() => undefined);
+    await Promise.all([infraPool.close(), notifyPool.close()]);
     await producer.close().catch(() => undefined);
     await store.close().catch(() => undefined);
     process.exit(0);

@@ -1,7 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { WorkloadSignalSchema } from "../../src/contracts/signals.js";
-import { clusterArg, type InfraClusters } from "../clusters.js";
+import { clusterArg, type InfraClusters, oncePerClusterNames } from "../clusters.js";
 import { readWorkload, sanitizedWorkloadSignal } from "../signals.js";
 import { READ_ONLY_ANNOTATIONS, toolResult } from "./result.js";
 
@@ -13,13 +13,13 @@ export const K8sNameSchema = z
   .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "expected a Kubernetes object name (DNS-1123)");
 
 /** Input of `deployment_status`: `cluster` (optional when one is served), namespace, name. */
-export const deploymentStatusInput = (clusters: readonly string[]) => ({
+export const deploymentStatusInput = oncePerClusterNames((clusters) => ({
   cluster: clusterArg(clusters),
   namespace: K8sNameSchema.describe("Namespace of the workload"),
   name: K8sNameSchema.describe(
     "Deployment name (a StatefulSet of that name is used when no Deployment exists)",
   ),
-});
+}));
 
 /**
  * Registers `deployment_status` (cluster, namespace, name): replicas desired/ready/available/updated, status conditions,

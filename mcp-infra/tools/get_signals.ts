@@ -1,7 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { SignalsSchema } from "../../src/contracts/signals.js";
-import { clusterArg, type InfraClusters } from "../clusters.js";
+import { clusterArg, type InfraClusters, oncePerClusterNames } from "../clusters.js";
 import { collectSignals, LIMITS, WINDOW_RE } from "../signals.js";
 import { K8sNameSchema } from "./deployment_status.js";
 import { READ_ONLY_ANNOTATIONS, toolResult } from "./result.js";
@@ -10,7 +10,7 @@ import { READ_ONLY_ANNOTATIONS, toolResult } from "./result.js";
  * Input of `get_signals`; `window` is a Prometheus duration (`30s`, `15m`, `2h`, `1d`), default `15m`;
  * `cluster` one of the served clusters (optional when one is served).
  */
-export const getSignalsInput = (clusters: readonly string[]) => ({
+export const getSignalsInput = oncePerClusterNames((clusters) => ({
   cluster: clusterArg(clusters),
   namespace: K8sNameSchema.describe("Namespace of the workload"),
   workload: K8sNameSchema.describe("Deployment name, or StatefulSet name when no Deployment has it"),
@@ -19,7 +19,7 @@ export const getSignalsInput = (clusters: readonly string[]) => ({
     .regex(WINDOW_RE, "expected a Prometheus duration like 15m, 1h")
     .default("15m")
     .describe("Look-back window for metrics, e.g. 15m (default), 1h"),
-});
+}));
 
 const DESCRIPTION = [
   "Everything needed to diagnose one workload, read-only: its status; its pods (restarts, waiting and last",

@@ -1,7 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { type NamespacesOutput, NamespacesOutputSchema } from "../../src/contracts/infra-tools.js";
 import { PROTECTED_LABEL } from "../../src/contracts/k8s.js";
-import { clusterArg, type InfraClusters } from "../clusters.js";
+import { clusterArg, type InfraClusters, oncePerClusterNames } from "../clusters.js";
 import { iso, k8sCall } from "../k8s.js";
 import { READ_ONLY_ANNOTATIONS, toolResult } from "./result.js";
 
@@ -10,6 +10,9 @@ export const MAX_NAMESPACES = 200;
 
 /** Output of `namespaces` (defined in `src/contracts/infra-tools.ts`, shared with Backstop's client). */
 export { type NamespacesOutput, NamespacesOutputSchema };
+
+/** Input of `namespaces`: `cluster` (optional when one is served). */
+const namespacesInput = oncePerClusterNames((clusters) => ({ cluster: clusterArg(clusters) }));
 
 /**
  * Registers `namespaces` (`cluster`, optional when one is served): the cluster's namespaces (core/v1 `list namespaces`) with their labels,
@@ -23,7 +26,7 @@ export function registerNamespacesTool(server: McpServer, clusters: InfraCluster
       description:
         `Lists the cluster's namespaces with their labels, sorted by name (at most ${MAX_NAMESPACES}). ` +
         `A namespace labelled ${PROTECTED_LABEL}="true" is protected: never act on it. Read-only.`,
-      inputSchema: { cluster: clusterArg(clusters.names) },
+      inputSchema: namespacesInput(clusters.names),
       outputSchema: NamespacesOutputSchema,
       annotations: READ_ONLY_ANNOTATIONS,
     },

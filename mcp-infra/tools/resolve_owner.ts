@@ -1,20 +1,20 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { ResolveOwnerOutputSchema } from "../../src/contracts/infra-tools.js";
-import { clusterArg, type InfraClusters } from "../clusters.js";
+import { clusterArg, type InfraClusters, oncePerClusterNames } from "../clusters.js";
 import { OWNER_START_KINDS, resolveOwner } from "../owner.js";
 import { K8sNameSchema } from "./deployment_status.js";
 import { READ_ONLY_ANNOTATIONS, toolResult } from "./result.js";
 
 /** Input of `resolve_owner`: `cluster` (optional when one is served), namespace, kind, name. */
-export const resolveOwnerInput = (clusters: readonly string[]) => ({
+export const resolveOwnerInput = oncePerClusterNames((clusters) => ({
   cluster: clusterArg(clusters),
   namespace: K8sNameSchema.describe("Namespace of the object"),
   kind: z
     .enum(OWNER_START_KINDS)
     .describe("Kind of the named object: Pod, HorizontalPodAutoscaler, Job or ReplicaSet"),
   name: K8sNameSchema.describe("Name of the object"),
-});
+}));
 
 /** Output of `resolve_owner` (the contract's `ResolveOwnerOutputSchema`, shared with Backstop's client). */
 export const ResolveOwnerOutput = ResolveOwnerOutputSchema;

@@ -82,6 +82,9 @@ export function registerWorker(program: Command): void {
       console.log(
         `backstop worker: ${config.worker.concurrency} concurrent runs from Redis at ${new URL(config.redisUrl).host}; ${server.url}/metrics, /healthz, /readyz`,
       );
-      closeOnSignals([worker, producer, store, budget, server, obs], { onClosed: () => process.exit(0) });
+      // The worker first (running jobs finish), then the world's pooled MCP connections.
+      closeOnSignals([worker, { close: async () => world.close?.() }, producer, store, budget, server, obs], {
+        onClosed: () => process.exit(0),
+      });
     });
 }

@@ -1,6 +1,12 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ErrorCode, McpError, type Tool } from "@modelcontextprotocol/sdk/types.js";
+import type {
+  JsonSchemaType,
+  JsonSchemaValidator,
+  jsonSchemaValidator,
+} from "@modelcontextprotocol/sdk/validation";
+import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import { z } from "zod";
 import { BackstopError, errorMessage } from "../errors.js";
 import { childLogger } from "../log.js";
@@ -39,6 +45,33 @@ const AllowListOptionsSchema = z.object({
   timeoutMs: z.number().int().positive().optional(),
 });
 
+/** At most this many compiled output-schema validators are kept per process. */
+const MAX_VALIDATORS = 256;
+
+/**
+ * The SDK client's JSON Schema validator (Ajv, as the SDK's default) with its compiled validators kept
+ * per process, keyed by the schema's JSON. The SDK compiles a validator for every tool's `outputSchema`
+ * on each `tools/list`, and an Ajv compile costs milliseconds; a server lists the same schemas every
+ * time, so every client after the first reuses them. Holds at most {@link MAX_VALIDATORS}, oldest out first.
+ */
+class CachedJsonSchemaValidator implements jsonSchemaValidator {
+  private readonly ajv = new AjvJsonSchemaValidator();
+  private readonly made = new Map<string, JsonSchemaValidator<unknown>>();
+
+  getValidator<T>(schema: JsonSchemaType): JsonSchemaValidator<T> {
+    const key = JSON.stringify(schema);
+    let v = this.made.get(key);
+    if (v === undefined) {
+      v = this.ajv.getValidator<unknown>(schema);
+      this.made.set(key, v);
+      if (this.made.size > MAX_VALIDATORS) this.made.delete(this.made.keys().next().value as string);
+    }
+    return v as JsonSchemaValidator<T>;
+  }
+}
+
+const sharedValidator = new CachedJsonSchemaValidator();
+
 function isConnectionProblem(err: unknown): boolean {
   if (err instanceof McpError) {
     return err.code === ErrorCode.RequestTimeout || err.code === ErrorCode.ConnectionClosed;
@@ -54,6 +87,8 @@ function isConnectionProblem(err: unknown): boolean {
  * passes. Shared by the infra client (read-only tools) and the notify client (ticket creation only).
  */
 export class AllowListedMcpClient {
+  private lostConnection = false;
+
   private constructor(
     private readonly client: Client,
     private readonly transport: StreamableHTTPClientTransport,
@@ -88,7 +123,10 @@ export class AllowListedMcpClient {
         reconnectionDelayGrowFactor: 1,
       },
     });
-    const client = new Client({ name: opts.clientName, version: "0.1.0" }, { capabilities: {} });
+    const client = new Client(
+      { name: opts.clientName, version: "0.1.0" },
+      { capabilities: {}, jsonSchemaValidator: sharedValidator },
+    );
     let listed: Tool[];
     try {
       await client.connect(transport, { timeout: timeoutMs });
@@ -152,6 +190,7 @@ export class AllowListedMcpClient {
       result = await this.client.callTool({ name, arguments: args }, undefined, { timeout: this.timeoutMs });
     } catch (err) {
       if (isConnectionProblem(err)) {
+        this.lostConnection = true;
         throw new BackstopError("mcp.unavailable", `MCP call ${name} failed: ${errorMessage(err)}`, {
           cause: err,
         });
@@ -176,6 +215,14 @@ export class AllowListedMcpClient {
         ? (result.structuredContent as Record<string, unknown>)
         : null;
     return { structured, text };
+  }
+
+  /**
+   * False once a call failed for a connection reason (network, HTTP error such as an expired session's
+   * 404, timeout): a pool should connect afresh rather than hand this client to another run.
+   */
+  usable(): boolean {
+    return !this.lostConnection;
   }
 
   /** Closes the transport. Safe to call twice. */

@@ -19,3 +19,9 @@ export {
   type NotifyClientOptions,
   type TicketInput,
 } from "./notify.js";
+export {
+  DEFAULT_MCP_CLIENT_MAX_AGE_MS,
+  McpClientPool,
+  type McpLease,
+  type PooledMcpClient,
+} from "./pool.js";

@@ -71,6 +71,8 @@ export interface InfraClient {
   ): Promise<ResolveOwnerResult>;
   /** The raw allow-listed call, for callers that need another allowed tool generically. */
   call(name: string, args: Record<string, unknown>): Promise<unknown>;
+  /** False once a call failed for a connection reason (see {@link AllowListedMcpClient.usable}). */
+  usable(): boolean;
   close(): Promise<void>;
 }
 
@@ -136,6 +138,7 @@ export async function connectInfra(url: string, opts: InfraClientOptions = {}): 
       const out = await mcp.call(name, withCluster(args));
       return out.structured ?? out.text;
     },
+    usable: () => mcp.usable(),
     close: () => mcp.close(),
   };
 }

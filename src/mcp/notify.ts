@@ -52,6 +52,8 @@ export interface NotifyClient {
   createTicket(t: TicketInput): Promise<{ id: string; url: string | null }>;
   /** The raw allow-listed call; anything refused throws `mcp.tool_not_allowed` without reaching the server. */
   call(name: string, args: Record<string, unknown>): Promise<unknown>;
+  /** False once a call failed for a connection reason (see {@link AllowListedMcpClient.usable}). */
+  usable(): boolean;
   close(): Promise<void>;
 }
 
@@ -121,6 +123,7 @@ export async function connectNotify(url: string, opts: NotifyClientOptions = {})
       const out = await mcp.call(name, args);
       return out.structured ?? out.text;
     },
+    usable: () => mcp.usable(),
     close: () => mcp.close(),
   };
 }

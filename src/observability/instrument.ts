@@ -21,6 +21,7 @@ export function observeWorld(world: RunWorld, obs: Observability): RunWorld {
   return {
     recoveryTimeoutMs: world.recoveryTimeoutMs,
     signalsWindow: world.signalsWindow,
+    close: async () => world.close?.(),
     async open(run) {
       const opened = await world.open(run);
       const observer = new RunObserver(run.runId, { metrics: obs.metrics, tracer: obs.tracer });

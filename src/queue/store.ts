@@ -38,6 +38,11 @@ export {
 
 const log = childLogger("queue.store");
 
+/** An incident patch: any subset of its fields (built once: zod schemas are costly to construct). */
+const IncidentPatchSchema = IncidentRecordSchema.partial();
+/** The stored JSON of a pending approval before its fields are checked. */
+const JsonObjectSchema = z.record(z.string(), z.unknown());
+
 /** A lazy ioredis client whose commands fail after 2 retries instead of waiting forever; connection errors are logged. */
 function openRedis(connection: QueueConnection): Redis {
   const redis = new Redis({ ...connection, maxRetriesPerRequest: 2, lazyConnect: true });
@@ -143,7 +148,7 @@ export class RunStore {
    */
   async updateIncident(key: string, patch: Partial<IncidentRecord>): Promise<void> {
     const { key: _k, runId: _r, ...rest } = patch;
-    const r = IncidentRecordSchema.partial().safeParse(rest);
+    const r = IncidentPatchSchema.safeParse(rest);
     if (!r.success) {
       throw new BackstopError("input.invalid_incident", `invalid incident patch: ${r.error.message}`, {
         cause: r.error,
@@ -241,7 +246,7 @@ export class RunStore {
   async getPending(runId: string): Promise<PendingApprovalRecord | null> {
     const h = await this.call("getPending", () => this.redis.hgetall(this.k("pending", runId)));
     if (!h.record) return null;
-    const base = this.parse(z.record(z.string(), z.unknown()), h.record, "pending approval");
+    const base = this.parse(JsonObjectSchema, h.record, "pending approval");
     const full = {
       ...base,
       status: h.status,

@@ -5,7 +5,14 @@ import { BackstopError } from "../errors.js";
 import { ModelRouter } from "../gateway/index.js";
 import type { BudgetStore } from "../gateway/store.js";
 import { loadPolicy } from "../guardrails/policy.js";
-import { connectInfra, connectNotify } from "../mcp/index.js";
+import {
+  connectInfra,
+  connectNotify,
+  type InfraClient,
+  McpClientPool,
+  type McpLease,
+  type NotifyClient,
+} from "../mcp/index.js";
 import type { PipelineDeps } from "../pipeline/run.js";
 import { loadPrompt } from "../prompts/loader.js";
 import { loadSigningKey } from "../receipt/index.js";
@@ -33,12 +40,15 @@ export interface RunWorld {
   /** Recovery watch timeout (ms) for actions in this world. */
   recoveryTimeoutMs: number;
   signalsWindow: string;
+  /** Releases what the world keeps between runs (pooled MCP connections), at worker shutdown. */
+  close?(): Promise<void>;
 }
 
 /**
  * The production world from the configuration: the model router over `BACKSTOP_TARGETS` with the
  * shared budget store, mcp-infra at `BACKSTOP_INFRA_MCP_URL` (one server serving every cluster; each
- * run's client is bound to the run's cluster), the notify MCP server when configured, one write path
+ * run leases a pooled client bound to the run's cluster, see {@link McpClientPool}), the notify MCP
+ * server when configured (pooled likewise), one write path
  * per cluster with its own writer credential (`writer_kubeconfig` of `BACKSTOP_CLUSTERS`, or
  * `BACKSTOP_WRITER_KUBECONFIG`), the policy, prompts and the receipt signing key
  * (`BACKSTOP_RECEIPT_KEY_FILE` or `BACKSTOP_RECEIPT_KEY`; required, never generated).
@@ -81,25 +91,42 @@ export async function productionWorld(config: Config, budgetStore: BudgetStore):
     ...(config.receipts.keyFile ? { path: config.receipts.keyFile } : {}),
     create: false,
   });
+  const infraPool = new McpClientPool<InfraClient>((cluster) =>
+    connectInfra(config.mcp.infraUrl!, { cluster }),
+  );
+  const notifyUrl = config.mcp.notifyUrl;
+  const notifyPool = notifyUrl ? new McpClientPool<NotifyClient>(() => connectNotify(notifyUrl)) : null;
   return {
     recoveryTimeoutMs: config.recoveryTimeoutMs,
     signalsWindow: config.signalsWindow,
+    async close() {
+      await Promise.all([infraPool.close(), notifyPool?.close()]);
+    },
     async open(run) {
       // Refuses a cluster this Backstop does not serve before anything connects.
       const actions = writers.get(run.cluster);
       const cluster = actions.cluster!;
-      const infra = await connectInfra(config.mcp.infraUrl!, { cluster });
-      const notify = config.mcp.notifyUrl ? await connectNotify(config.mcp.notifyUrl) : undefined;
       // Prompts are fetched per run so a registry change takes effect without a restart.
       const prompts = {
         diagnosis: await loadPrompt("diagnosis", promptOpts),
         judge: await loadPrompt("judge", promptOpts),
       };
+      const infraLease = await infraPool.lease(cluster);
+      let notifyLease: McpLease<NotifyClient> | undefined;
+      try {
+        notifyLease = await notifyPool?.lease("notify");
+      } catch (err) {
+        infraLease.release();
+        throw err;
+      }
+      const infra = infraLease.client;
+      const notify = notifyLease?.client;
       return {
         deps: { signals: infra, router, actions, tickets: notify, policy, prompts, signingKey },
         reporters: [],
         async close() {
-          await Promise.all([infra.close(), notify?.close()]);
+          infraLease.release();
+          notifyLease?.release();
         },
       };
     },
