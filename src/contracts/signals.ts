@@ -96,6 +96,11 @@ export const WorkloadSignalSchema = z.object({
 export const SanitizedSchema = z.object({
   redactions: z.record(z.string(), z.number().int().nonnegative()),
   invisible: z.record(z.string(), z.number().int().nonnegative()),
+  /**
+   * The redactor that did it (`REDACTOR_VERSION` of src/guardrails/redact/version.ts): a reader running
+   * the same one need not redact again. Absent from older servers.
+   */
+  redactor: z.string().max(200).optional(),
 });
 
 export const SignalsSchema = z.object({

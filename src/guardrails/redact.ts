@@ -11,6 +11,7 @@ import { applySpans, mask, maskedRanges, type Span } from "./redact/spans.js";
 export { luhnValid } from "./redact/pii.js";
 export { SECRET_TYPE_BY_MESSAGE_ID } from "./redact/secretlint.js";
 export { mask } from "./redact/spans.js";
+export { REDACTOR_VERSION } from "./redact/version.js";
 
 /**
  * The input guardrail: secrets and PII in logs, events, alerts and notes are replaced with
@@ -18,7 +19,8 @@ export { mask } from "./redact/spans.js";
  * the VALUE only (never a label such as `aws_secret_access_key = `, never the quotes); overlapping
  * spans merge. Detectors (implementation in `./redact/`):
  *
- * 1. secretlint's recommended preset 13 (`redact/secretlint.ts`): AWS, GCP service-account keys, PEM
+ * 1. secretlint's recommended preset 12.0.0 (`redact/secretlint.ts`; Stripe, Cloudflare and Tailscale
+ *    as preset 13 has them are restated in `redact/providers.ts`): AWS, GCP service-account keys, PEM
  *    private keys, Slack, GitHub, GitLab, Stripe, Vault, OpenAI, Anthropic, npm, database connection
  *    strings, … (all providers the preset carries, `filter-comments` left out so input cannot turn it off).
  * 2. Provider formats from gitleaks' default rules (`redact/providers.ts`, each entry names its
