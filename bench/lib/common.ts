@@ -106,3 +106,9 @@ export function main(fn: () => Promise<void>): void {
     },
   );
 }
+
+/** What a forked bench process reports on `stats`: its peak RSS (MB, as sampled by the caller) and CPU time (user + system, ms). */
+export function processStats(rssPeakBytes: number): { rss_mb: number; cpu_ms: number } {
+  const cpu = process.cpuUsage();
+  return { rss_mb: rssPeakBytes / 1024 / 1024, cpu_ms: (cpu.user + cpu.system) / 1000 };
+}

@@ -95,6 +95,8 @@ export interface WorkerHandle {
   ready: Promise<void>;
   /** Peak resident set size of the worker process so far (MB). */
   rssPeakMb(): Promise<number>;
+  /** CPU time (user + system) the worker process has used so far, ms. */
+  cpuMs(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -106,6 +108,8 @@ export interface Fleet {
   producer: RunsProducer;
   store: RunStore;
   spawnWorker(concurrency: number): WorkerHandle;
+  /** CPU time (user + system) the sandbox process has used so far, ms. */
+  sandboxCpuMs(): Promise<number>;
   /** Redis `used_memory` (MB) as INFO reports it (the whole server: shared, so compare deltas). */
   redisUsedMb(): Promise<number>;
   close(): Promise<void>;
@@ -179,7 +183,16 @@ export async function startFleet(n: number, modelMs: number): Promise<Fleet> {
     children.push(child);
     const completed = new Map<string, { ms: number; at: number }>();
     const failed = new Map<string, string>();
-    const waiters = new Map<string, (v: number) => void>();
+    const waiters = new Map<string, (v: { rss_mb?: number; cpu_ms?: number }) => void>();
+    const stats = () =>
+      new Promise<{ rss_mb?: number; cpu_ms?: number }>((resolve) => {
+        const req = randomBytes(4).toString("hex");
+        waiters.set(req, (v) => {
+          waiters.delete(req);
+          resolve(v);
+        });
+        child.send({ type: "stats", req });
+      });
     let readyResolve: () => void = () => undefined;
     let readyReject: (e: Error) => void = () => undefined;
     const ready = new Promise<void>((res, rej) => {
@@ -188,11 +201,19 @@ export async function startFleet(n: number, modelMs: number): Promise<Fleet> {
     });
     child.on(
       "message",
-      (m: { type: string; id?: string; ms?: number; error?: string; rss_mb?: number; req?: string }) => {
+      (m: {
+        type: string;
+        id?: string;
+        ms?: number;
+        error?: string;
+        rss_mb?: number;
+        cpu_ms?: number;
+        req?: string;
+      }) => {
         if (m.type === "ready") readyResolve();
         else if (m.type === "completed" && m.id) completed.set(m.id, { ms: m.ms ?? 0, at: Date.now() });
         else if (m.type === "failed" && m.id) failed.set(m.id, m.error ?? "failed");
-        else if (m.type === "rss" && m.req) waiters.get(m.req)?.(m.rss_mb ?? 0);
+        else if (m.type === "stats" && m.req) waiters.get(m.req)?.(m);
       },
     );
     child.on("exit", (code) => readyReject(new Error(`worker process exited with code ${code}`)));
@@ -200,12 +221,8 @@ export async function startFleet(n: number, modelMs: number): Promise<Fleet> {
       completed,
       failed,
       ready,
-      rssPeakMb: () =>
-        new Promise<number>((resolve) => {
-          const req = randomBytes(4).toString("hex");
-          waiters.set(req, resolve);
-          child.send({ type: "rss", req });
-        }),
+      rssPeakMb: async () => (await stats()).rss_mb ?? 0,
+      cpuMs: async () => (await stats()).cpu_ms ?? 0,
       close: () =>
         new Promise<void>((resolve) => {
           if (child.exitCode !== null) return resolve();
@@ -223,6 +240,17 @@ export async function startFleet(n: number, modelMs: number): Promise<Fleet> {
     producer,
     store,
     spawnWorker,
+    sandboxCpuMs: () =>
+      new Promise<number>((resolve) => {
+        const req = randomBytes(4).toString("hex");
+        const onMessage = (m: { type: string; req?: string; cpu_ms?: number }) => {
+          if (m.type !== "stats" || m.req !== req) return;
+          sandbox.off("message", onMessage);
+          resolve(m.cpu_ms ?? 0);
+        };
+        sandbox.on("message", onMessage);
+        sandbox.send({ type: "stats", req });
+      }),
     async redisUsedMb() {
       const info = await redis.info("memory");
       const m = /used_memory:(\d+)/.exec(info);

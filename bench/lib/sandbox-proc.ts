@@ -3,12 +3,13 @@
  * bot's process nor a worker's shares an event loop or a heap with the sandbox servers. Reads the
  * scenario from the JSON file named by `BENCH_SANDBOX_SCENARIO`, starts the stack and reports over IPC
  * `{type: "ready", infraUrl, ticketsUrl, modelsUrl, kubeconfig}` (the writer's kubeconfig YAML);
- * `{type: "close"}` stops it and exits.
+ * `{type: "stats", req}` answers its CPU time so far (see `processStats`); `{type: "close"}` stops it and exits.
  */
 import { readFileSync } from "node:fs";
 import { startSandboxStack } from "../../sandbox/stack.js";
 import { ScenarioSchema } from "../../scenarios/schema.js";
 import { setLogLevel } from "../../src/log.js";
+import { processStats } from "./common.js";
 
 setLogLevel("silent");
 const file = process.env.BENCH_SANDBOX_SCENARIO;
@@ -26,7 +27,8 @@ process.send({
   modelsUrl: stack.models.url,
   kubeconfig: stack.cluster.kubeconfigYaml("writer"),
 });
-process.on("message", async (m: { type: string }) => {
+process.on("message", async (m: { type: string; req?: string }) => {
+  if (m.type === "stats") process.send?.({ type: "stats", req: m.req, ...processStats(0) });
   if (m.type === "close") {
     await stack.close();
     process.exit(0);

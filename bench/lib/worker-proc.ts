@@ -2,8 +2,8 @@
  * A benchmark worker process (forked by `bench/lib/fleet.ts`): the real `runs` queue worker and
  * processors over the fleet's sandbox stack, which lives in the parent. Reads its configuration from the
  * JSON file named by `BENCH_WORKER_CONFIG` and `BENCH_CONCURRENCY`; reports over IPC: `ready`, each
- * triage job `completed` (with its processing ms) or `failed`, and on request its peak RSS (MB, sampled
- * every 100 ms). `{type: "close"}` closes the worker and exits.
+ * triage job `completed` (with its processing ms) or `failed`, and on request (`stats`) its peak RSS
+ * (MB, sampled every 100 ms) and CPU time so far (ms). `{type: "close"}` closes the worker and exits.
  */
 import { readFileSync } from "node:fs";
 import { KubeConfig } from "@kubernetes/client-node";
@@ -26,6 +26,7 @@ import { RunsProducer, startRunsWorker } from "../../src/queue/runs.js";
 import { RunStore } from "../../src/queue/store.js";
 import type { RunWorld } from "../../src/queue/world.js";
 import { loadSigningKey } from "../../src/receipt/index.js";
+import { processStats } from "./common.js";
 
 setLogLevel("silent");
 const cfgFile = process.env.BENCH_WORKER_CONFIG;
@@ -125,7 +126,7 @@ await worker.waitUntilReady();
 send({ type: "ready" });
 
 process.on("message", async (m: { type: string; req?: string }) => {
-  if (m.type === "rss") send({ type: "rss", req: m.req, rss_mb: rssPeak / 1024 / 1024 });
+  if (m.type === "stats") send({ type: "stats", req: m.req, ...processStats(rssPeak) });
   if (m.type === "close") {
     clearInterval(sampler);
     await worker.close().catch(() => undefined);
