@@ -9,7 +9,9 @@
  * - `rss_mb_peak`: the largest worker process's peak RSS (MB, sampled every 100 ms).
  * - `redis_mb`: growth of Redis `used_memory` over the batch (a shared server: indicative only).
  * - `cpu_ms_per_run`: CPU time (user + system) the worker processes and the sandbox process used over
- *   the batch, per completed run (ms): what the makespan costs in CPU, whatever else the machine runs.
+ *   the batch, per completed run (ms): what the makespan costs in CPU, whatever else the machine runs;
+ *   `cpu_ms_per_run_workers` the workers' share (Backstop's own; the sandbox stands in for the cluster,
+ *   the model provider and the ticket tracker, except that mcp-infra runs inside it).
  *
  * Usage: `npx tsx bench/concurrency.ts [--incidents 200] [--workers 2] [--concurrency N]
  *   [--model-ms 2000] [--quick] [--json FILE]`.
@@ -76,9 +78,10 @@ main(async () => {
     const perRun = soloDone.ms;
 
     const redisBefore = await fleet.redisUsedMb();
-    const cpuNow = async () =>
-      (await fleet.sandboxCpuMs()) +
-      (await Promise.all(handles.map((h) => h.cpuMs()))).reduce((a, b) => a + b, 0);
+    const cpuNow = async () => ({
+      sandbox: await fleet.sandboxCpuMs(),
+      workers: (await Promise.all(handles.map((h) => h.cpuMs()))).reduce((a, b) => a + b, 0),
+    });
     const cpuBefore = await cpuNow();
     const t0 = Date.now();
     for (let g = 0; g < incidents; g++) await fleet.producer.enqueueRun(job(fleet, g));
@@ -93,7 +96,8 @@ main(async () => {
     const last = Math.max(t0, ...batch.map(([, v]) => v.at));
     const makespan = last - t0;
     const redisAfter = await fleet.redisUsedMb();
-    const cpuPerRun = ((await cpuNow()) - cpuBefore) / Math.max(1, batch.length);
+    const cpuAfter = await cpuNow();
+    const perRunCpu = (k: "sandbox" | "workers") => (cpuAfter[k] - cpuBefore[k]) / Math.max(1, batch.length);
     const rss = Math.max(...(await Promise.all(handles.map((h) => h.rssPeakMb()))));
     const lost = incidents - batch.length;
     const result = {
@@ -104,7 +108,8 @@ main(async () => {
       ideal_ms: round(ideal),
       per_run_ms: perRun,
       redis_mb: round(redisAfter - redisBefore, 2),
-      cpu_ms_per_run: round(cpuPerRun, 1),
+      cpu_ms_per_run: round(perRunCpu("workers") + perRunCpu("sandbox"), 1),
+      cpu_ms_per_run_workers: round(perRunCpu("workers"), 1),
     };
     console.log(
       `concurrency: ${incidents} incidents, ${workers} worker processes × ${perWorker} jobs, ${modelMs} ms per model call\n`,
@@ -121,6 +126,7 @@ main(async () => {
           ["worker peak RSS (MB)", result.rss_mb_peak],
           ["Redis used_memory growth (MB)", result.redis_mb],
           ["CPU per run, workers + sandbox (ms)", result.cpu_ms_per_run],
+          ["CPU per run, workers alone (ms)", result.cpu_ms_per_run_workers],
         ],
       ),
     );
