@@ -61,6 +61,8 @@ const actions = new WritePath({ kubeConfig: writer, pollIntervalMs: 100 });
 const policy = loadPolicy();
 const prompts = { diagnosis: await loadPrompt("diagnosis"), judge: await loadPrompt("judge") };
 const signingKey = loadSigningKey({ path: cfg.keyPath });
+// One router for every run, as a production worker has (its OpenAI clients and breakers live with it).
+const router = scenarioRouter(scenario, cfg.modelsUrl);
 // Pooled MCP clients leased per run, as the production world does (src/queue/world.ts).
 const infraPool = new McpClientPool<InfraClient>(() => connectInfra(cfg.infraUrl));
 const notifyPool = new McpClientPool<NotifyClient>(() => connectNotify(cfg.ticketsUrl));
@@ -75,7 +77,7 @@ const world: RunWorld = {
     return {
       deps: {
         signals: infra,
-        router: scenarioRouter(scenario, cfg.modelsUrl),
+        router,
         actions,
         tickets: notify,
         policy,
