@@ -24,7 +24,7 @@ import { targetFromAlert } from "../src/pipeline/target.js";
 import type { RunJobData } from "../src/queue/jobs.js";
 import { incidentKeyForAlert, runIdFor } from "../src/queue/jobs.js";
 import { main, parseFlags, round, table, writeResult } from "./lib/common.js";
-import { CHANNEL, type Fleet, groupNotification, startFleet, until } from "./lib/fleet.js";
+import { CHANNEL, CHILD_RUNTIME, type Fleet, groupNotification, startFleet, until } from "./lib/fleet.js";
 
 setLogLevel("silent");
 
@@ -112,7 +112,7 @@ main(async () => {
       cpu_ms_per_run_workers: round(perRunCpu("workers"), 1),
     };
     console.log(
-      `concurrency: ${incidents} incidents, ${workers} worker processes × ${perWorker} jobs, ${modelMs} ms per model call\n`,
+      `concurrency: ${incidents} incidents, ${workers} worker processes × ${perWorker} jobs, ${modelMs} ms per model call, processes run from ${CHILD_RUNTIME}\n`,
     );
     console.log(
       table(
@@ -133,7 +133,7 @@ main(async () => {
     writeResult(
       flags.json,
       "concurrency",
-      { incidents, workers, concurrency_per_worker: perWorker, model_ms: modelMs },
+      { incidents, workers, concurrency_per_worker: perWorker, model_ms: modelMs, runtime: CHILD_RUNTIME },
       result,
     );
     await Promise.all(handles.map((h) => h.close()));

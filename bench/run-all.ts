@@ -3,8 +3,11 @@
  * Order: overhead, alert-storm, concurrency, failover, receipt, then redaction when `bench/redaction.ts`
  * exists. Each writes `<dir>/<name>.json` (default dir `.backstop/bench`).
  *
- * Usage: `npm run bench -- [--quick] [--only a,b] [--dir DIR]`. `--quick` is passed to every benchmark
- * (small sizes for a fast check). Exit code 1 if any benchmark failed.
+ * Usage: `npm run bench -- [--quick] [--only a,b] [--dir DIR] [--tsx]`. `--quick` is passed to every
+ * benchmark (small sizes for a fast check). First it compiles the project (`tsc -p tsconfig.build.json`)
+ * and sets `BENCH_DIST=1`, so the worker and sandbox processes the queue benchmarks fork run the compiled
+ * `dist/` under plain node, as production does; `--tsx` skips that and runs them under tsx.
+ * Exit code 1 if any benchmark failed.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
@@ -28,6 +31,7 @@ const { values } = parseArgs({
     quick: { type: "boolean" },
     only: { type: "string" },
     dir: { type: "string", default: join(".backstop", "bench") },
+    tsx: { type: "boolean" },
   },
   strict: true,
 });
@@ -40,6 +44,24 @@ for (const name of only ?? []) {
 }
 const dir = values.dir ?? join(".backstop", "bench");
 mkdirSync(dir, { recursive: true });
+
+const childEnv: Record<string, string> = {};
+if (!values.tsx) {
+  console.log("=== compiling dist/ (tsc -p tsconfig.build.json) for the forked processes");
+  const tsc = spawnSync(
+    process.execPath,
+    [resolveInPackage("node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"],
+    {
+      stdio: "inherit",
+      cwd: resolveInPackage(),
+    },
+  );
+  if (tsc.status !== 0) {
+    console.error("tsc failed; run with --tsx to benchmark without compiling");
+    process.exit(1);
+  }
+  childEnv.BENCH_DIST = "1";
+}
 
 const rows: string[][] = [];
 let failed = 0;
@@ -56,7 +78,7 @@ for (const name of BENCHES) {
   const r = spawnSync(
     process.execPath,
     ["--import", "tsx", file, "--json", json, ...(values.quick ? ["--quick"] : [])],
-    { stdio: "inherit", env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "silent" } },
+    { stdio: "inherit", env: { ...process.env, ...childEnv, LOG_LEVEL: process.env.LOG_LEVEL ?? "silent" } },
   );
   const secs = ((Date.now() - t0) / 1000).toFixed(0);
   if (r.status !== 0) {

@@ -10,7 +10,7 @@
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
@@ -34,13 +34,26 @@ export const CHANNEL = "C0BENCH";
 export const BOT_TOKEN = `xoxb-bench-${randomBytes(6).toString("hex")}`;
 
 /**
- * Node flags for the forked processes: `--import tsx`, plus V8 CPU profiles written to the folder named
- * by `BENCH_CPU_PROF` when it is set (one `.cpuprofile` per process, for Chrome DevTools or speedscope).
+ * How the forked processes run: with `BENCH_DIST=1`, the compiled `dist/bench/lib/<name>.js` under plain
+ * node, as production runs `dist/` (`npm run build` makes it; `npm run bench` builds first); otherwise
+ * `bench/lib/<name>.ts` under `--import tsx`, which adds its compiler and source maps to every process's
+ * memory. `BENCH_CPU_PROF=<dir>` adds a V8 CPU profile per process (`.cpuprofile`, for Chrome DevTools).
+ * @throws Error when `BENCH_DIST=1` and the compiled file is missing.
  */
-function childExecArgv(): string[] {
+export function childModule(name: "worker-proc" | "sandbox-proc"): { file: string; execArgv: string[] } {
   const dir = process.env.BENCH_CPU_PROF;
-  return ["--import", "tsx", ...(dir ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [])];
+  const prof = dir ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [];
+  if (process.env.BENCH_DIST === "1") {
+    const file = resolveInPackage("dist", "bench", "lib", `${name}.js`);
+    if (!existsSync(file))
+      throw new Error(`BENCH_DIST=1 but ${file} is missing: run \`npm run build\` first`);
+    return { file, execArgv: prof };
+  }
+  return { file: resolveInPackage("bench", "lib", `${name}.ts`), execArgv: ["--import", "tsx", ...prof] };
 }
+
+/** `dist` when the forked processes run the compiled bench (`BENCH_DIST=1`), else `tsx`. */
+export const CHILD_RUNTIME: "dist" | "tsx" = process.env.BENCH_DIST === "1" ? "dist" : "tsx";
 
 /** `clean-signal` with `n` copies of its workload and every model (judge too) answering after `modelMs`. */
 export function fleetScenario(n: number, modelMs: number): Scenario {
@@ -122,8 +135,9 @@ export async function startFleet(n: number, modelMs: number): Promise<Fleet> {
   loadSigningKey({ path: keyPath, create: true });
   const scenarioFile = join(dir, "scenario.json");
   writeFileSync(scenarioFile, JSON.stringify(scenario));
-  const sandbox = fork(resolveInPackage("bench/lib/sandbox-proc.ts"), [], {
-    execArgv: childExecArgv(),
+  const sandboxModule = childModule("sandbox-proc");
+  const sandbox = fork(sandboxModule.file, [], {
+    execArgv: sandboxModule.execArgv,
     env: { ...process.env, LOG_LEVEL: "silent", BENCH_SANDBOX_SCENARIO: scenarioFile },
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
@@ -170,8 +184,9 @@ export async function startFleet(n: number, modelMs: number): Promise<Fleet> {
   const children: ChildProcess[] = [];
 
   const spawnWorker = (concurrency: number): WorkerHandle => {
-    const child = fork(resolveInPackage("bench/lib/worker-proc.ts"), [], {
-      execArgv: childExecArgv(),
+    const workerModule = childModule("worker-proc");
+    const child = fork(workerModule.file, [], {
+      execArgv: workerModule.execArgv,
       env: {
         ...process.env,
         LOG_LEVEL: "silent",
