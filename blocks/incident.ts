@@ -1,5 +1,6 @@
 import type { KnownBlock } from "@slack/types";
 import type { RunEvent, RunEventDataMap } from "../src/contracts/events.js";
+import { type RunStage, stageOf as stageFor } from "../src/contracts/stages.js";
 import {
   code,
   context,
@@ -69,8 +70,7 @@ export interface IncidentView {
   resolvedByAlertmanager?: boolean;
 }
 
-/** The five stages of a run (DESIGN.md, "The run"), plus `escalate` for the hand-over to a human. */
-export type RunStage = "triage" | "diagnose" | "validate" | "act" | "escalate" | "record";
+export type { RunStage } from "../src/contracts/stages.js";
 
 const STAGE_LABELS: Record<RunStage, string> = {
   triage: "Triage: reading cluster signals (read-only) and redacting secrets",
@@ -173,45 +173,15 @@ export function statusOf(event: RunEvent, prev: IncidentStatus): IncidentStatus 
 }
 
 /**
- * The stage an event belongs to (see {@link RunStage}); `null` for none. `run.started`, `signals.gathered`,
+ * The stage an event belongs to on the root message (see {@link RunStage}); `null` for none: the
+ * contracts' mapping as the `thread` reads it (`src/contracts/stages.ts`). `run.started`, `signals.gathered`,
  * `redaction.applied` → `triage` (an `output` one → `diagnose`); `model.*`, `diagnosis.parsed` → `diagnose`; `gate.*`, `breaker.*`,
  * `action.dry_run` → `validate`; `action.executed`, `action.failed`, `recovery.verified` and an approved
  * `approval.decided` → `act`; `escalation.opened` and a rejected/expired decision → `escalate`;
  * `ticket.filed`, `run.finished` → `record`.
  */
 export function stageOf(event: RunEvent): RunStage | null {
-  switch (event.type) {
-    case "redaction.applied":
-      return (event.data as RunEventDataMap["redaction.applied"]).direction === "output"
-        ? "diagnose"
-        : "triage";
-    case "run.started":
-    case "signals.gathered":
-      return "triage";
-    case "model.call":
-    case "model.fallback":
-    case "diagnosis.parsed":
-      return "diagnose";
-    case "gate.quality":
-    case "gate.action":
-    case "breaker.anomaly":
-    case "breaker.tripped":
-    case "action.dry_run":
-      return "validate";
-    case "action.executed":
-    case "action.failed":
-    case "recovery.verified":
-      return "act";
-    case "escalation.opened":
-      return "escalate";
-    case "approval.decided":
-      return (event.data as RunEventDataMap["approval.decided"]).decision === "approved" ? "act" : "escalate";
-    case "ticket.filed":
-    case "run.finished":
-      return "record";
-    default:
-      return null;
-  }
+  return stageFor(event, "thread");
 }
 
 /** `shop/checkout in prod-eu1`, or `shop/checkout` when the view names no cluster. */

@@ -3,28 +3,39 @@
  * renders. Shapes follow DESIGN.md, "Contracts". `hash = sha256(canonical({seq, at, type, data, prev_hash}))`
  * (plus `duration_ms` inside the hashed object when the event carries it) over RFC 8785 canonical JSON; see `src/receipt/`.
  */
-export const RUN_EVENT_TYPES = [
-  "run.started",
-  "signals.gathered",
-  "redaction.applied",
-  "model.call",
-  "model.fallback",
-  "diagnosis.parsed",
-  "gate.quality",
-  "gate.action",
-  "breaker.anomaly",
-  "breaker.tripped",
-  "action.dry_run",
-  "action.executed",
-  "action.failed",
-  "recovery.verified",
-  "escalation.opened",
-  "approval.decided",
-  "ticket.filed",
-  "run.finished",
-] as const;
+/**
+ * Every run event type, in run order, with what is known of it by its type: `cluster`, whether its data
+ * names a workload or an action and so carries the run's cluster (stamped by the run context,
+ * `src/pipeline/context.ts`). Checked against {@link RunEventDataMap}: the same types, and `cluster` is
+ * true exactly where the data has a `cluster` field.
+ */
+export const RUN_EVENTS = {
+  "run.started": { cluster: true },
+  "signals.gathered": { cluster: true },
+  "redaction.applied": { cluster: false },
+  "model.call": { cluster: false },
+  "model.fallback": { cluster: false },
+  "diagnosis.parsed": { cluster: false },
+  "gate.quality": { cluster: false },
+  "gate.action": { cluster: true },
+  "breaker.anomaly": { cluster: false },
+  "breaker.tripped": { cluster: false },
+  "action.dry_run": { cluster: true },
+  "action.executed": { cluster: true },
+  "action.failed": { cluster: true },
+  "recovery.verified": { cluster: true },
+  "escalation.opened": { cluster: true },
+  "approval.decided": { cluster: true },
+  "ticket.filed": { cluster: true },
+  "run.finished": { cluster: false },
+} as const satisfies {
+  [K in keyof RunEventDataMap]: { cluster: "cluster" extends keyof RunEventDataMap[K] ? true : false };
+};
 
-export type RunEventType = (typeof RUN_EVENT_TYPES)[number];
+export type RunEventType = keyof typeof RUN_EVENTS;
+
+/** Every run event type, in run order (the keys of {@link RUN_EVENTS}). */
+export const RUN_EVENT_TYPES = Object.keys(RUN_EVENTS) as [RunEventType, ...RunEventType[]];
 
 /** One rule of a gate and how it went; `rule` is a stable id such as `sha_in_history`. */
 export interface RuleResult {

@@ -176,19 +176,11 @@ export class RunObserver implements RunReporter {
         break;
       }
       case "action.executed":
-        m?.actions.inc({
-          type: (event.data as RunEventDataMap["action.executed"]).action.type,
-          result: "executed",
-          cluster,
-        });
+      case "action.failed": {
+        const type = (event.data as RunEventDataMap["action.executed" | "action.failed"]).action.type;
+        m?.actions.inc({ type, result: event.type === "action.executed" ? "executed" : "failed", cluster });
         break;
-      case "action.failed":
-        m?.actions.inc({
-          type: (event.data as RunEventDataMap["action.failed"]).action.type,
-          result: "failed",
-          cluster,
-        });
-        break;
+      }
       case "approval.decided":
         m?.approvals.inc({ decision: (event.data as RunEventDataMap["approval.decided"]).decision, cluster });
         break;

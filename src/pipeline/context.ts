@@ -1,11 +1,13 @@
 import type { Diagnosis } from "../contracts/diagnosis.js";
-import type {
-  ActionRecord,
-  RunEvent,
-  RunEventDataMap,
-  RunEventType,
-  RunOutcome,
-  RunReporter,
+import {
+  type ActionRecord,
+  RUN_EVENT_TYPES,
+  RUN_EVENTS,
+  type RunEvent,
+  type RunEventDataMap,
+  type RunEventType,
+  type RunOutcome,
+  type RunReporter,
 } from "../contracts/events.js";
 import type { Signals } from "../contracts/signals.js";
 import type { CompletionRequest, ModelRouter } from "../gateway/router.js";
@@ -19,19 +21,10 @@ export type { RunTiming, RunTotals } from "./types.js";
 
 const log = childLogger("pipeline");
 
-/** Event types whose data names a workload or an action, so they carry the run's `cluster`. */
-const CLUSTER_EVENTS: ReadonlySet<RunEventType> = new Set<RunEventType>([
-  "run.started",
-  "signals.gathered",
-  "gate.action",
-  "action.dry_run",
-  "action.executed",
-  "action.failed",
-  "recovery.verified",
-  "escalation.opened",
-  "approval.decided",
-  "ticket.filed",
-]);
+/** Event types whose data names a workload or an action, so they carry the run's `cluster` ({@link RUN_EVENTS}). */
+const CLUSTER_EVENTS: ReadonlySet<RunEventType> = new Set(
+  RUN_EVENT_TYPES.filter((t) => RUN_EVENTS[t].cluster),
+);
 
 /**
  * `data` with the run's cluster: `cluster` on every event of {@link CLUSTER_EVENTS}, and on the

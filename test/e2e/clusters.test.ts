@@ -1,30 +1,13 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { WebClient } from "@slack/web-api";
-import type { Worker } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ACTION_APPROVE } from "../../blocks/index.js";
-import { sandboxRunWorld } from "../../sandbox/run-world.js";
-import { sendBlockAction, sendSlashCommand } from "../../sandbox/slack/index.js";
-import { type SandboxStack, startSandboxStack } from "../../sandbox/stack.js";
-import { type AlertmanagerWebhook, loadScenario, type Scenario } from "../../scenarios/schema.js";
+import { sendSlashCommand } from "../../sandbox/slack/index.js";
+import type { SandboxStack } from "../../sandbox/stack.js";
+import type { AlertmanagerWebhook, Scenario } from "../../scenarios/schema.js";
 import type { RunEvent } from "../../src/contracts/events.js";
-import { resolveInPackage } from "../../src/paths.js";
-import { createProcessors } from "../../src/queue/processors.js";
-import { startRunsWorker } from "../../src/queue/runs.js";
 import type { IncidentRecord } from "../../src/queue/store.js";
-import { loadSigningKey, type SigningKey } from "../../src/receipt/index.js";
-import {
-  ALERT_CHANNEL,
-  ALERT_TOKEN,
-  APPROVER,
-  BOT_TOKEN,
-  type Bot,
-  REDIS,
-  SIGNING_SECRET,
-  startBot,
-} from "../slack/app-fixture.js";
+import { type BotWorld, namedScenario, startBotWorld } from "../fixtures/bot-world.js";
+import { until } from "../fixtures/live.js";
+import { ALERT_CHANNEL, APPROVER, type Bot, clickButton, SIGNING_SECRET } from "../slack/app-fixture.js";
 
 // Two sandbox clusters (one Kubernetes API each) behind one mcp-infra, the real Bolt app, real Redis and
 // the real worker: every alert must act on the cluster its `cluster` label names, and on no other.
@@ -33,7 +16,7 @@ const US = "prod-us1";
 
 /** A scenario file made two-cluster: same namespaces and workloads, `failing` / `healthy` per cluster. */
 function twoClusters(name: string, eu: "failing" | "healthy", us: "failing" | "healthy"): Scenario {
-  const s = loadScenario(resolveInPackage("scenarios", `${name}.yaml`));
+  const s = namedScenario(name);
   return {
     ...s,
     clusters: [
@@ -43,31 +26,9 @@ function twoClusters(name: string, eu: "failing" | "healthy", us: "failing" | "h
   };
 }
 
+let world: BotWorld;
 let stack: SandboxStack;
 let bot: Bot;
-let key: SigningKey;
-let worker: Worker;
-
-async function until<T>(
-  what: string,
-  pick: () => Promise<T | null | undefined | false>,
-  ms = 45_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await pick();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function reset(s: Scenario): Promise<void> {
-  stack.reset(s);
-  bot.slack.reset();
-  for (const i of await bot.store.recentIncidents(50))
-    await bot.store.updateIncident(i.key, { status: "archived" });
-}
 
 /** The scenario's notification as a new group, each alert labelled `cluster=<cluster>` (or unlabelled). */
 function notification(s: Scenario, fingerprint: string, cluster: string | null): AlertmanagerWebhook {
@@ -84,11 +45,7 @@ function notification(s: Scenario, fingerprint: string, cluster: string | null):
 async function post(
   webhook: AlertmanagerWebhook,
 ): Promise<{ status: number; body: Record<string, unknown[]> }> {
-  const res = await fetch(bot.alertsUrl, {
-    method: "POST",
-    headers: { authorization: `Bearer ${ALERT_TOKEN}`, "content-type": "application/json" },
-    body: JSON.stringify(webhook),
-  });
+  const res = await world.postAlert(webhook);
   return { status: res.status, body: (await res.json()) as Record<string, unknown[]> };
 }
 
@@ -132,34 +89,16 @@ function expectReceiptNames(events: RunEvent[], cluster: string): void {
 }
 
 beforeAll(async () => {
-  key = loadSigningKey({
-    path: join(mkdtempSync(join(tmpdir(), "backstop-clusters-")), "key.pem"),
-    create: true,
+  world = await startBotWorld({
+    scenario: twoClusters("clean-signal", "failing", "healthy"),
+    bot: { overrides: { clusters: { names: [EU, US], label: "cluster" } } },
   });
-  stack = await startSandboxStack({ scenario: twoClusters("clean-signal", "failing", "healthy") });
-  bot = await startBot({
-    clock: () => new Date(),
-    overrides: { clusters: { names: [EU, US], label: "cluster" } },
-  });
-  worker = startRunsWorker({
-    connection: REDIS,
-    prefix: bot.prefix,
-    concurrency: 2,
-    processors: createProcessors({
-      world: sandboxRunWorld(stack, { signingKey: key, recoveryTimeoutMs: 20_000 }),
-      slack: new WebClient(BOT_TOKEN, { slackApiUrl: bot.slack.apiUrl, retryConfig: { retries: 0 } }),
-      store: bot.store,
-      producer: bot.producer,
-      approvers: bot.settings.approvers.users,
-      approvalTimeoutMs: 30 * 60_000,
-    }),
-  });
+  ({ stack, bot } = world);
+  world.startWorker({ concurrency: 2 });
 });
 
 afterAll(async () => {
-  await worker?.close(true).catch(() => undefined);
-  await bot?.close();
-  await stack?.close();
+  await world?.close();
 });
 
 describe("two clusters behind one Backstop", () => {
@@ -185,7 +124,7 @@ describe("two clusters behind one Backstop", () => {
         failing === EU ? "failing" : "healthy",
         failing === US ? "failing" : "healthy",
       );
-      await reset(s);
+      await world.reset(s);
       const res = await post(notification(s, `fp-${failing}`, failing));
       expect(res.status).toBe(202);
       expect(res.body.refused).toEqual([]);
@@ -209,7 +148,7 @@ describe("two clusters behind one Backstop", () => {
 
   it("an alert from an unknown cluster, or without the label, starts no run and says why in the channel", async () => {
     const s = twoClusters("clean-signal", "failing", "healthy");
-    await reset(s);
+    await world.reset(s);
     const before = (await bot.jobs()).length;
 
     // Every alert refused: a 400 (Alertmanager does not retry it), naming why, and a note in the channel.
@@ -279,7 +218,7 @@ describe("two clusters behind one Backstop", () => {
     // Both clusters have shop/orders failing. The run is prod-us1's (the second cluster, so a
     // "first cluster" default would be wrong); the click must roll back prod-us1's orders only.
     const s = twoClusters("cascading-failure", "failing", "failing");
-    await reset(s);
+    await world.reset(s);
     const res = await post(notification(s, "fp-approve", US));
     expect(res.status).toBe(202);
     const incident = await until("awaiting approval", finished(["awaiting_approval"]));
@@ -290,15 +229,12 @@ describe("two clusters behind one Backstop", () => {
       bot.slack.messages(ALERT_CHANNEL).find((m) => JSON.stringify(m.blocks).includes(ACTION_APPROVE)),
     );
     expect(JSON.stringify(escalation.blocks)).toContain(US);
-    const click = await sendBlockAction(bot.eventsUrl, SIGNING_SECRET, {
-      user_id: APPROVER,
-      channel_id: ALERT_CHANNEL,
-      message_ts: escalation.ts,
-      thread_ts: escalation.thread_ts ?? escalation.ts,
-      action_id: ACTION_APPROVE,
+    const click = await clickButton(bot, {
+      user: APPROVER,
+      message: escalation,
+      action: ACTION_APPROVE,
       value: incident.runId,
-      response_url: bot.slack.newResponseUrl(),
-      message: { text: escalation.text, blocks: escalation.blocks },
+      withBlocks: true,
     });
     expect(click.status).toBe(200);
     const done = await until("the decision to finish", async () => {

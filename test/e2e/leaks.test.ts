@@ -1,43 +1,27 @@
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { WebClient } from "@slack/web-api";
-import type { Worker } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sandboxRunWorld } from "../../sandbox/run-world.js";
 import { sendSlashCommand } from "../../sandbox/slack/index.js";
-import { type SandboxStack, startSandboxStack } from "../../sandbox/stack.js";
-import { loadScenario, type Scenario } from "../../scenarios/schema.js";
+import type { SandboxStack } from "../../sandbox/stack.js";
+import type { Scenario } from "../../scenarios/schema.js";
 import type { RunEvent } from "../../src/contracts/events.js";
 import { setLogLevel, tapLogs } from "../../src/log.js";
-import { resolveInPackage } from "../../src/paths.js";
-import { createProcessors } from "../../src/queue/processors.js";
-import { startRunsWorker } from "../../src/queue/runs.js";
 import type { IncidentRecord } from "../../src/queue/store.js";
-import { loadSigningKey, type SigningKey } from "../../src/receipt/index.js";
+import { type BotWorld, namedScenario, startBotWorld } from "../fixtures/bot-world.js";
+import { until } from "../fixtures/live.js";
 import { leaks, PLANTED, PLANTED_ALERT, PLANTED_ECHO, PLANTED_NOTE } from "../fixtures/planted.js";
-import {
-  ALERT_CHANNEL,
-  ALERT_TOKEN,
-  APPROVER,
-  BOT_TOKEN,
-  type Bot,
-  REDIS,
-  SIGNING_SECRET,
-  startBot,
-} from "../slack/app-fixture.js";
+import { ALERT_CHANNEL, APPROVER, type Bot, SIGNING_SECRET } from "../slack/app-fixture.js";
 
 // Issue 8, "Done when": the whole bot (Bolt app, BullMQ worker, sandbox cluster/model/tickets/MCP) on
 // scenarios/leaky-logs.yaml. Leaks are judged against PLANTED literals (test/fixtures/planted.ts),
 // never with the redactor under test; a leak is any 12-character window of a planted value.
 
-const scenario = (name: string): Scenario => loadScenario(resolveInPackage("scenarios", `${name}.yaml`));
 const dir = mkdtempSync(join(tmpdir(), "backstop-leaks-"));
 const modelLog = join(dir, "model-requests.jsonl");
+let world: BotWorld;
 let stack: SandboxStack;
 let bot: Bot;
-let key: SigningKey;
-let worker: Worker;
 let untap: () => void = () => undefined;
 const logLines: string[] = [];
 
@@ -50,24 +34,18 @@ interface Sinks {
 let alertRun: Sinks;
 let noteRun: Sinks;
 
-async function until<T>(what: string, pick: () => Promise<T | null | undefined | false>): Promise<T> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const v = await pick();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** Waits up to 60 s for `pick` (see {@link until}). */
+const waitFor = <T>(what: string, pick: () => Promise<T | null | undefined | false>) =>
+  until(what, pick, 60_000);
 
 /** Waits for the run to end (its receipt reply in the thread) and collects every sink. */
 async function collect(): Promise<Sinks> {
-  const incident = await until("a finished incident", async () => {
+  const incident = await waitFor("a finished incident", async () => {
     const all = await bot.store.recentIncidents(20);
     return all.find((i) => ["resolved", "escalated", "failed"].includes(i.status)) ?? null;
   });
-  const receiptText = await until("the receipt", () => bot.store.getReceipt(incident.runId));
-  await until("the receipt reply", async () =>
+  const receiptText = await waitFor("the receipt", () => bot.store.getReceipt(incident.runId));
+  await waitFor("the receipt reply", async () =>
     bot.slack.messages(ALERT_CHANNEL).some((m) => /receipt/i.test(m.text) && m.thread_ts !== null),
   );
   const requests = readFileSync(modelLog, "utf8")
@@ -95,46 +73,22 @@ async function collect(): Promise<Sinks> {
 }
 
 async function reset(name: string): Promise<Scenario> {
-  const s = scenario(name);
-  stack.reset(s);
-  bot.slack.reset();
   logLines.length = 0;
-  for (const i of await bot.store.recentIncidents(50))
-    await bot.store.updateIncident(i.key, { status: "archived" });
-  return s;
+  return world.reset(name);
 }
 
 beforeAll(async () => {
-  key = loadSigningKey({ path: join(dir, "key.pem"), create: true });
-  stack = await startSandboxStack({ scenario: scenario("leaky-logs"), modelLog });
-  bot = await startBot({ clock: () => new Date() });
+  world = await startBotWorld({ scenario: namedScenario("leaky-logs"), modelLog, dir });
+  ({ stack, bot } = world);
   // Every log line the process writes, at the most verbose level, kept off the console.
   setLogLevel("trace");
   untap = tapLogs((line) => logLines.push(line), { mute: true });
-  worker = startRunsWorker({
-    connection: REDIS,
-    prefix: bot.prefix,
-    concurrency: 1,
-    lockDurationMs: 30_000,
-    stalledIntervalMs: 500,
-    processors: createProcessors({
-      world: sandboxRunWorld(stack, { signingKey: key, recoveryTimeoutMs: 20_000 }),
-      slack: new WebClient(BOT_TOKEN, { slackApiUrl: bot.slack.apiUrl, retryConfig: { retries: 0 } }),
-      store: bot.store,
-      producer: bot.producer,
-      approvers: bot.settings.approvers.users,
-      approvalTimeoutMs: 30 * 60_000,
-    }),
-  });
+  world.startWorker({ concurrency: 1, lockDurationMs: 30_000, stalledIntervalMs: 500 });
 
   // 1. The Alertmanager notification of leaky-logs (planted secrets and invisible characters in its
   //    annotations) through the real alert route.
   const s = await reset("leaky-logs");
-  const res = await fetch(bot.alertsUrl, {
-    method: "POST",
-    headers: { authorization: `Bearer ${ALERT_TOKEN}`, "content-type": "application/json" },
-    body: JSON.stringify(s.alert),
-  });
+  const res = await world.postAlert(s.alert);
   expect(res.status).toBe(202);
   alertRun = await collect();
 
@@ -154,9 +108,7 @@ beforeAll(async () => {
 afterAll(async () => {
   untap();
   setLogLevel("silent");
-  await worker?.close(true).catch(() => undefined);
-  await bot?.close();
-  await stack?.close();
+  await world?.close();
 });
 
 const SINKS = ["model", "receipt", "slack", "ticket", "logs"] as const;

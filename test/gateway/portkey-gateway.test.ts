@@ -1,16 +1,16 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runScenarioAgent } from "../../sandbox/harness.js";
 import { type SandboxStack, startSandboxStack } from "../../sandbox/stack.js";
-import { loadScenario, type Scenario } from "../../scenarios/schema.js";
+import type { Scenario } from "../../scenarios/schema.js";
 import { ModelRouter, type ModelTarget } from "../../src/gateway/router.js";
-import { resolveInPackage } from "../../src/paths.js";
 import { loadSigningKey } from "../../src/receipt/index.js";
+import { namedScenario } from "../fixtures/bot-world.js";
+import { freePort, until } from "../fixtures/live.js";
 
 /**
  * A scenario in `virtual` mode through a real AI gateway: `@portkey-ai/gateway` (its Node server, on
@@ -18,28 +18,6 @@ import { loadSigningKey } from "../../src/receipt/index.js";
  * model, scripted to answer 429, and its secondary. The router sees one virtual model; the gateway falls
  * over; the receipt names the model that answered.
  */
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
-  const { port } = srv.address() as { port: number };
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
-async function until<T>(
-  what: string,
-  pick: () => Promise<T | null | undefined | false>,
-  ms = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await pick();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** The gateway's Node entry (`bin` of the package): `start-server.js --port=N --headless`. */
 const gatewayEntry = join(
@@ -72,7 +50,7 @@ describe("virtual mode through @portkey-ai/gateway", () => {
   let scenario: Scenario;
 
   beforeAll(async () => {
-    scenario = loadScenario(resolveInPackage("scenarios", "model-failover.yaml"));
+    scenario = namedScenario("model-failover");
     stack = await startSandboxStack({ scenario });
     const port = await freePort();
     gatewayUrl = `http://127.0.0.1:${port}`;
@@ -85,10 +63,14 @@ describe("virtual mode through @portkey-ai/gateway", () => {
     };
     gateway.stdout?.on("data", keep);
     gateway.stderr?.on("data", keep);
-    await until("the gateway to answer", async () => {
-      const res = await fetch(`${gatewayUrl}/`).catch(() => null);
-      return res?.ok ? await res.text() : null;
-    }).catch((err: Error) => {
+    await until(
+      "the gateway to answer",
+      async () => {
+        const res = await fetch(`${gatewayUrl}/`).catch(() => null);
+        return res?.ok ? await res.text() : null;
+      },
+      30_000,
+    ).catch((err: Error) => {
       throw new Error(`${err.message}\n${log}`);
     });
     dir = mkdtempSync(join(tmpdir(), "backstop-portkey-"));

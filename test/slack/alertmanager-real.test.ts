@@ -1,23 +1,16 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { WebClient } from "@slack/web-api";
-import type { Worker } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { sandboxRunWorld } from "../../sandbox/run-world.js";
-import { type SandboxStack, startSandboxStack } from "../../sandbox/stack.js";
-import { loadScenario, type Scenario } from "../../scenarios/schema.js";
-import { resolveInPackage } from "../../src/paths.js";
-import { createProcessors } from "../../src/queue/processors.js";
-import { startRunsWorker } from "../../src/queue/runs.js";
+import type { Scenario } from "../../scenarios/schema.js";
 import type { IncidentRecord } from "../../src/queue/store.js";
-import { loadSigningKey } from "../../src/receipt/index.js";
 import { type BackstopApp, createBackstopApp } from "../../src/slack/app.js";
-import { ALERT_CHANNEL, ALERT_TOKEN, BOT_TOKEN, type Bot, REDIS, startBot } from "./app-fixture.js";
+import { type BotWorld, namedScenario, startBotWorld } from "../fixtures/bot-world.js";
+import { freePort, until } from "../fixtures/live.js";
+import { ALERT_CHANNEL, ALERT_TOKEN, type Bot } from "./app-fixture.js";
 
 /**
  * Debian's real `prometheus-alertmanager` in front of the real bot (Bolt app, real Redis, real BullMQ
@@ -48,28 +41,9 @@ if (!amBin && process.env.CI === "true") {
 if (!amBin)
   console.warn("alertmanager-real.test.ts skipped: install Debian's prometheus-alertmanager to run it");
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
-/** Polls until `pick` returns a value (a wait with a deadline, not a timing assertion). */
-async function until<T>(
-  what: string,
-  pick: () => Promise<T | null | undefined | false>,
-  ms = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await pick();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
+/** Polls `pick` every 150 ms for up to `ms` (default 60 s): see {@link until}. */
+const waitFor = <T>(what: string, pick: () => Promise<T | null | undefined | false>, ms = 60_000) =>
+  until(what, pick, ms, 150);
 
 interface AmAlert {
   labels: Record<string, string>;
@@ -80,9 +54,8 @@ interface AmAlert {
 }
 
 describe.skipIf(!amBin)("the real Alertmanager in front of the bot", () => {
-  let stack: SandboxStack;
+  let world: BotWorld;
   let bot: Bot;
-  let worker: Worker;
   let am: ChildProcess;
   let amUrl: string;
   let dir: string;
@@ -92,27 +65,12 @@ describe.skipIf(!amBin)("the real Alertmanager in front of the bot", () => {
   let scenario: Scenario;
 
   beforeAll(async () => {
-    scenario = loadScenario(resolveInPackage("scenarios", "clean-signal.yaml"));
-    stack = await startSandboxStack({ scenario });
+    scenario = namedScenario("clean-signal");
     botPort = await freePort();
-    bot = await startBot({ clock: () => new Date(), overrides: { port: botPort } });
     dir = mkdtempSync(join(tmpdir(), "backstop-am-"));
-    const key = loadSigningKey({ path: join(dir, "key.pem"), create: true });
-    worker = startRunsWorker({
-      connection: REDIS,
-      prefix: bot.prefix,
-      concurrency: 2,
-      lockDurationMs: 30_000,
-      stalledIntervalMs: 500,
-      processors: createProcessors({
-        world: sandboxRunWorld(stack, { signingKey: key, recoveryTimeoutMs: 20_000 }),
-        slack: new WebClient(BOT_TOKEN, { slackApiUrl: bot.slack.apiUrl, retryConfig: { retries: 0 } }),
-        store: bot.store,
-        producer: bot.producer,
-        approvers: bot.settings.approvers.users,
-        approvalTimeoutMs: 30 * 60_000,
-      }),
-    });
+    world = await startBotWorld({ scenario, bot: { overrides: { port: botPort } }, dir });
+    bot = world.bot;
+    world.startWorker({ concurrency: 2, lockDurationMs: 30_000, stalledIntervalMs: 500 });
 
     const config = {
       route: {
@@ -153,7 +111,7 @@ describe.skipIf(!amBin)("the real Alertmanager in front of the bot", () => {
     am.stderr?.on("data", (b: Buffer) => {
       amLog = (amLog + b.toString()).slice(-20_000);
     });
-    await until(
+    await waitFor(
       "alertmanager ready",
       async () => (await fetch(`${amUrl}/-/ready`).catch(() => null))?.ok ?? false,
       30_000,
@@ -162,10 +120,8 @@ describe.skipIf(!amBin)("the real Alertmanager in front of the bot", () => {
 
   afterAll(async () => {
     am?.kill("SIGTERM");
-    await worker?.close(true).catch(() => undefined);
     await restarted?.stop().catch(() => undefined);
-    await bot?.close();
-    await stack?.close();
+    await world?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -225,7 +181,7 @@ describe.skipIf(!amBin)("the real Alertmanager in front of the bot", () => {
     const pods = ["catalog-84d6b9f7c5-aaaaa", "catalog-84d6b9f7c5-bbbbb"];
     await post(pods.map((p) => podAlert(name, p, { startsAt })));
 
-    const incident = await until("the run to finish", async () => {
+    const incident = await waitFor("the run to finish", async () => {
       const [i] = await incidentsFor(name);
       const done = ["awaiting_approval", "resolved", "escalated", "rejected", "failed"];
       return i && done.includes(i.status) && (await bot.store.getThread(i.key)) ? i : null;
@@ -235,7 +191,7 @@ describe.skipIf(!amBin)("the real Alertmanager in front of the bot", () => {
     // A third pod alert changes the group: Alertmanager sends the whole group again.
     const before = await delivered();
     await post([...pods, "catalog-84d6b9f7c5-ccccc"].map((p) => podAlert(name, p, { startsAt })));
-    await until("the re-sent group to reach the bot", async () => (await delivered()) > before);
+    await waitFor("the re-sent group to reach the bot", async () => (await delivered()) > before);
     expect(await incidentsFor(name)).toHaveLength(1);
     expect(threads()).toHaveLength(1);
     expect(await runJobs()).toHaveLength(1);
@@ -245,7 +201,7 @@ describe.skipIf(!amBin)("the real Alertmanager in front of the bot", () => {
     const seen = new Set(bot.slack.thread(thread.channel, thread.ts).map((m) => m.ts));
     const endsAt = new Date(Date.now() - 1000).toISOString();
     await post([...pods, "catalog-84d6b9f7c5-ccccc"].map((p) => podAlert(name, p, { startsAt, endsAt })));
-    const reply = await until("the resolved reply in the thread", async () =>
+    const reply = await waitFor("the resolved reply in the thread", async () =>
       bot.slack
         .thread(thread.channel, thread.ts)
         .find((m) => !seen.has(m.ts) && /alertmanager/i.test(m.text) && /resolved/i.test(m.text)),
@@ -271,7 +227,7 @@ describe.skipIf(!amBin)("the real Alertmanager in front of the bot", () => {
     await new Promise<void>((r) => down.listen(botPort, "127.0.0.1", () => r()));
     const failedBefore = (await amRequests()).failed;
     await post([podAlert(name, "catalog-84d6b9f7c5-aaaaa", { startsAt })]);
-    await until(
+    await waitFor(
       "Alertmanager to meet the 503",
       async () => refused > 0 && (await amRequests()).failed > failedBefore,
     ).catch((err: Error) => {
@@ -285,7 +241,7 @@ describe.skipIf(!amBin)("the real Alertmanager in front of the bot", () => {
     restarted = createBackstopApp(bot.settings, { producer: bot.producer, store: bot.store });
     await restarted.start();
 
-    const [incident] = await until("the retried notification to start a run", async () => {
+    const [incident] = await waitFor("the retried notification to start a run", async () => {
       const list = await incidentsFor(name);
       return list.length > 0 ? list : null;
     });
@@ -296,9 +252,9 @@ describe.skipIf(!amBin)("the real Alertmanager in front of the bot", () => {
     await post(
       ["catalog-84d6b9f7c5-aaaaa", "catalog-84d6b9f7c5-bbbbb"].map((p) => podAlert(name, p, { startsAt })),
     );
-    await until("the next notification to reach the bot", async () => (await delivered()) > before);
+    await waitFor("the next notification to reach the bot", async () => (await delivered()) > before);
     expect(await incidentsFor(name)).toHaveLength(1);
-    await until("the run's thread", async () => threads().length === 2);
+    await waitFor("the run's thread", async () => threads().length === 2);
     expect(threads()).toHaveLength(2); // the first test's incident and this one
     expect(await runJobs()).toHaveLength(2);
   }, 120_000);

@@ -1,7 +1,8 @@
 import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
-import { type SandboxSlack, startSandboxSlack } from "../../sandbox/slack/index.js";
+import type { RecordedMessage, SandboxSlack, SendResult } from "../../sandbox/slack/index.js";
+import { sendBlockAction, startSandboxSlack } from "../../sandbox/slack/index.js";
 import type { ActionRecord } from "../../src/contracts/events.js";
 import { setLogLevel } from "../../src/log.js";
 import { type DecisionJobData, RUNS_QUEUE, type RunJobData } from "../../src/queue/jobs.js";
@@ -136,6 +137,35 @@ export async function startBot(
       await slack.close();
     },
   };
+}
+
+/**
+ * Clicks the button `action` (with `value`, e.g. a run id) on `message` in the alert channel as `user`,
+ * signed as Slack sends it: in the message's thread (its own ts for a root message), with a fresh
+ * response URL and, when `withBlocks`, the message's text and blocks (the bot then finds the clicked
+ * button's block there). @throws the `fetch` error when the bot cannot be reached.
+ */
+export function clickButton(
+  bot: Bot,
+  click: {
+    user: string;
+    message: Pick<RecordedMessage, "ts" | "thread_ts" | "text" | "blocks">;
+    action: string;
+    value: string;
+    withBlocks?: boolean;
+  },
+): Promise<SendResult> {
+  const { message } = click;
+  return sendBlockAction(bot.eventsUrl, SIGNING_SECRET, {
+    user_id: click.user,
+    channel_id: ALERT_CHANNEL,
+    message_ts: message.ts,
+    thread_ts: message.thread_ts ?? message.ts,
+    action_id: click.action,
+    value: click.value,
+    response_url: bot.slack.newResponseUrl(),
+    ...(click.withBlocks ? { message: { text: message.text, blocks: message.blocks } } : {}),
+  });
 }
 
 /** An incident record for `runId` (status `awaiting_approval` unless given). */

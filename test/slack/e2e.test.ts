@@ -1,80 +1,34 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { WebClient } from "@slack/web-api";
 import type { Worker } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ACTION_APPROVE, ACTION_RECEIPT, ACTION_REJECT } from "../../blocks/index.js";
-import { sandboxRunWorld } from "../../sandbox/run-world.js";
-import { sendBlockAction, sendSlashCommand } from "../../sandbox/slack/index.js";
-import { type SandboxStack, startSandboxStack } from "../../sandbox/stack.js";
-import { loadScenario, type Scenario } from "../../scenarios/schema.js";
+import { sendSlashCommand } from "../../sandbox/slack/index.js";
+import type { SandboxStack } from "../../sandbox/stack.js";
+import type { Scenario } from "../../scenarios/schema.js";
 import type { RunEvent, RunReporter } from "../../src/contracts/events.js";
 import { connectInfra } from "../../src/mcp/index.js";
-import { resolveInPackage } from "../../src/paths.js";
-import { createProcessors } from "../../src/queue/processors.js";
-import { startRunsWorker } from "../../src/queue/runs.js";
 import type { IncidentRecord } from "../../src/queue/store.js";
-import { loadSigningKey, type SigningKey, verifyReceiptText } from "../../src/receipt/index.js";
-import {
-  ALERT_CHANNEL,
-  ALERT_TOKEN,
-  APPROVER,
-  BOT_TOKEN,
-  type Bot,
-  REDIS,
-  SIGNING_SECRET,
-  STRANGER,
-  startBot,
-} from "./app-fixture.js";
+import { verifyReceiptText } from "../../src/receipt/index.js";
+import { type BotWorld, namedScenario, startBotWorld } from "../fixtures/bot-world.js";
+import { until } from "../fixtures/live.js";
+import { ALERT_CHANNEL, APPROVER, type Bot, clickButton, SIGNING_SECRET, STRANGER } from "./app-fixture.js";
 
 // The whole bot against real Redis: the Bolt app (signed requests, sandbox Slack Web API), the BullMQ
 // worker with the real processors, and the sandbox cluster/model/MCP world.
-const scenario = (name: string): Scenario => loadScenario(resolveInPackage("scenarios", `${name}.yaml`));
+let world: BotWorld;
 let stack: SandboxStack;
 let bot: Bot;
-let key: SigningKey;
-const workers: Worker[] = [];
+let workers: Worker[];
 
+/** A worker of two, locks of 30 s (or `lockDurationMs`), stalled jobs checked every 500 ms. */
 function startWorker(
   opts: { reporters?: (runId: string) => RunReporter[]; lockDurationMs?: number } = {},
 ): Worker {
-  const worker = startRunsWorker({
-    connection: REDIS,
-    prefix: bot.prefix,
+  return world.startWorker({
     concurrency: 2,
     lockDurationMs: opts.lockDurationMs ?? 30_000,
     stalledIntervalMs: 500,
-    processors: createProcessors({
-      world: sandboxRunWorld(stack, {
-        signingKey: key,
-        recoveryTimeoutMs: 20_000,
-        ...(opts.reporters ? { reporters: opts.reporters } : {}),
-      }),
-      slack: new WebClient(BOT_TOKEN, { slackApiUrl: bot.slack.apiUrl, retryConfig: { retries: 0 } }),
-      store: bot.store,
-      producer: bot.producer,
-      approvers: bot.settings.approvers.users,
-      approvalTimeoutMs: 30 * 60_000,
-    }),
+    ...(opts.reporters ? { reporters: opts.reporters } : {}),
   });
-  workers.push(worker);
-  return worker;
-}
-
-/** Polls until `pick` returns a value (a wait with a deadline, not a timing assertion). */
-async function until<T>(
-  what: string,
-  pick: () => Promise<T | null | undefined | false>,
-  ms = 45_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await pick();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** The statuses a run ends in (blocks/incident.ts `IncidentStatus`): what a test waits for before it asserts which. */
@@ -97,22 +51,11 @@ async function fireAlert(s: Scenario, fingerprint: string): Promise<void> {
   const webhook = structuredClone(s.alert);
   webhook.groupKey = `${webhook.groupKey}/${fingerprint}`;
   for (const a of webhook.alerts) a.fingerprint = fingerprint;
-  const res = await fetch(bot.alertsUrl, {
-    method: "POST",
-    headers: { authorization: `Bearer ${ALERT_TOKEN}`, "content-type": "application/json" },
-    body: JSON.stringify(webhook),
-  });
+  const res = await world.postAlert(webhook);
   expect(res.status).toBe(202);
 }
 
-async function reset(name: string): Promise<Scenario> {
-  const s = scenario(name);
-  stack.reset(s);
-  bot.slack.reset();
-  for (const i of await bot.store.recentIncidents(50))
-    await bot.store.updateIncident(i.key, { status: "archived" });
-  return s;
-}
+const reset = (name: string): Promise<Scenario> => world.reset(name);
 
 const threadOf = (incident: IncidentRecord) => {
   const root = bot.slack.messages(ALERT_CHANNEL).find((m) => m.thread_ts === null);
@@ -123,6 +66,21 @@ const threadOf = (incident: IncidentRecord) => {
 /** Starts a worker unless one runs, so each test can run on its own (`-t`). */
 function ensureWorker(): void {
   if (workers.length === 0) startWorker();
+}
+
+/**
+ * cascading-failure fired as a new alert (`fingerprint`), up to orders awaiting approval: the scenario,
+ * the incident and its escalation message (the one whose blocks hold `button`).
+ */
+async function ordersAwaitingApproval(fingerprint: string, button = ACTION_APPROVE) {
+  ensureWorker();
+  const s = await reset("cascading-failure");
+  await fireAlert(s, fingerprint);
+  const incident = await until("awaiting approval", incidentWithStatus(["awaiting_approval"], "orders"));
+  const escalation = await until("the escalation message", async () =>
+    bot.slack.messages(ALERT_CHANNEL).find((m) => JSON.stringify(m.blocks).includes(button)),
+  );
+  return { s, incident, escalation };
 }
 
 let triaged: Promise<IncidentRecord> | null = null;
@@ -147,18 +105,12 @@ function triagedCheckout(): Promise<IncidentRecord> {
 }
 
 beforeAll(async () => {
-  key = loadSigningKey({
-    path: join(mkdtempSync(join(tmpdir(), "backstop-slack-e2e-")), "key.pem"),
-    create: true,
-  });
-  stack = await startSandboxStack({ scenario: scenario("hallucinated-diagnosis") });
-  bot = await startBot({ clock: () => new Date() });
+  world = await startBotWorld({ scenario: namedScenario("hallucinated-diagnosis") });
+  ({ stack, bot, workers } = world);
 });
 
 afterAll(async () => {
-  for (const w of workers) await w.close(true).catch(() => undefined);
-  await bot?.close();
-  await stack?.close();
+  await world?.close();
 });
 
 describe("Backstop in Slack, end to end", () => {
@@ -193,14 +145,11 @@ describe("Backstop in Slack, end to end", () => {
   it("the receipt button uploads the signed receipt into the thread, and it verifies", async () => {
     const incident = await triagedCheckout();
     const { root } = threadOf(incident);
-    const res = await sendBlockAction(bot.eventsUrl, SIGNING_SECRET, {
-      user_id: STRANGER,
-      channel_id: ALERT_CHANNEL,
-      message_ts: root.ts,
-      thread_ts: root.ts,
-      action_id: ACTION_RECEIPT,
+    const res = await clickButton(bot, {
+      user: STRANGER,
+      message: root,
+      action: ACTION_RECEIPT,
       value: incident.runId,
-      response_url: bot.slack.newResponseUrl(),
     });
     expect(res.status).toBe(200);
     const file = await until("the uploaded receipt", async () =>
@@ -211,24 +160,9 @@ describe("Backstop in Slack, end to end", () => {
   });
 
   it("cascading-failure escalates; a stranger's click changes nothing; an approver's double click acts once", async () => {
-    ensureWorker();
-    const s = await reset("cascading-failure");
-    await fireAlert(s, "c0ffee0000000001");
-    const incident = await until("awaiting approval", incidentWithStatus(["awaiting_approval"], "orders"));
-    const escalation = await until("the escalation message", async () =>
-      bot.slack.messages(ALERT_CHANNEL).find((m) => JSON.stringify(m.blocks).includes(ACTION_APPROVE)),
-    );
+    const { incident, escalation } = await ordersAwaitingApproval("c0ffee0000000001");
     const click = (user: string, action = ACTION_APPROVE) =>
-      sendBlockAction(bot.eventsUrl, SIGNING_SECRET, {
-        user_id: user,
-        channel_id: ALERT_CHANNEL,
-        message_ts: escalation.ts,
-        thread_ts: escalation.thread_ts ?? escalation.ts,
-        action_id: action,
-        value: incident.runId,
-        response_url: bot.slack.newResponseUrl(),
-        message: { text: escalation.text, blocks: escalation.blocks },
-      });
+      clickButton(bot, { user, message: escalation, action, value: incident.runId, withBlocks: true });
     const before = bot.decisionCalls.length;
     expect((await click(STRANGER)).status).toBe(200);
     await until("the refusal", async () => bot.slack.ephemerals(STRANGER).length > 0);
@@ -245,21 +179,12 @@ describe("Backstop in Slack, end to end", () => {
   });
 
   it("Reject executes nothing", async () => {
-    ensureWorker();
-    const s = await reset("cascading-failure");
-    await fireAlert(s, "c0ffee0000000002");
-    const incident = await until("awaiting approval", incidentWithStatus(["awaiting_approval"], "orders"));
-    const escalation = await until("the escalation message", async () =>
-      bot.slack.messages(ALERT_CHANNEL).find((m) => JSON.stringify(m.blocks).includes(ACTION_REJECT)),
-    );
-    await sendBlockAction(bot.eventsUrl, SIGNING_SECRET, {
-      user_id: APPROVER,
-      channel_id: ALERT_CHANNEL,
-      message_ts: escalation.ts,
-      thread_ts: escalation.thread_ts ?? escalation.ts,
-      action_id: ACTION_REJECT,
+    const { incident, escalation } = await ordersAwaitingApproval("c0ffee0000000002", ACTION_REJECT);
+    await clickButton(bot, {
+      user: APPROVER,
+      message: escalation,
+      action: ACTION_REJECT,
       value: incident.runId,
-      response_url: bot.slack.newResponseUrl(),
     });
     const done = await until("finished after the rejection", finished(incident.key));
     expect(done.status).toBe("escalated");
@@ -267,13 +192,7 @@ describe("Backstop in Slack, end to end", () => {
   });
 
   it("an escalation nobody decides expires: rejected, nothing changed, its buttons gone", async () => {
-    ensureWorker();
-    const s = await reset("cascading-failure");
-    await fireAlert(s, "c0ffee0000000003");
-    const incident = await until("awaiting approval", incidentWithStatus(["awaiting_approval"], "orders"));
-    const escalation = await until("the escalation message", async () =>
-      bot.slack.messages(ALERT_CHANNEL).find((m) => JSON.stringify(m.blocks).includes(ACTION_APPROVE)),
-    );
+    const { incident, escalation } = await ordersAwaitingApproval("c0ffee0000000003");
     // The 30-minute timeout, brought forward.
     await bot.producer.cancelExpiry(incident.runId);
     await bot.producer.scheduleExpiry(incident.runId, 10);
@@ -288,13 +207,7 @@ describe("Backstop in Slack, end to end", () => {
   });
 
   it("while orders awaits approval a second alert joins its thread; Alertmanager's resolution withdraws the approval", async () => {
-    ensureWorker();
-    const s = await reset("cascading-failure");
-    await fireAlert(s, "c0ffee0000000004");
-    const incident = await until("awaiting approval", incidentWithStatus(["awaiting_approval"], "orders"));
-    const escalation = await until("the escalation message", async () =>
-      bot.slack.messages(ALERT_CHANNEL).find((m) => JSON.stringify(m.blocks).includes(ACTION_APPROVE)),
-    );
+    const { s, incident, escalation } = await ordersAwaitingApproval("c0ffee0000000004");
     const jobsBefore = (await bot.jobs()).filter((j) => j.name === "triage").length;
 
     // Another alert (another group) for the same Deployment: it joins, no second run.
@@ -305,11 +218,7 @@ describe("Backstop in Slack, end to end", () => {
       a.fingerprint = "c0ffee00000000a4";
       a.labels = { ...a.labels, alertname: "KubeDeploymentRolloutStuck" };
     }
-    const joined = await fetch(bot.alertsUrl, {
-      method: "POST",
-      headers: { authorization: `Bearer ${ALERT_TOKEN}`, "content-type": "application/json" },
-      body: JSON.stringify(other),
-    });
+    const joined = await world.postAlert(other);
     expect(joined.status).toBe(200);
     expect(((await joined.json()) as { joined: { joined: string }[] }).joined[0]?.joined).toBe(incident.key);
     await until("the join note", async () =>
@@ -329,11 +238,7 @@ describe("Backstop in Slack, end to end", () => {
       a.status = "resolved";
       a.endsAt = new Date().toISOString();
     }
-    const res = await fetch(bot.alertsUrl, {
-      method: "POST",
-      headers: { authorization: `Bearer ${ALERT_TOKEN}`, "content-type": "application/json" },
-      body: JSON.stringify(resolved),
-    });
+    const res = await world.postAlert(resolved);
     expect(res.status).toBe(200);
     const done = await until("finished after the withdrawal", finished(incident.key));
     expect(done.status).toBe("escalated");
@@ -355,14 +260,11 @@ describe("Backstop in Slack, end to end", () => {
     expect(stack.cluster.mutations()).toHaveLength(0);
     // The workload is free again, and a later click finds the approval decided.
     expect(await bot.store.activeRun("default/shop/orders")).toBeNull();
-    await sendBlockAction(bot.eventsUrl, SIGNING_SECRET, {
-      user_id: APPROVER,
-      channel_id: ALERT_CHANNEL,
-      message_ts: escalation.ts,
-      thread_ts: escalation.thread_ts ?? escalation.ts,
-      action_id: ACTION_APPROVE,
+    await clickButton(bot, {
+      user: APPROVER,
+      message: escalation,
+      action: ACTION_APPROVE,
       value: incident.runId,
-      response_url: bot.slack.newResponseUrl(),
     });
     await until("told it was decided", async () =>
       bot.slack.ephemerals(APPROVER).some((m) => m.text.includes("already decided (withdrawn)")),
@@ -386,11 +288,7 @@ describe("Backstop in Slack, end to end", () => {
       labels: { ...labels, pod },
       fingerprint: `b0d0000000000${i}`,
     }));
-    const res = await fetch(bot.alertsUrl, {
-      method: "POST",
-      headers: { authorization: `Bearer ${ALERT_TOKEN}`, "content-type": "application/json" },
-      body: JSON.stringify(webhook),
-    });
+    const res = await world.postAlert(webhook);
     expect(res.status).toBe(202);
     expect(((await res.json()) as { queued: unknown[] }).queued).toHaveLength(2);
     const incident = await until("awaiting approval", incidentWithStatus(["awaiting_approval"], "orders"));
@@ -406,14 +304,11 @@ describe("Backstop in Slack, end to end", () => {
       .filter((m) => JSON.stringify(m.blocks).includes(ACTION_APPROVE));
     expect(approvals).toHaveLength(1);
     // End the run: the workload is free again.
-    await sendBlockAction(bot.eventsUrl, SIGNING_SECRET, {
-      user_id: APPROVER,
-      channel_id: ALERT_CHANNEL,
-      message_ts: approvals[0]!.ts,
-      thread_ts: approvals[0]!.thread_ts ?? approvals[0]!.ts,
-      action_id: ACTION_REJECT,
+    await clickButton(bot, {
+      user: APPROVER,
+      message: approvals[0]!,
+      action: ACTION_REJECT,
       value: incident.runId,
-      response_url: bot.slack.newResponseUrl(),
     });
     await until("finished", finished(incident.key));
     await until("released", async () => (await bot.store.activeRun("default/shop/orders")) === null);

@@ -1,20 +1,10 @@
-import { WebClient } from "@slack/web-api";
 import type { Worker } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sendSlashCommand } from "../../sandbox/slack/index.js";
 import { BackstopError } from "../../src/errors.js";
-import { createProcessors } from "../../src/queue/processors.js";
-import { startRunsWorker } from "../../src/queue/runs.js";
 import type { RunWorld } from "../../src/queue/world.js";
-import {
-  ALERT_CHANNEL,
-  APPROVER,
-  BOT_TOKEN,
-  type Bot,
-  REDIS,
-  SIGNING_SECRET,
-  startBot,
-} from "./app-fixture.js";
+import { startBotWorker } from "../fixtures/bot-world.js";
+import { ALERT_CHANNEL, APPROVER, type Bot, SIGNING_SECRET, startBot } from "./app-fixture.js";
 
 // When a run cannot even start (the infra MCP server is down), BullMQ retries it, and after the last
 // attempt the channel hears about it: the incident is marked failed, nothing is lost in silence.
@@ -32,18 +22,10 @@ const downWorld: RunWorld = {
 
 beforeAll(async () => {
   bot = await startBot({ clock: () => new Date() });
-  worker = startRunsWorker({
-    connection: REDIS,
-    prefix: bot.prefix,
+  worker = startBotWorker(bot, downWorld, {
     concurrency: 1,
-    processors: createProcessors({
-      world: downWorld,
-      slack: new WebClient(BOT_TOKEN, { slackApiUrl: bot.slack.apiUrl, retryConfig: { retries: 0 } }),
-      store: bot.store,
-      producer: bot.producer,
-      approvers: [APPROVER],
-      approvalTimeoutMs: 60_000,
-    }),
+    approvers: [APPROVER],
+    approvalTimeoutMs: 60_000,
   });
 });
 afterAll(async () => {
