@@ -36,6 +36,8 @@ export interface ProcessorDeps {
 
 /** Keeps the incident record and the job's progress in step with the run's stage. */
 class StageReporter implements RunReporter {
+  private lastStage: string | null = null;
+
   constructor(
     private readonly store: RunStore,
     private readonly key: string,
@@ -56,7 +58,11 @@ class StageReporter implements RunReporter {
       patch.stage = null;
     }
     await this.store.updateIncident(this.key, patch);
-    if (this.setStage) await this.setStage(stage);
+    // The job's progress changes with the stage, not with every event of it.
+    if (this.setStage && stage !== this.lastStage) {
+      this.lastStage = stage;
+      await this.setStage(stage);
+    }
   }
 }
 
