@@ -1,4 +1,10 @@
-import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from "./selectors.js";
+import {
+  matchesFields,
+  matchesLabels,
+  parseFieldSelector,
+  parseLabelSelector,
+  type Requirement,
+} from "./selectors.js";
 import type { Obj, World } from "./world.js";
 
 /**
@@ -48,38 +54,49 @@ export const POD_FIELDS = [
 /** Field selectors every other list accepts. */
 export const META_FIELDS = ["metadata.name", "metadata.namespace"];
 
+/** The flattened field values of an object (`a.b` → value, three levels deep), as field selectors read them. */
+function flat(o: Obj, prefix = ""): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(o)) {
+    const p = prefix ? `${prefix}.${k}` : k;
+    if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") out[p] = String(v);
+    else if (v && typeof v === "object" && !Array.isArray(v) && p.split(".").length < 3)
+      Object.assign(out, flat(v as Obj, p));
+  }
+  if (!prefix && o.source && typeof o.source === "object")
+    out.source = String((o.source as Obj).component ?? "");
+  return out;
+}
+
+/** A list request's parsed selectors. */
+export interface Selectors {
+  labels: Requirement[];
+  fields: Requirement[];
+}
+
 /**
  * A list object (`kind`, `apiVersion`, `metadata.resourceVersion`, `items`) of `items` filtered by the
  * query's `labelSelector` and `fieldSelector` (over `fields`) and cut to `limit` (0 or absent: all).
+ * `items` is the collection, or a function of the parsed selectors answering it (it may leave out objects
+ * that cannot match, so a selective list only builds what it returns; the selectors are applied anyway).
  * @throws StatusError 400 for an invalid selector.
  */
 export function list(
   world: World,
   kind: string,
   apiVersion: string,
-  items: Obj[],
+  items: Obj[] | ((selectors: Selectors) => Obj[]),
   query: URLSearchParams,
   fields: string[],
 ): Obj {
   const labelReqs = parseLabelSelector(query.get("labelSelector") ?? undefined);
   const fieldReqs = parseFieldSelector(query.get("fieldSelector") ?? undefined, fields);
-  const flat = (o: Obj, prefix = ""): Record<string, string> => {
-    const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(o)) {
-      const p = prefix ? `${prefix}.${k}` : k;
-      if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") out[p] = String(v);
-      else if (v && typeof v === "object" && !Array.isArray(v) && p.split(".").length < 3)
-        Object.assign(out, flat(v as Obj, p));
-    }
-    if (!prefix && o.source && typeof o.source === "object")
-      out.source = String((o.source as Obj).component ?? "");
-    return out;
-  };
-  const filtered = items.filter((item) => {
+  const all = typeof items === "function" ? items({ labels: labelReqs, fields: fieldReqs }) : items;
+  const filtered = all.filter((item) => {
     const meta = (item.metadata ?? {}) as Obj;
     return (
       matchesLabels(labelReqs, meta.labels as Record<string, string> | undefined) &&
-      matchesFields(fieldReqs, flat(item))
+      (fieldReqs.length === 0 || matchesFields(fieldReqs, flat(item)))
     );
   });
   const limit = Number(query.get("limit") ?? "0");

@@ -20,6 +20,9 @@ export type { ClusterSnapshot, Mutation, WorkloadSnapshot } from "./world.js";
 
 const log = childLogger("sandbox.cluster");
 
+/** How long an idle keep-alive connection stays open, ms (kube-apiserver's `IdleTimeout` is 90 s). */
+export const KEEP_ALIVE_MS = 90_000;
+
 /**
  * Options for {@link startSandboxCluster}. `scenario` is a parsed {@link Scenario}; the server listens on
  * `host` (default `127.0.0.1`): plain HTTP on `port` and TLS on `httpsPort` (both default 0: ephemeral).
@@ -135,8 +138,13 @@ export async function startSandboxCluster(opts: SandboxClusterOptions): Promise<
   const host = opts.host ?? "127.0.0.1";
   const tls = await generateSandboxTls(host);
   const handler = createHandler(state);
-  const server = createServer(handler);
-  const secure = createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, handler);
+  // Keep-alive as kube-apiserver serves it (idle connections kept 90 s), so clients reuse connections
+  // (and TLS sessions) instead of paying a handshake per request; Node's default is 5 s.
+  const server = createServer({ keepAliveTimeout: KEEP_ALIVE_MS }, handler);
+  const secure = createHttpsServer(
+    { cert: tls.certPem, key: tls.keyPem, keepAliveTimeout: KEEP_ALIVE_MS },
+    handler,
+  );
   const listen = (srv: typeof server | typeof secure, port: number) =>
     new Promise<number>((resolve, reject) => {
       srv.once("error", (err) =>

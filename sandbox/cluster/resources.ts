@@ -132,7 +132,7 @@ export async function serveResource(rr: ResourceRequest): Promise<void> {
       });
     case "pods":
       return call({
-        list: () => list(world, "PodList", "v1", world.listPods(ns), q, POD_FIELDS),
+        list: () => list(world, "PodList", "v1", (sel) => world.listPods(ns, sel.labels), q, POD_FIELDS),
         get: () => world.getPod(r.namespace, r.name),
         delete: () => world.deletePod(r.namespace, r.name, user, dryRun),
       });
@@ -149,7 +149,10 @@ export async function serveResource(rr: ResourceRequest): Promise<void> {
       return;
     }
     case "events":
-      return call({ list: () => list(world, "EventList", "v1", world.listEvents(ns), q, EVENT_FIELDS) });
+      return call({
+        list: () =>
+          list(world, "EventList", "v1", (sel) => world.listEvents(ns, sel.fields), q, EVENT_FIELDS),
+      });
     case "secrets":
     case "services":
     case "configmaps":
@@ -165,7 +168,15 @@ export async function serveResource(rr: ResourceRequest): Promise<void> {
       });
     case "deployments":
       return call({
-        list: () => list(world, "DeploymentList", "apps/v1", world.listDeployments(ns), q, META_FIELDS),
+        list: () =>
+          list(
+            world,
+            "DeploymentList",
+            "apps/v1",
+            (sel) => world.listDeployments(ns, sel.labels),
+            q,
+            META_FIELDS,
+          ),
         get: () => world.getDeployment(r.namespace, r.name),
         write: () =>
           world.writeDeployment(r.namespace, r.name, user, writeVerb, "deployments", dryRun, patchOrPut),
@@ -180,12 +191,28 @@ export async function serveResource(rr: ResourceRequest): Promise<void> {
       return call({ get: () => world.getDeployment(r.namespace, r.name) });
     case "replicasets":
       return call({
-        list: () => list(world, "ReplicaSetList", "apps/v1", world.listReplicaSets(ns), q, META_FIELDS),
+        list: () =>
+          list(
+            world,
+            "ReplicaSetList",
+            "apps/v1",
+            (sel) => world.listReplicaSets(ns, sel.labels),
+            q,
+            META_FIELDS,
+          ),
         get: () => world.getReplicaSet(r.namespace, r.name),
       });
     case "statefulsets":
       return call({
-        list: () => list(world, "StatefulSetList", "apps/v1", world.listStatefulSets(ns), q, META_FIELDS),
+        list: () =>
+          list(
+            world,
+            "StatefulSetList",
+            "apps/v1",
+            (sel) => world.listStatefulSets(ns, sel.labels),
+            q,
+            META_FIELDS,
+          ),
         get: () => world.getStatefulSet(r.namespace, r.name),
         write: () => world.writeStatefulSet(r.namespace, r.name, user, writeVerb, dryRun, patchOrPut),
         delete: () => world.deleteStatefulSet(r.namespace, r.name, user, dryRun),

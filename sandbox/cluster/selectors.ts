@@ -52,27 +52,29 @@ export function parseLabelSelector(text: string | undefined): Requirement[] {
   });
 }
 
+/** True when value `v` (undefined: the key is absent) satisfies requirement `r`. */
+export function matchesValue(r: Requirement, v: string | undefined): boolean {
+  switch (r.op) {
+    case "=":
+      return v === r.values[0];
+    case "!=":
+      return v !== r.values[0];
+    case "in":
+      return v !== undefined && r.values.includes(v);
+    case "notin":
+      return v === undefined || !r.values.includes(v);
+    case "exists":
+      return v !== undefined;
+    case "!exists":
+      return v === undefined;
+  }
+  return false;
+}
+
 /** True when `labels` satisfy every requirement. */
 export function matchesLabels(reqs: Requirement[], labels: Record<string, string> | undefined): boolean {
   const l = labels ?? {};
-  return reqs.every((r) => {
-    const v = l[r.key];
-    switch (r.op) {
-      case "=":
-        return v === r.values[0];
-      case "!=":
-        return v !== r.values[0];
-      case "in":
-        return v !== undefined && r.values.includes(v);
-      case "notin":
-        return v === undefined || !r.values.includes(v);
-      case "exists":
-        return v !== undefined;
-      case "!exists":
-        return v === undefined;
-    }
-    return false;
-  });
+  return reqs.every((r) => matchesValue(r, l[r.key]));
 }
 
 /**

@@ -3,10 +3,18 @@
 /** FNV-1a, 32 bit, over the UTF-8 bytes of `text` (the hash Kubernetes' `ComputeHash` uses for pod templates). */
 export function fnv32a(text: string): number {
   let h = 0x811c9dc5;
-  for (const b of Buffer.from(text, "utf8")) {
-    h ^= b;
-    h = Math.imul(h, 0x01000193) >>> 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    // ASCII is its own UTF-8; anything else goes through the encoder (hashes are rare and short).
+    if (c >= 0x80) return fnv32aBytes(Buffer.from(text, "utf8"));
+    h = Math.imul(h ^ c, 0x01000193) >>> 0;
   }
+  return h >>> 0;
+}
+
+function fnv32aBytes(bytes: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (const b of bytes) h = Math.imul(h ^ b, 0x01000193) >>> 0;
   return h >>> 0;
 }
 

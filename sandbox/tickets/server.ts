@@ -2,8 +2,10 @@ import { createServer } from "node:http";
 import { createMcpExpressApp } from "@modelcontextprotocol/sdk/server/express.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import type { Request, Response } from "express";
 import { z } from "zod";
+import * as zm from "zod/v4-mini";
 import { mountStatelessMcp } from "../../src/mcp/stateless-http.js";
 import { closeServer, listen, sendJson } from "../http.js";
 
@@ -51,6 +53,63 @@ const READ = {
   idempotentHint: true,
   openWorldHint: false,
 } as const;
+const DESTRUCTIVE = {
+  readOnlyHint: false,
+  destructiveHint: true,
+  idempotentHint: true,
+  openWorldHint: true,
+} as const;
+
+/*
+ * The tools' definitions are built once: the server is stateless (one `McpServer` per request), and
+ * building zod schemas and the SDK's JSON-schema validator per request cost more than the request itself.
+ * Each input shape is wrapped as `registerTool` wraps a raw shape (the SDK's `objectFromShape`: zod mini's `object`).
+ */
+const CREATE_ISSUE = {
+  title: "Create issue",
+  description: "Creates an issue in a team. Returns its id, identifier (e.g. BKS-1) and URL.",
+  inputSchema: zm.object({
+    title: z.string().min(1).max(255),
+    description: z.string().max(50_000).default(""),
+    teamId: z.string().min(1).optional(),
+    labels: z.array(z.string().min(1)).optional(),
+    priority: z.number().int().min(0).max(4).optional(),
+  }),
+  outputSchema: IssueOutput,
+  annotations: {
+    readOnlyHint: false,
+    destructiveHint: false,
+    idempotentHint: false,
+    openWorldHint: true,
+  },
+};
+const LIST_ISSUES = {
+  title: "List issues",
+  description: "Lists issues, newest first (at most 50).",
+  inputSchema: zm.object({ limit: z.number().int().min(1).max(50).default(50) }),
+  annotations: READ,
+};
+const UPDATE_ISSUE = {
+  title: "Update issue",
+  description: "Updates an issue's title, description, state, labels or priority.",
+  inputSchema: zm.object({
+    id: z.string().min(1),
+    title: z.string().min(1).optional(),
+    description: z.string().optional(),
+    state: z.enum(["Triage", "Todo", "In Progress", "Done", "Canceled"]).optional(),
+    labels: z.array(z.string()).optional(),
+    priority: z.number().int().min(0).max(4).optional(),
+  }),
+  annotations: DESTRUCTIVE,
+};
+const DELETE_ISSUE = {
+  title: "Delete issue",
+  description: "Deletes an issue permanently.",
+  inputSchema: zm.object({ id: z.string().min(1) }),
+  annotations: DESTRUCTIVE,
+};
+/** One validator for every per-request server (the SDK would build an Ajv instance per server; only elicitation uses it). */
+const JSON_SCHEMA_VALIDATOR = new AjvJsonSchemaValidator();
 
 function ok(structured: Record<string, unknown>): CallToolResult {
   return { content: [{ type: "text", text: JSON.stringify(structured) }], structuredContent: structured };
@@ -78,106 +137,43 @@ export async function startSandboxTickets(
   const build = (): McpServer => {
     const server = new McpServer(
       { name: "sandbox-tickets", version: "0.1.0" },
-      { capabilities: { tools: {} } },
+      { capabilities: { tools: {} }, jsonSchemaValidator: JSON_SCHEMA_VALIDATOR },
     );
-    server.registerTool(
-      "create_issue",
-      {
-        title: "Create issue",
-        description: "Creates an issue in a team. Returns its id, identifier (e.g. BKS-1) and URL.",
-        inputSchema: {
-          title: z.string().min(1).max(255),
-          description: z.string().max(50_000).default(""),
-          teamId: z.string().min(1).optional(),
-          labels: z.array(z.string().min(1)).optional(),
-          priority: z.number().int().min(0).max(4).optional(),
-        },
-        outputSchema: IssueOutput,
-        annotations: {
-          readOnlyHint: false,
-          destructiveHint: false,
-          idempotentHint: false,
-          openWorldHint: true,
-        },
-      },
-      async (a) => {
-        seq += 1;
-        const identifier = `BKS-${seq}`;
-        const now = new Date().toISOString();
-        const issue: Issue = {
-          id: identifier,
-          identifier,
-          title: a.title,
-          description: a.description,
-          teamId: a.teamId ?? "team-backstop",
-          labels: a.labels ?? [],
-          priority: a.priority ?? 0,
-          state: "Triage",
-          url: `${base}/issue/${identifier}`,
-          createdAt: now,
-          updatedAt: now,
-        };
-        issues.push(issue);
-        return ok({ id: issue.id, identifier, url: issue.url });
-      },
+    server.registerTool("create_issue", CREATE_ISSUE, async (a) => {
+      seq += 1;
+      const identifier = `BKS-${seq}`;
+      const now = new Date().toISOString();
+      const issue: Issue = {
+        id: identifier,
+        identifier,
+        title: a.title,
+        description: a.description,
+        teamId: a.teamId ?? "team-backstop",
+        labels: a.labels ?? [],
+        priority: a.priority ?? 0,
+        state: "Triage",
+        url: `${base}/issue/${identifier}`,
+        createdAt: now,
+        updatedAt: now,
+      };
+      issues.push(issue);
+      return ok({ id: issue.id, identifier, url: issue.url });
+    });
+    server.registerTool("list_issues", LIST_ISSUES, async ({ limit }) =>
+      ok({ issues: [...issues].reverse().slice(0, limit) }),
     );
-    server.registerTool(
-      "list_issues",
-      {
-        title: "List issues",
-        description: "Lists issues, newest first (at most 50).",
-        inputSchema: { limit: z.number().int().min(1).max(50).default(50) },
-        annotations: READ,
-      },
-      async ({ limit }) => ok({ issues: [...issues].reverse().slice(0, limit) }),
-    );
-    server.registerTool(
-      "update_issue",
-      {
-        title: "Update issue",
-        description: "Updates an issue's title, description, state, labels or priority.",
-        inputSchema: {
-          id: z.string().min(1),
-          title: z.string().min(1).optional(),
-          description: z.string().optional(),
-          state: z.enum(["Triage", "Todo", "In Progress", "Done", "Canceled"]).optional(),
-          labels: z.array(z.string()).optional(),
-          priority: z.number().int().min(0).max(4).optional(),
-        },
-        annotations: {
-          readOnlyHint: false,
-          destructiveHint: true,
-          idempotentHint: true,
-          openWorldHint: true,
-        },
-      },
-      async ({ id, ...patch }) => {
-        const issue = issues.find((i) => i.id === id);
-        if (!issue) return fail(`issue ${id} not found`);
-        for (const [k, v] of Object.entries(patch)) if (v !== undefined) Object.assign(issue, { [k]: v });
-        issue.updatedAt = new Date().toISOString();
-        return ok({ id: issue.id, identifier: issue.identifier, url: issue.url });
-      },
-    );
-    server.registerTool(
-      "delete_issue",
-      {
-        title: "Delete issue",
-        description: "Deletes an issue permanently.",
-        inputSchema: { id: z.string().min(1) },
-        annotations: {
-          readOnlyHint: false,
-          destructiveHint: true,
-          idempotentHint: true,
-          openWorldHint: true,
-        },
-      },
-      async ({ id }) => {
-        const before = issues.length;
-        issues = issues.filter((i) => i.id !== id);
-        return before === issues.length ? fail(`issue ${id} not found`) : ok({ id, deleted: true });
-      },
-    );
+    server.registerTool("update_issue", UPDATE_ISSUE, async ({ id, ...patch }) => {
+      const issue = issues.find((i) => i.id === id);
+      if (!issue) return fail(`issue ${id} not found`);
+      for (const [k, v] of Object.entries(patch)) if (v !== undefined) Object.assign(issue, { [k]: v });
+      issue.updatedAt = new Date().toISOString();
+      return ok({ id: issue.id, identifier: issue.identifier, url: issue.url });
+    });
+    server.registerTool("delete_issue", DELETE_ISSUE, async ({ id }) => {
+      const before = issues.length;
+      issues = issues.filter((i) => i.id !== id);
+      return before === issues.length ? fail(`issue ${id} not found`) : ok({ id, deleted: true });
+    });
     return server;
   };
 

@@ -74,7 +74,9 @@ function scaleRs(st: WorldState, d: DeployState, rs: RsState, replicas: number, 
 
 /** Creates or deletes a ReplicaSet's pods to match `rs.replicas`; `quiet` records no events (the initial world). */
 export function syncRsPods(st: WorldState, rs: RsState, at: number, quiet: boolean): void {
-  const pods = st.podsOwnedBy(rs.ns, rs.uid).sort((a, b) => a.created - b.created);
+  const pods = st.podsOwnedBy(rs.ns, rs.uid);
+  if (pods.length === rs.replicas) return; // nothing to create or delete (every request reconciles)
+  pods.sort((a, b) => a.created - b.created);
   const w = st.deployments.get(key(rs.ns, rs.owner))?.workload;
   if (!w) return;
   const ref: InvolvedRef = {
@@ -204,11 +206,22 @@ export function reconcileDeployment(st: WorldState, d: DeployState, at: number):
   scaleRs(st, d, current, desired, at);
 }
 
-/** Advances every controller to `now()`. */
+/**
+ * Advances every controller to `now()`. Without a rollout the controllers depend on the stored state only,
+ * not on the time: once a run without rollouts changed nothing (no new resourceVersion), every later run
+ * changes nothing until something does (a write, a delete, a reset), so it is skipped (every request
+ * reconciles first, and a large world has many workloads).
+ */
 export function reconcile(st: WorldState): void {
+  if (st.settledRv === st.rvCounter) return;
+  const before = st.rvCounter;
+  const rolling =
+    [...st.deployments.values()].some((d) => d.rollout) ||
+    [...st.statefulSets.values()].some((s) => s.rollout);
   const at = st.now();
   for (const d of st.deployments.values()) reconcileDeployment(st, d, at);
   for (const s of st.statefulSets.values()) syncStsPods(st, s, at);
+  if (!rolling && st.rvCounter === before) st.settledRv = before;
 }
 
 /** ms until the last running rollout ends (0 when none runs). */

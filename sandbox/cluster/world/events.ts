@@ -1,7 +1,8 @@
+import { matchesValue, type Requirement } from "../selectors.js";
 import { k8sTime, uidFor } from "../util.js";
 import type { WorldState } from "./state.js";
-import { hex8, NODE, pullError } from "./template.js";
-import type { EventRecord, InvolvedRef, Obj } from "./types.js";
+import { hex8, key, NODE, pullError } from "./template.js";
+import type { EventRecord, InvolvedRef, Obj, PodState } from "./types.js";
 
 /**
  * core/v1 Events: the stored ones (controllers' and the scenario's) plus the ones the kubelet would have
@@ -9,13 +10,66 @@ import type { EventRecord, InvolvedRef, Obj } from "./types.js";
  * derived at read time. Events older than the API server's default `--event-ttl` (1h) are dropped.
  */
 
-/** Persisted events plus the ones derived from pods' current state, as core/v1 Event objects, oldest first. */
-export function listEvents(st: WorldState, ns: string | undefined): Obj[] {
+/** Event fields (field-selector keys) a record's involved object and namespace fix, as the rendered Event has them. */
+const INVOLVED_FIELDS = [
+  "involvedObject.kind",
+  "involvedObject.name",
+  "involvedObject.namespace",
+  "involvedObject.uid",
+  "involvedObject.apiVersion",
+  "involvedObject.fieldPath",
+  "metadata.namespace",
+];
+/** Of those, the ones every event the kubelet derives for one pod shares (`fieldPath` differs by reason). */
+const POD_FIELDS = INVOLVED_FIELDS.filter((f) => f !== "involvedObject.fieldPath");
+const INVOLVED_PREFIX = "involvedObject.";
+
+/**
+ * Whether an event about `involved` in namespace `ns` can satisfy `reqs` (whose keys are all
+ * {@link INVOLVED_FIELDS}): each key is read as field selectors read the rendered Event.
+ */
+function mayMatch(reqs: Requirement[], involved: Partial<InvolvedRef>, ns: string): boolean {
+  for (const r of reqs) {
+    const v =
+      r.key === "metadata.namespace"
+        ? ns
+        : (involved as Record<string, unknown>)[r.key.slice(INVOLVED_PREFIX.length)];
+    const scalar = typeof v === "string" || typeof v === "number" || typeof v === "boolean";
+    if (!matchesValue(r, scalar ? String(v) : undefined)) return false;
+  }
+  return true;
+}
+
+/**
+ * Persisted events plus the ones derived from pods' current state, as core/v1 Event objects, oldest first.
+ * Events whose involved object or namespace fails a requirement of `fieldReqs` (a parsed field selector)
+ * are left out before they are built; the caller still applies the whole selector to what is returned.
+ */
+export function listEvents(st: WorldState, ns: string | undefined, fieldReqs: Requirement[] = []): Obj[] {
   const at = st.now();
   const cutoff = at - 3_600_000; // the API server's default --event-ttl is 1h
-  const records = [...st.events, ...derivedEvents(st, at)].filter((e) => e.last >= cutoff);
-  return records
-    .filter((e) => ns === undefined || e.ns === ns)
+  const recordReqs = fieldReqs.filter((r) => INVOLVED_FIELDS.includes(r.key));
+  const podReqs = fieldReqs.filter((r) => POD_FIELDS.includes(r.key));
+  // `involvedObject.name=X` (how clients ask for one object's events) needs only X's events and pod.
+  const name = fieldReqs.find((r) => r.key === "involvedObject.name" && r.op === "=")?.values[0];
+  const candidates = name === undefined ? st.events : (st.eventsByInvolvedName.get(name) ?? []);
+  const stored = candidates.filter(
+    (e) => e.last >= cutoff && (ns === undefined || e.ns === ns) && mayMatch(recordReqs, e.involved, e.ns),
+  );
+  const named = name !== undefined && ns !== undefined ? st.pods.get(key(ns, name)) : undefined;
+  const derived = derivedEvents(
+    st,
+    at,
+    name !== undefined && ns !== undefined ? (named ? [named] : []) : st.pods.values(),
+    (pod) =>
+      (ns === undefined || pod.ns === ns) &&
+      mayMatch(
+        podReqs,
+        { kind: "Pod", name: pod.name, namespace: pod.ns, uid: pod.uid, apiVersion: "v1" },
+        pod.ns,
+      ),
+  ).filter((e) => e.last >= cutoff);
+  return [...stored, ...derived]
     .sort((a, b) => a.last - b.last)
     .map((e) => ({
       apiVersion: "v1",
@@ -41,10 +95,19 @@ export function listEvents(st: WorldState, ns: string | undefined): Obj[] {
     }));
 }
 
-/** The kubelet's and scheduler's events for every pod as it is at `at` (not stored; recomputed per read). */
-function derivedEvents(st: WorldState, at: number): EventRecord[] {
+/**
+ * The kubelet's and scheduler's events for each of `pods` that `keep` accepts, as it is at `at` (not
+ * stored; recomputed per read).
+ */
+function derivedEvents(
+  st: WorldState,
+  at: number,
+  pods: Iterable<PodState>,
+  keep: (pod: PodState) => boolean,
+): EventRecord[] {
   const out: EventRecord[] = [];
-  for (const pod of st.pods.values()) {
+  for (const pod of pods) {
+    if (!keep(pod)) continue;
     const view = st.podView(pod, at);
     const c = view.container;
     const involved: InvolvedRef = {

@@ -1,5 +1,6 @@
 import type { HealthProfile, Scenario, WorkloadSpec } from "../../../scenarios/schema.js";
 import type { SandboxUser } from "../rbac.js";
+import { matchesLabels, type Requirement } from "../selectors.js";
 import { notFound, StatusError } from "../status.js";
 import { buildWorld } from "./build.js";
 import * as controllers from "./controllers.js";
@@ -9,7 +10,7 @@ import { deploymentObject, nsObject, rsObject, scaleObject, stsObject } from "./
 import { podObject } from "./render-pod.js";
 import { snapshot } from "./snapshot.js";
 import { WorldState } from "./state.js";
-import { containersOf, key, profileAt, READY_STATES } from "./template.js";
+import { containersOf, key, profileAt, READY_STATES, templateLabels } from "./template.js";
 import type { ClusterSnapshot, Mutation, Obj, PodSummary, Stored, TimelineEntry } from "./types.js";
 import * as writes from "./writes.js";
 
@@ -78,15 +79,21 @@ export class World {
 
   // ---------------------------------------------------------------- reads (one generic list/get)
 
-  /** Renders the objects of `map` in `ns` (all when undefined), optionally sorted first. */
+  /**
+   * Renders the objects of `map` in `ns` (all when undefined) whose labels (`labelsOf`, the labels the
+   * rendered object carries) match `labelReqs`, optionally sorted first. Only what is returned is rendered.
+   */
   private list<T extends Stored>(
     map: Map<string, T>,
     ns: string | undefined,
     render: (o: T, at: number) => Obj,
+    labelsOf: (o: T) => Record<string, string>,
+    labelReqs: Requirement[],
     order?: (a: T, b: T) => number,
   ): Obj[] {
     const at = this.st.now();
-    const found = this.st.inNamespace(map, ns);
+    let found = this.st.inNamespace(map, ns);
+    if (labelReqs.length > 0) found = found.filter((o) => matchesLabels(labelReqs, labelsOf(o)));
     return (order ? found.sort(order) : found).map((o) => render(o, at));
   }
 
@@ -124,9 +131,9 @@ export class World {
     return nsObject(ns);
   }
 
-  /** Deployments in `ns` (all namespaces when undefined). */
-  listDeployments(ns: string | undefined): Obj[] {
-    return this.list(this.st.deployments, ns, this.renderDeploy);
+  /** Deployments in `ns` (all namespaces when undefined) matching `labelReqs` (default: all). */
+  listDeployments(ns: string | undefined, labelReqs: Requirement[] = []): Obj[] {
+    return this.list(this.st.deployments, ns, this.renderDeploy, (d) => d.labels, labelReqs);
   }
 
   /** One Deployment. @throws StatusError 404. */
@@ -141,9 +148,16 @@ export class World {
     );
   }
 
-  /** ReplicaSets in `ns` (all when undefined), oldest first. */
-  listReplicaSets(ns: string | undefined): Obj[] {
-    return this.list(this.st.replicaSets, ns, this.renderRs, (a, b) => a.created - b.created);
+  /** ReplicaSets in `ns` (all when undefined) matching `labelReqs` (default: all), oldest first. */
+  listReplicaSets(ns: string | undefined, labelReqs: Requirement[] = []): Obj[] {
+    return this.list(
+      this.st.replicaSets,
+      ns,
+      this.renderRs,
+      (r) => templateLabels(r.template),
+      labelReqs,
+      (a, b) => a.created - b.created,
+    );
   }
 
   /** One ReplicaSet. @throws StatusError 404. */
@@ -151,9 +165,9 @@ export class World {
     return this.get(this.st.replicaSets, ns, name, ["replicasets", "apps"], this.renderRs);
   }
 
-  /** StatefulSets in `ns` (all when undefined). */
-  listStatefulSets(ns: string | undefined): Obj[] {
-    return this.list(this.st.statefulSets, ns, this.renderSts);
+  /** StatefulSets in `ns` (all when undefined) matching `labelReqs` (default: all). */
+  listStatefulSets(ns: string | undefined, labelReqs: Requirement[] = []): Obj[] {
+    return this.list(this.st.statefulSets, ns, this.renderSts, (s) => s.labels, labelReqs);
   }
 
   /** One StatefulSet. @throws StatusError 404. */
@@ -161,12 +175,14 @@ export class World {
     return this.get(this.st.statefulSets, ns, name, ["statefulsets", "apps"], this.renderSts);
   }
 
-  /** Pods in `ns` (all when undefined), oldest first. */
-  listPods(ns: string | undefined): Obj[] {
+  /** Pods in `ns` (all when undefined) matching `labelReqs` (default: all), oldest first. */
+  listPods(ns: string | undefined, labelReqs: Requirement[] = []): Obj[] {
     return this.list(
       this.st.pods,
       ns,
       this.renderPod,
+      (p) => templateLabels(p.template),
+      labelReqs,
       (a, b) => a.created - b.created || (a.name < b.name ? -1 : 1),
     );
   }
@@ -176,9 +192,13 @@ export class World {
     return this.get(this.st.pods, ns, name, ["pods", ""], this.renderPod);
   }
 
-  /** Persisted events plus the ones derived from pods' current state, as core/v1 Event objects. */
-  listEvents(ns: string | undefined): Obj[] {
-    return listEvents(this.st, ns);
+  /**
+   * Persisted events plus the ones derived from pods' current state, as core/v1 Event objects. With
+   * `fieldReqs` (a parsed field selector) it may leave out events that cannot match them (callers still
+   * filter); without, all of them.
+   */
+  listEvents(ns: string | undefined, fieldReqs: Requirement[] = []): Obj[] {
+    return listEvents(this.st, ns, fieldReqs);
   }
 
   // ---------------------------------------------------------------- pod queries (for Prometheus and the console)

@@ -2,6 +2,7 @@ import type { HealthProfile, Scenario, WorkloadSpec } from "../../../scenarios/s
 import { imageRef } from "../../../scenarios/schema.js";
 import { notFound } from "../status.js";
 import { nameSuffix, uidFor } from "../util.js";
+import { OwnedMap } from "./owned.js";
 import { containersOf, crashRestarts, hex8, key, profileAt, READY_STATES } from "./template.js";
 import type {
   DeployState,
@@ -31,10 +32,19 @@ export class WorldState {
   private podIpSeq = 1;
   readonly namespaces = new Map<string, NsState>();
   readonly deployments = new Map<string, DeployState>();
-  readonly replicaSets = new Map<string, RsState>();
+  /** ReplicaSets by `ns/name`, indexed by their Deployment's uid. */
+  readonly replicaSets = new OwnedMap<RsState>();
   readonly statefulSets = new Map<string, StsState>();
-  readonly pods = new Map<string, PodState>();
+  /** Pods by `ns/name`, indexed by their controller's uid. */
+  readonly pods = new OwnedMap<PodState>();
   readonly events: EventRecord[] = [];
+  /** The stored events by their involved object's name, each list in {@link events} order. */
+  readonly eventsByInvolvedName = new Map<string, EventRecord[]>();
+  /**
+   * The resourceVersion at which a reconcile without rollouts changed nothing: until the next change (every
+   * change takes a resourceVersion) the world is a fixed point of its controllers. -1 when not settled.
+   */
+  settledRv = -1;
   readonly mutationLog: Mutation[] = [];
   /** Deployments by `ns/name`, StatefulSets by `sts:ns/name`. */
   readonly timelines = new Map<string, TimelineEntry[]>();
@@ -80,9 +90,7 @@ export class WorldState {
 
   /** The ReplicaSets a Deployment owns. */
   rsOf(d: DeployState): RsState[] {
-    return [...this.replicaSets.values()].filter(
-      (r) => r.ns === d.ns && r.owner === d.name && r.ownerUid === d.uid,
-    );
+    return this.replicaSets.owned(d.uid).filter((r) => r.ns === d.ns && r.owner === d.name);
   }
 
   /** A Deployment's ReplicaSet with the highest revision. */
@@ -92,7 +100,7 @@ export class WorldState {
 
   /** Pods in `ns` whose controller has uid `ownerUid`. */
   podsOwnedBy(ns: string, ownerUid: string): PodState[] {
-    return [...this.pods.values()].filter((p) => p.ns === ns && p.ownerUid === ownerUid);
+    return this.pods.owned(ownerUid).filter((p) => p.ns === ns);
   }
 
   /** A Deployment as an event's involved object. */
@@ -102,7 +110,11 @@ export class WorldState {
 
   /** Stores one event record with a fresh uid and resourceVersion. */
   pushEvent(e: Omit<EventRecord, "uid" | "rv">): void {
-    this.events.push({ ...e, uid: uidFor(`event/${e.name}`), rv: this.nextRv() });
+    const record = { ...e, uid: uidFor(`event/${e.name}`), rv: this.nextRv() };
+    this.events.push(record);
+    const named = this.eventsByInvolvedName.get(record.involved.name);
+    if (named) named.push(record);
+    else this.eventsByInvolvedName.set(record.involved.name, [record]);
   }
 
   /** Records an event; one with the same object, reason and message is counted instead (as the event recorder does). */
