@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { createMcpExpressApp } from "@modelcontextprotocol/sdk/server/express.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import { DEFAULT_CLUSTER_NAME } from "../src/contracts/cluster.js";
 import { childLogger } from "../src/log.js";
 import { mountStatelessMcp } from "../src/mcp/stateless-http.js";
@@ -46,9 +47,16 @@ function makeContext(opts: InfraServerOptions): InfraClusters {
   return makeInfraClusters(list, timeout);
 }
 
+/**
+ * One JSON Schema validator (the SDK's Ajv provider) for every per-request server: the SDK would
+ * otherwise make a new Ajv instance per `McpServer`, i.e. per request in stateless mode.
+ */
+const JSON_SCHEMA_VALIDATOR = new AjvJsonSchemaValidator();
+
 function buildServer(ctx: InfraClusters): McpServer {
   const server = new McpServer(INFRA_SERVER_INFO, {
     capabilities: { tools: {} },
+    jsonSchemaValidator: JSON_SCHEMA_VALIDATOR,
     instructions:
       `Read-only Kubernetes signals for incident triage, for the clusters ${ctx.names.join(", ")} ` +
       "(every tool takes `cluster`). No tool here changes a cluster.",
