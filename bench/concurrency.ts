@@ -23,7 +23,7 @@ import { setLogLevel } from "../src/log.js";
 import { targetFromAlert } from "../src/pipeline/target.js";
 import type { RunJobData } from "../src/queue/jobs.js";
 import { incidentKeyForAlert, runIdFor } from "../src/queue/jobs.js";
-import { main, parseFlags, round, table, writeResult } from "./lib/common.js";
+import { main, parseFlags, pct, round, table, writeResult } from "./lib/common.js";
 import { CHANNEL, CHILD_RUNTIME, type Fleet, groupNotification, startFleet, until } from "./lib/fleet.js";
 
 setLogLevel("silent");
@@ -98,6 +98,21 @@ main(async () => {
     const redisAfter = await fleet.redisUsedMb();
     const cpuAfter = await cpuNow();
     const perRunCpu = (k: "sandbox" | "workers") => (cpuAfter[k] - cpuBefore[k]) / Math.max(1, batch.length);
+    // Where a run's time goes: mean `duration_ms` per event type over the batch's receipts.
+    const stageMs = new Map<string, { sum: number; n: number }>();
+    for (const [id] of batch) {
+      const raw = await fleet.store.getReceipt(runIdFor(id));
+      const events = raw
+        ? (JSON.parse(raw) as { events: { type: string; duration_ms?: number }[] }).events
+        : [];
+      for (const e of events) {
+        if (e.duration_ms === undefined) continue;
+        const s = stageMs.get(e.type) ?? { sum: 0, n: 0 };
+        s.sum += e.duration_ms;
+        s.n += 1;
+        stageMs.set(e.type, s);
+      }
+    }
     const rss = Math.max(...(await Promise.all(handles.map((h) => h.rssPeakMb()))));
     const lost = incidents - batch.length;
     const result = {
@@ -110,6 +125,30 @@ main(async () => {
       redis_mb: round(redisAfter - redisBefore, 2),
       cpu_ms_per_run: round(perRunCpu("workers") + perRunCpu("sandbox"), 1),
       cpu_ms_per_run_workers: round(perRunCpu("workers"), 1),
+      run_ms_p50: round(
+        pct(
+          batch.map(([, v]) => v.ms),
+          50,
+        ),
+      ),
+      run_ms_p99: round(
+        pct(
+          batch.map(([, v]) => v.ms),
+          99,
+        ),
+      ),
+      wait_ms_p50: round(
+        pct(
+          batch.map(([, v]) => v.waitedMs),
+          50,
+        ),
+      ),
+      wait_ms_p99: round(
+        pct(
+          batch.map(([, v]) => v.waitedMs),
+          99,
+        ),
+      ),
     };
     console.log(
       `concurrency: ${incidents} incidents, ${workers} worker processes × ${perWorker} jobs, ${modelMs} ms per model call, processes run from ${CHILD_RUNTIME}\n`,
@@ -122,12 +161,24 @@ main(async () => {
           ["ideal makespan (ms)", round(ideal)],
           ["makespan (ms)", makespan],
           ["makespan / ideal", result.makespan_ratio],
+          ["run processing p50 / p99 (ms)", `${result.run_ms_p50} / ${result.run_ms_p99}`],
+          ["queue wait p50 / p99 (ms)", `${result.wait_ms_p50} / ${result.wait_ms_p99}`],
           ["runs lost", lost],
           ["worker peak RSS (MB)", result.rss_mb_peak],
           ["Redis used_memory growth (MB)", result.redis_mb],
           ["CPU per run, workers + sandbox (ms)", result.cpu_ms_per_run],
           ["CPU per run, workers alone (ms)", result.cpu_ms_per_run_workers],
         ],
+      ),
+    );
+    console.log("\nmean duration_ms per event type over the batch's receipts (per run: sum ÷ runs)\n");
+    console.log(
+      table(
+        ["event", "mean ms", "per run ms"],
+        [...stageMs]
+          .sort((a, b) => b[1].sum - a[1].sum)
+          .slice(0, 12)
+          .map(([type, v]) => [type, round(v.sum / v.n), round(v.sum / Math.max(1, batch.length))]),
       ),
     );
     writeResult(

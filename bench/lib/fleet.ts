@@ -103,7 +103,8 @@ export function groupNotification(scenario: Scenario, g: number, k: number): Ale
 
 /** One forked worker process: completed/failed triage jobs it reported, and its peak RSS. */
 export interface WorkerHandle {
-  completed: Map<string, { ms: number; at: number }>;
+  /** Per completed triage job: processing ms, ms waited in the queue before a worker took it, and when it was reported (epoch ms). */
+  completed: Map<string, { ms: number; waitedMs: number; at: number }>;
   failed: Map<string, string>;
   ready: Promise<void>;
   /** Peak resident set size of the worker process so far (MB). */
@@ -196,7 +197,7 @@ export async function startFleet(n: number, modelMs: number): Promise<Fleet> {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     children.push(child);
-    const completed = new Map<string, { ms: number; at: number }>();
+    const completed = new Map<string, { ms: number; waitedMs: number; at: number }>();
     const failed = new Map<string, string>();
     const waiters = new Map<string, (v: { rss_mb?: number; cpu_ms?: number }) => void>();
     const stats = () =>
@@ -220,13 +221,15 @@ export async function startFleet(n: number, modelMs: number): Promise<Fleet> {
         type: string;
         id?: string;
         ms?: number;
+        waited_ms?: number;
         error?: string;
         rss_mb?: number;
         cpu_ms?: number;
         req?: string;
       }) => {
         if (m.type === "ready") readyResolve();
-        else if (m.type === "completed" && m.id) completed.set(m.id, { ms: m.ms ?? 0, at: Date.now() });
+        else if (m.type === "completed" && m.id)
+          completed.set(m.id, { ms: m.ms ?? 0, waitedMs: m.waited_ms ?? 0, at: Date.now() });
         else if (m.type === "failed" && m.id) failed.set(m.id, m.error ?? "failed");
         else if (m.type === "stats" && m.req) waiters.get(m.req)?.(m);
       },

@@ -2,7 +2,7 @@
  * A benchmark worker process (forked by `bench/lib/fleet.ts`): the real `runs` queue worker and
  * processors over the fleet's sandbox stack, which lives in the parent. Reads its configuration from the
  * JSON file named by `BENCH_WORKER_CONFIG` and `BENCH_CONCURRENCY`; reports over IPC: `ready`, each
- * triage job `completed` (with its processing ms) or `failed`, and on request (`stats`) its peak RSS
+ * triage job `completed` (with its processing ms and the ms it waited in the queue) or `failed`, and on request (`stats`) its peak RSS
  * (MB, sampled every 100 ms) and CPU time so far (ms). `{type: "close"}` closes the worker and exits.
  */
 import { readFileSync } from "node:fs";
@@ -118,6 +118,7 @@ worker.on("completed", (job) => {
       type: "completed",
       id: job.id,
       ms: (job.finishedOn ?? Date.now()) - (job.processedOn ?? Date.now()),
+      waited_ms: (job.processedOn ?? Date.now()) - job.timestamp,
     });
 });
 worker.on("failed", (job, err) => {
