@@ -8,10 +8,10 @@
  * - `lost`: incidents whose run did not complete (failed after its attempts, or not done by the deadline).
  * - `rss_mb_peak`: the largest worker process's peak RSS (MB, sampled every 100 ms).
  * - `redis_mb`: growth of Redis `used_memory` over the batch (a shared server: indicative only).
- * - `cpu_ms_per_run`: CPU time (user + system) the worker processes and the sandbox process used over
- *   the batch, per completed run (ms): what the makespan costs in CPU, whatever else the machine runs;
- *   `cpu_ms_per_run_workers` the workers' share (Backstop's own; the sandbox stands in for the cluster,
- *   the model provider and the ticket tracker, except that mcp-infra runs inside it).
+ * - `cpu_ms_per_run`: CPU time (user + system) the worker processes, the mcp-infra process and the
+ *   sandbox process used over the batch, per completed run (ms): what the makespan costs in CPU,
+ *   whatever else the machine runs; `cpu_ms_per_run_backstop` Backstop's own share (workers and
+ *   mcp-infra; the sandbox stands in for the cluster, the model provider and the ticket tracker).
  *
  * Usage: `npx tsx bench/concurrency.ts [--incidents 200] [--workers 2] [--concurrency N]
  *   [--model-ms 2000] [--quick] [--json FILE]`.
@@ -80,7 +80,8 @@ main(async () => {
     const redisBefore = await fleet.redisUsedMb();
     const cpuNow = async () => ({
       sandbox: await fleet.sandboxCpuMs(),
-      workers: (await Promise.all(handles.map((h) => h.cpuMs()))).reduce((a, b) => a + b, 0),
+      backstop:
+        fleet.infraCpuMs() + (await Promise.all(handles.map((h) => h.cpuMs()))).reduce((a, b) => a + b, 0),
     });
     const cpuBefore = await cpuNow();
     const t0 = Date.now();
@@ -97,7 +98,7 @@ main(async () => {
     const makespan = last - t0;
     const redisAfter = await fleet.redisUsedMb();
     const cpuAfter = await cpuNow();
-    const perRunCpu = (k: "sandbox" | "workers") => (cpuAfter[k] - cpuBefore[k]) / Math.max(1, batch.length);
+    const perRunCpu = (k: "sandbox" | "backstop") => (cpuAfter[k] - cpuBefore[k]) / Math.max(1, batch.length);
     // Where a run's time goes: mean `duration_ms` per event type over the batch's receipts.
     const stageMs = new Map<string, { sum: number; n: number }>();
     for (const [id] of batch) {
@@ -123,8 +124,8 @@ main(async () => {
       ideal_ms: round(ideal),
       per_run_ms: perRun,
       redis_mb: round(redisAfter - redisBefore, 2),
-      cpu_ms_per_run: round(perRunCpu("workers") + perRunCpu("sandbox"), 1),
-      cpu_ms_per_run_workers: round(perRunCpu("workers"), 1),
+      cpu_ms_per_run: round(perRunCpu("backstop") + perRunCpu("sandbox"), 1),
+      cpu_ms_per_run_backstop: round(perRunCpu("backstop"), 1),
       run_ms_p50: round(
         pct(
           batch.map(([, v]) => v.ms),
@@ -166,8 +167,8 @@ main(async () => {
           ["runs lost", lost],
           ["worker peak RSS (MB)", result.rss_mb_peak],
           ["Redis used_memory growth (MB)", result.redis_mb],
-          ["CPU per run, workers + sandbox (ms)", result.cpu_ms_per_run],
-          ["CPU per run, workers alone (ms)", result.cpu_ms_per_run_workers],
+          ["CPU per run, Backstop + sandbox (ms)", result.cpu_ms_per_run],
+          ["CPU per run, Backstop: workers + mcp-infra (ms)", result.cpu_ms_per_run_backstop],
         ],
       ),
     );

@@ -6,6 +6,12 @@ import type { RequestContext } from "@kubernetes/client-node";
 /** How long an idle pooled connection to a Kubernetes API server is kept before it is closed, ms. */
 export const KEEP_ALIVE_IDLE_MS = 30_000;
 
+/**
+ * At most this many connections per API server and TLS identity; more concurrent calls wait for a free
+ * one (HTTP/1.1 keep-alive). Without a cap a burst of runs opens a TLS connection per call in flight.
+ */
+export const KEEP_ALIVE_MAX_SOCKETS = 32;
+
 /** At most this many pooled agents (one per distinct TLS identity) are kept; the oldest is closed first. */
 const MAX_AGENTS = 32;
 
@@ -22,6 +28,7 @@ const TLS_FIELDS = ["ca", "cert", "key", "pfx", "passphrase", "servername", "rej
  *   verification), so a rotated client certificate gets a new agent and never a socket of the old one;
  * - bearer tokens and other credentials travel in headers, set per request, and may change freely;
  * - a proxy agent (`proxy-url` in the kubeconfig) and an agent of another kind are left as they are;
+ * - at most {@link KEEP_ALIVE_MAX_SOCKETS} connections per server and identity;
  * - idle sockets close after {@link KEEP_ALIVE_IDLE_MS}, or earlier when the API server's
  *   `Keep-Alive: timeout=` hint says so (Node's agent honours it).
  */
@@ -43,7 +50,13 @@ export class KubeAgentPool {
     if (!pooled) {
       const picked: HttpsAgentOptions = {};
       for (const f of TLS_FIELDS) if (options[f] !== undefined) Object.assign(picked, { [f]: options[f] });
-      const opts = { ...picked, keepAlive: true, timeout: KEEP_ALIVE_IDLE_MS, scheduling: "lifo" as const };
+      const opts = {
+        ...picked,
+        keepAlive: true,
+        timeout: KEEP_ALIVE_IDLE_MS,
+        maxSockets: KEEP_ALIVE_MAX_SOCKETS,
+        scheduling: "lifo" as const,
+      };
       pooled = tls ? new HttpsAgent(opts) : new HttpAgent(opts);
       this.agents.set(key, pooled);
       if (this.agents.size > MAX_AGENTS) {

@@ -3,7 +3,7 @@
  * result file. A benchmark prints a table and, with `--json FILE`, writes `{bench, machine, at,
  * params, result}` where `result` holds the fields issue 11 fixes for comparisons over time.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 
@@ -111,4 +111,20 @@ export function main(fn: () => Promise<void>): void {
 export function processStats(rssPeakBytes: number): { rss_mb: number; cpu_ms: number } {
   const cpu = process.cpuUsage();
   return { rss_mb: rssPeakBytes / 1024 / 1024, cpu_ms: (cpu.user + cpu.system) / 1000 };
+}
+
+/**
+ * CPU time (user + system, ms) process `pid` has used so far, from Linux's `/proc/<pid>/stat` (fields
+ * 14 and 15, in clock ticks of 10 ms: `getconf CLK_TCK` is 100 on Linux). NaN where there is no /proc.
+ */
+export function procCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) is in parentheses and may hold spaces: count fields after its ')'.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
 }

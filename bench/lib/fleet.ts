@@ -8,7 +8,7 @@
  * The scripted diagnosis names the original workload, so the copies' runs are refused by the quality
  * gate, re-route and escalate: every run does the same work, which is what throughput needs.
  */
-import { type ChildProcess, fork } from "node:child_process";
+import { type ChildProcess, fork, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,6 +25,7 @@ import { resolveInPackage } from "../../src/paths.js";
 import { type QueueConnection, RunsProducer } from "../../src/queue/runs.js";
 import { RunStore } from "../../src/queue/store.js";
 import { loadSigningKey } from "../../src/receipt/index.js";
+import { procCpuMs } from "./common.js";
 
 export const REDIS: QueueConnection = {
   host: process.env.BENCH_REDIS_HOST ?? "127.0.0.1",
@@ -50,6 +51,46 @@ export function childModule(name: "worker-proc" | "sandbox-proc"): { file: strin
     return { file, execArgv: prof };
   }
   return { file: resolveInPackage("bench", "lib", `${name}.ts`), execArgv: ["--import", "tsx", ...prof] };
+}
+
+/**
+ * Starts Backstop's own `backstop mcp-infra` command in its own process, as production deploys it
+ * (`dist/src/cli/main.js` with `BENCH_DIST=1`, else `src/cli/main.ts` under tsx), reading the sandbox
+ * cluster through `kubeconfigFile` (the read-only identity) and its Prometheus at `prometheusUrl`.
+ * Resolves with its MCP URL once it prints it; rejects when it exits first.
+ */
+export async function startMcpInfraProcess(
+  kubeconfigFile: string,
+  prometheusUrl: string,
+): Promise<{ url: string; child: ChildProcess }> {
+  const dir = process.env.BENCH_CPU_PROF;
+  const prof = dir ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [];
+  const entry =
+    process.env.BENCH_DIST === "1"
+      ? [...prof, resolveInPackage("dist", "src", "cli", "main.js")]
+      : ["--import", "tsx", ...prof, resolveInPackage("src", "cli", "main.ts")];
+  const child = spawn(process.execPath, [...entry, "mcp-infra", "--port", "0"], {
+    env: {
+      ...process.env,
+      LOG_LEVEL: "silent",
+      KUBECONFIG: kubeconfigFile,
+      BACKSTOP_PROMETHEUS_URL: prometheusUrl,
+      BACKSTOP_CLUSTERS: "",
+    },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout?.on("data", (chunk: Buffer) => {
+      out += chunk.toString("utf8");
+      const m = /listening on (http:\/\/\S+\/mcp)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once("exit", (code) =>
+      reject(new Error(`backstop mcp-infra exited with code ${code}: ${out.trim()}`)),
+    );
+  });
+  return { url, child };
 }
 
 /** `dist` when the forked processes run the compiled bench (`BENCH_DIST=1`), else `tsx`. */
@@ -124,6 +165,8 @@ export interface Fleet {
   spawnWorker(concurrency: number): WorkerHandle;
   /** CPU time (user + system) the sandbox process has used so far, ms. */
   sandboxCpuMs(): Promise<number>;
+  /** CPU time (user + system) the mcp-infra process has used so far, ms (NaN without /proc). */
+  infraCpuMs(): number;
   /** Redis `used_memory` (MB) as INFO reports it (the whole server: shared, so compare deltas). */
   redisUsedMb(): Promise<number>;
   close(): Promise<void>;
@@ -147,14 +190,27 @@ export async function startFleet(n: number, modelMs: number): Promise<Fleet> {
     ticketsUrl: string;
     modelsUrl: string;
     kubeconfig: string;
+    readonlyKubeconfig: string;
+    prometheusUrl: string;
   }>((resolve, reject) => {
     sandbox.once(
       "message",
-      (m: { type: string; infraUrl: string; ticketsUrl: string; modelsUrl: string; kubeconfig: string }) =>
-        m.type === "ready" ? resolve(m) : reject(new Error(`sandbox process said ${m.type}`)),
+      (m: {
+        type: string;
+        infraUrl: string;
+        ticketsUrl: string;
+        modelsUrl: string;
+        kubeconfig: string;
+        readonlyKubeconfig: string;
+        prometheusUrl: string;
+      }) => (m.type === "ready" ? resolve(m) : reject(new Error(`sandbox process said ${m.type}`))),
     );
     sandbox.once("exit", (code) => reject(new Error(`the sandbox process exited with code ${code}`)));
   });
+  // mcp-infra in its own process, as deployed (the sandbox process's own copy stays idle).
+  const readonlyFile = join(dir, "readonly.kubeconfig");
+  writeFileSync(readonlyFile, urls.readonlyKubeconfig);
+  const infra = await startMcpInfraProcess(readonlyFile, urls.prometheusUrl);
   const slack = await startSandboxSlack({
     botToken: BOT_TOKEN,
     botUserId: "U0BACKSTOP",
@@ -175,14 +231,14 @@ export async function startFleet(n: number, modelMs: number): Promise<Fleet> {
       slackApiUrl: slack.apiUrl,
       botToken: BOT_TOKEN,
       kubeconfig: urls.kubeconfig,
-      infraUrl: urls.infraUrl,
+      infraUrl: infra.url,
       ticketsUrl: urls.ticketsUrl,
       modelsUrl: urls.modelsUrl,
       keyPath,
       scenario,
     }),
   );
-  const children: ChildProcess[] = [];
+  const children: ChildProcess[] = [infra.child];
 
   const spawnWorker = (concurrency: number): WorkerHandle => {
     const workerModule = childModule("worker-proc");
@@ -258,6 +314,7 @@ export async function startFleet(n: number, modelMs: number): Promise<Fleet> {
     producer,
     store,
     spawnWorker,
+    infraCpuMs: () => procCpuMs(infra.child.pid),
     sandboxCpuMs: () =>
       new Promise<number>((resolve) => {
         const req = randomBytes(4).toString("hex");
@@ -275,6 +332,13 @@ export async function startFleet(n: number, modelMs: number): Promise<Fleet> {
       return m ? Number(m[1]) / 1024 / 1024 : Number.NaN;
     },
     async close() {
+      // mcp-infra stops on SIGTERM (and writes its CPU profile when asked to); the rest is killed.
+      await new Promise<void>((resolve) => {
+        if (infra.child.exitCode !== null) return resolve();
+        infra.child.once("exit", () => resolve());
+        infra.child.kill("SIGTERM");
+        setTimeout(resolve, 5_000).unref();
+      });
       for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
       await producer.bullQueue.obliterate({ force: true }).catch(() => undefined);
       await producer.close().catch(() => undefined);

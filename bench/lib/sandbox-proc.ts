@@ -2,7 +2,8 @@
  * The queue benchmarks' sandbox in its own process (forked by `bench/lib/fleet.ts`), so neither the
  * bot's process nor a worker's shares an event loop or a heap with the sandbox servers. Reads the
  * scenario from the JSON file named by `BENCH_SANDBOX_SCENARIO`, starts the stack and reports over IPC
- * `{type: "ready", infraUrl, ticketsUrl, modelsUrl, kubeconfig}` (the writer's kubeconfig YAML);
+ * `{type: "ready", infraUrl, ticketsUrl, modelsUrl, kubeconfig, readonlyKubeconfig, prometheusUrl}`
+ * (the writer's and the read-only identity's kubeconfig YAML, the Prometheus API's base URL);
  * `{type: "stats", req}` answers its CPU time so far (see `processStats`); `{type: "close"}` stops it and exits.
  */
 import { readFileSync } from "node:fs";
@@ -26,6 +27,8 @@ process.send({
   ticketsUrl: stack.tickets.url,
   modelsUrl: stack.models.url,
   kubeconfig: stack.cluster.kubeconfigYaml("writer"),
+  readonlyKubeconfig: stack.cluster.kubeconfigYaml("readonly"),
+  prometheusUrl: stack.cluster.url,
 });
 process.on("message", async (m: { type: string; req?: string }) => {
   if (m.type === "stats") process.send?.({ type: "stats", req: m.req, ...processStats(0) });
