@@ -6,7 +6,7 @@ import { keywordSpans } from "./redact/keyword.js";
 import { isNameKey, looksLikePersonName, piiSpans } from "./redact/pii.js";
 import { providerSpans } from "./redact/providers.js";
 import { secretlintSpans } from "./redact/secretlint.js";
-import { applySpans, mask, maskedRanges, type Span } from "./redact/spans.js";
+import { applySpans, mask, maskedRanges, regexMatches, type Span } from "./redact/spans.js";
 
 export { luhnValid } from "./redact/pii.js";
 export { SECRET_TYPE_BY_MESSAGE_ID } from "./redact/secretlint.js";
@@ -58,7 +58,7 @@ const JWT_PATTERN = /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{2,
 /** Compact JWS whose header decodes to a JSON object with an `alg`. */
 function jwtSpans(text: string): Span[] {
   const spans: Span[] = [];
-  for (const m of text.matchAll(JWT_PATTERN)) {
+  for (const m of regexMatches(JWT_PATTERN, text)) {
     const header = m[0].slice(0, m[0].indexOf("."));
     try {
       const parsed = JSON.parse(Buffer.from(header, "base64url").toString("utf8")) as unknown;

@@ -1,4 +1,4 @@
-import { type Span, shannonEntropy } from "./spans.js";
+import { regexMatches, type Span, shannonEntropy } from "./spans.js";
 
 /**
  * The high-entropy token detector: a run of 24+ base64/base64url characters that mixes upper case,
@@ -85,9 +85,9 @@ export function isIdentifier(token: string): boolean {
 export function entropySpans(text: string): Span[] {
   const spans: Span[] = [];
   const publicBlocks = text.includes("-----BEGIN")
-    ? [...text.matchAll(PUBLIC_PEM)].map((m) => [m.index, m.index + m[0].length])
+    ? [...regexMatches(PUBLIC_PEM, text)].map((m) => [m.index, m.index + m[0].length])
     : [];
-  for (const m of text.matchAll(CANDIDATE)) {
+  for (const m of regexMatches(CANDIDATE, text)) {
     // Slashes around a token belong to a path or URL (`https://<token>@…`), not to the token.
     const lead = /^\/*/.exec(m[0])![0].length;
     const token = m[0].slice(lead).replace(/\/+$/, "");

@@ -1,6 +1,6 @@
 import { classifyKey, keyTypeName } from "./keyword-keys.js";
 import { isPlaceholder, isPrintableBase64, isSecretValue, looksRandom, readValue } from "./keyword-values.js";
-import type { Span } from "./spans.js";
+import { regexMatches, type Span } from "./spans.js";
 
 export { classifyKey, keyWords } from "./keyword-keys.js";
 export { isPlaceholder, isPrintableBase64 } from "./keyword-values.js";
@@ -43,7 +43,7 @@ const BARE_SCHEME = /\b(?:Bearer|Basic)[ \t]+(?<v>[A-Za-z0-9._~+/-]{8,}={0,3})(?
 export function keywordSpans(text: string): Span[] {
   const spans: Span[] = [];
   KEY_SEP.lastIndex = 0;
-  for (const m of text.matchAll(KEY_SEP)) {
+  for (const m of regexMatches(KEY_SEP, text)) {
     const key = m.groups!.key!;
     const sep = m.groups!.sep!;
     const kind = classifyKey(key);
@@ -69,7 +69,7 @@ export function keywordSpans(text: string): Span[] {
     }
     spans.push({ ...v, type: hadScheme && /basic/i.test(scheme[0]) ? "BasicAuth" : keyTypeName(key) });
   }
-  for (const m of text.matchAll(BARE_SCHEME)) {
+  for (const m of regexMatches(BARE_SCHEME, text)) {
     const v = m.groups!.v!;
     if (isPlaceholder(v) || /^[A-Za-z]+$/.test(v)) continue;
     const start = m.index + m[0].length - v.length;
@@ -95,7 +95,7 @@ const NAME_VALUE =
 
 function nameValueSpans(text: string): Span[] {
   const spans: Span[] = [];
-  for (const m of text.matchAll(NAME_VALUE)) {
+  for (const m of regexMatches(NAME_VALUE, text)) {
     const key = m.groups!.key!;
     const kind = classifyKey(key);
     if (!kind) continue;
@@ -113,7 +113,7 @@ const XML_ELEMENT = /<(?<key>[A-Za-z][\w.:-]{0,60})>(?<v>[^<>\n]{1,500})<\/\k<ke
 /** `<password>…</password>`, `<ClientSecret>…</ClientSecret>`. */
 function xmlSpans(text: string): Span[] {
   const spans: Span[] = [];
-  for (const m of text.matchAll(XML_ELEMENT)) {
+  for (const m of regexMatches(XML_ELEMENT, text)) {
     const key = m.groups!.key!.replace(/^.*:/, "");
     const v = m.groups!.v!;
     if (!isSecretValue(classifyKey(key), v)) continue;
@@ -136,14 +136,14 @@ const CURL_U =
 /** `--password secret` (the `=` form is a key/value pair), `mysql -pSECRET`, `redis-cli -a SECRET`. */
 function flagSpans(text: string): Span[] {
   const spans: Span[] = [];
-  for (const m of text.matchAll(LONG_FLAG)) {
+  for (const m of regexMatches(LONG_FLAG, text)) {
     const v = m.groups!.v!;
     if (!isSecretValue(classifyKey(m.groups!.key!), v)) continue;
     const start = m.index + m[0].length - v.length - m.groups!.q!.length;
     spans.push({ start, end: start + v.length, type: keyTypeName(m.groups!.key!) });
   }
   for (const re of [MYSQL_P, REDIS_A, DOCKER_P, SSHPASS_P, CURL_U]) {
-    for (const m of text.matchAll(re)) {
+    for (const m of regexMatches(re, text)) {
       const v = m.groups!.v!;
       if (isPlaceholder(v)) continue;
       const start = m.index + m[0].length - v.length;
@@ -161,7 +161,7 @@ const ORACLE_THIN = /\bjdbc:oracle:thin:(?<user>[^\s/@:"']+)\/(?<pw>[^\s@"']+)@/
 function userinfoSpans(text: string): Span[] {
   const spans: Span[] = [];
   for (const re of [USERINFO, ORACLE_THIN]) {
-    for (const m of text.matchAll(re)) {
+    for (const m of regexMatches(re, text)) {
       const pw = m.groups!.pw!;
       if (isPlaceholder(pw) || pw.startsWith("[REDACTED")) continue;
       const start =
@@ -182,9 +182,9 @@ function k8sSecretSpans(text: string): Span[] {
   const spans: Span[] = [];
   // `kubectl get secret -o json`: every string under "data" / "stringData".
   if (/"kind"\s*:\s*"Secret"/.test(text)) {
-    for (const block of text.matchAll(/"(?:data|stringData)"\s*:\s*\{(?<body>[^{}]*)\}/g)) {
+    for (const block of regexMatches(/"(?:data|stringData)"\s*:\s*\{(?<body>[^{}]*)\}/g, text)) {
       const bodyStart = block.index + block[0].indexOf("{") + 1;
-      for (const e of block.groups!.body!.matchAll(/"[^"\n]*"\s*:\s*"(?<v>[^"\n]*)"/g)) {
+      for (const e of regexMatches(/"[^"\n]*"\s*:\s*"(?<v>[^"\n]*)"/g, block.groups!.body!)) {
         const v = e.groups!.v!;
         if (isPlaceholder(v)) continue;
         const start = bodyStart + e.index + e[0].length - v.length - 1;

@@ -1,6 +1,6 @@
 import { electronicFormatIBAN, isValidIBAN } from "ibantools";
 import { type CountryCode, findPhoneNumbersInText } from "libphonenumber-js/max";
-import type { Span } from "./spans.js";
+import { regexMatches, type Span } from "./spans.js";
 
 /**
  * PII detectors. Each one validates what it finds, so look-alike numbers (SHAs, ports, durations,
@@ -44,12 +44,12 @@ const EMAIL =
 
 function emailSpans(text: string): Span[] {
   const spans: Span[] = [];
-  for (const m of text.matchAll(EMAIL)) {
+  for (const m of regexMatches(EMAIL, text)) {
     let start = m.index;
     let s = m[0];
     // `mailto%3Ajane%40x.com`, `%3Cjane%40x.com%3E`: an encoded delimiter before the address is not part of it.
     const at = s.search(/@|%40/);
-    const enc = [...s.slice(0, at).matchAll(/%(?:3[ACDEacde]|2[0278]|5[BDbd])/g)].pop();
+    const enc = [...regexMatches(/%(?:3[ACDEacde]|2[0278]|5[BDbd])/g, s.slice(0, at))].pop();
     if (enc) {
       start += enc.index + 3;
       s = s.slice(enc.index + 3);
@@ -87,7 +87,7 @@ function phoneSpans(text: string): Span[] {
   const keyword = PHONE_WORDS.test(text);
   for (const { re, regions } of PHONE_CANDIDATES) {
     if (regions === "national" && !keyword) continue;
-    for (const c of text.matchAll(re)) {
+    for (const c of regexMatches(re, text)) {
       const list: CountryCode[] = regions === "national" ? [...OTHER_REGIONS] : ["US"];
       for (const region of list) {
         for (const f of findPhoneNumbersInText(c[0], { defaultCountry: region })) {
@@ -137,7 +137,7 @@ const CARD_GROUPS = new Set(["4,4,4,4", "4,4,4,4,3", "4,4,4,3", "4,6,5", "4,6,4"
 
 function cardSpans(text: string): Span[] {
   const spans: Span[] = [];
-  for (const m of text.matchAll(CARD)) {
+  for (const m of regexMatches(CARD, text)) {
     if (/[ -]{2}/.test(m[0])) continue;
     const groups = m[0].split(/[ -]/);
     if (groups.length > 1 && !CARD_GROUPS.has(groups.map((g) => g.length).join(","))) continue;
@@ -154,7 +154,7 @@ const IBAN = /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b/g;
 
 function ibanSpans(text: string): Span[] {
   const spans: Span[] = [];
-  for (const m of text.matchAll(IBAN)) {
+  for (const m of regexMatches(IBAN, text)) {
     let s = m[0];
     // Trim trailing groups until the checksum holds (a word may follow the IBAN).
     while (s.length >= 15) {
@@ -180,14 +180,14 @@ const SSN_FIELD =
 
 function nationalIdSpans(text: string): Span[] {
   const spans: Span[] = [];
-  for (const m of text.matchAll(SSN_FIELD)) {
+  for (const m of regexMatches(SSN_FIELD, text)) {
     const v = m.groups!.v!;
     const start = m.index + m[0].length - v.length;
     spans.push({ start, end: start + v.length, type: "USSocialSecurityNumber" });
   }
-  for (const m of text.matchAll(SSN))
+  for (const m of regexMatches(SSN, text))
     spans.push({ start: m.index, end: m.index + m[0].length, type: "USSocialSecurityNumber" });
-  for (const m of text.matchAll(NINO))
+  for (const m of regexMatches(NINO, text))
     spans.push({ start: m.index, end: m.index + m[0].length, type: "UKNationalInsuranceNumber" });
   return spans;
 }
@@ -210,14 +210,17 @@ const NAME_FIELD = fieldRe(NAME_KEYS, PERSON_NAME);
 const SINGLE_NAME_FIELD = fieldRe(SINGLE_NAME_KEYS, SINGLE_NAME);
 const DISPLAY_NAME = new RegExp(String.raw`(?<![\p{L}])(?<v>${PERSON_NAME}) <[^<>\s]+@[^<>\s]+>`, "gu");
 
+const NAME_KEY = new RegExp(`^(?:${NAME_KEYS}|${SINGLE_NAME_KEYS})$`);
+const PERSON_NAME_VALUE = new RegExp(`^(?:${PERSON_NAME}|${SINGLE_NAME})$`, "u");
+
 /** True when `key` names a person's name field (`customer`, `first_name`, …). */
 export function isNameKey(key: string): boolean {
-  return new RegExp(`^(?:${NAME_KEYS}|${SINGLE_NAME_KEYS})$`).test(key);
+  return NAME_KEY.test(key);
 }
 
 /** True when `value` looks like a person's name: 1–4 capitalised words. */
 export function looksLikePersonName(value: string): boolean {
-  return new RegExp(`^(?:${PERSON_NAME}|${SINGLE_NAME})$`, "u").test(value.trim());
+  return PERSON_NAME_VALUE.test(value.trim());
 }
 
 /** Person names next to other PII in `text` (see the module doc). `pii` are the other PII spans. */
@@ -225,7 +228,7 @@ function nameSpans(text: string, pii: readonly Span[]): Span[] {
   if (pii.length === 0) return [];
   const spans: Span[] = [];
   for (const re of [NAME_FIELD, SINGLE_NAME_FIELD, DISPLAY_NAME]) {
-    for (const m of text.matchAll(re)) {
+    for (const m of regexMatches(re, text)) {
       const v = m.groups!.v!;
       const start = m.index + m[0].indexOf(v, m.groups!.key ? m.groups!.key.length : 0);
       spans.push({ start, end: start + v.length, type: "PersonName" });

@@ -1,4 +1,4 @@
-import type { Span } from "./spans.js";
+import { regexMatches, type Span } from "./spans.js";
 
 /**
  * Provider token formats that secretlint's recommended preset does not cover, written after the rules
@@ -145,8 +145,7 @@ export const PROVIDER_PATTERNS: readonly ProviderPattern[] = [
 export function providerSpans(text: string): Span[] {
   const spans: Span[] = [];
   for (const { type, re } of PROVIDER_PATTERNS) {
-    re.lastIndex = 0;
-    for (const m of text.matchAll(re)) {
+    for (const m of regexMatches(re, text)) {
       const v = m.groups?.v;
       const start = v === undefined ? m.index : m.index + m[0].lastIndexOf(v);
       spans.push({ start, end: start + (v ?? m[0]).length, type });
