@@ -8,9 +8,10 @@
 import { readFileSync } from "node:fs";
 import { KubeConfig } from "@kubernetes/client-node";
 import { LogLevel, WebClient } from "@slack/web-api";
-import { scenarioRouter } from "../../sandbox/harness.js";
 import { ScenarioSchema } from "../../scenarios/schema.js";
 import { WritePath } from "../../src/actions/index.js";
+import { toModelTarget } from "../../src/contracts/model-target.js";
+import { ModelRouter } from "../../src/gateway/index.js";
 import { loadPolicy } from "../../src/guardrails/policy.js";
 import { setLogLevel } from "../../src/log.js";
 import {
@@ -61,8 +62,16 @@ const actions = new WritePath({ kubeConfig: writer, pollIntervalMs: 100 });
 const policy = loadPolicy();
 const prompts = { diagnosis: await loadPrompt("diagnosis"), judge: await loadPrompt("judge") };
 const signingKey = loadSigningKey({ path: cfg.keyPath });
-// One router for every run, as a production worker has (its OpenAI clients and breakers live with it).
-const router = scenarioRouter(scenario, cfg.modelsUrl);
+// One router for every run, built as the production world builds it (src/queue/world.ts) from the
+// scenario's chain pointed at the sandbox provider; nothing of sandbox/ is loaded into this process.
+const toTarget = (t: (typeof scenario.models.chain)[number]) =>
+  toModelTarget({ ...t, base_url: cfg.modelsUrl }, "sandbox-key");
+const router = new ModelRouter({
+  mode: "chain",
+  targets: scenario.models.chain.map(toTarget),
+  judge: toTarget(scenario.models.judge),
+  dailyBudgetUsd: scenario.models.daily_budget_usd,
+});
 // Pooled MCP clients leased per run, as the production world does (src/queue/world.ts).
 const infraPool = new McpClientPool<InfraClient>(() => connectInfra(cfg.infraUrl));
 const notifyPool = new McpClientPool<NotifyClient>(() => connectNotify(cfg.ticketsUrl));
