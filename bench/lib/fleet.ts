@@ -37,7 +37,7 @@ export const BOT_TOKEN = `xoxb-bench-${randomBytes(6).toString("hex")}`;
  * Node flags for the forked processes: `--import tsx`, plus V8 CPU profiles written to the folder named
  * by `BENCH_CPU_PROF` when it is set (one `.cpuprofile` per process, for Chrome DevTools or speedscope).
  */
-function childExecArgv(): string[] {
+export function childExecArgv(): string[] {
   const dir = process.env.BENCH_CPU_PROF;
   return ["--import", "tsx", ...(dir ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [])];
 }
