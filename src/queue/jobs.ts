@@ -101,21 +101,22 @@ export function incidentKeyForAlert(
 
 /**
  * {@link incidentKeyForAlert} for many alerts of one notification: the earliest `startsAt` of each
- * workload is found in one pass over `webhook.alerts` (on first use), not once per alert. The returned
- * function takes an alert of `webhook` (or a copy with the same labels), its cluster and, when the
- * caller has it, the alert's `targetFromAlert` (null when it names no workload), so it is not resolved
- * again. Never throws.
+ * workload is found in one pass over `webhook.alerts` (on first use), not once per alert, and equal
+ * keys are hashed once. The returned function takes an alert of `webhook` (or a copy with the same
+ * labels) and its cluster. `targetOf` is `targetFromAlert` unless the caller already resolved the
+ * alerts (it must answer as `targetFromAlert` would). Never throws.
  */
 export function incidentKeyer(
   webhook: AlertmanagerWebhook,
-): (alert: AlertmanagerAlert, cluster: string, target?: RunTarget | null) => string {
+  targetOf: (alert: AlertmanagerAlert) => RunTarget | null = targetFromAlert,
+): (alert: AlertmanagerAlert, cluster: string) => string {
   let earliest: Map<string, string> | null = null;
   const keys = new Map<string, string>();
   const startsOf = (wk: string): string => {
     if (!earliest) {
       earliest = new Map();
       for (const a of webhook.alerts) {
-        const t = targetFromAlert(a);
+        const t = targetOf(a);
         if (t === null) continue;
         const k = workloadKey(t);
         const s = a.startsAt ?? "";
@@ -125,8 +126,8 @@ export function incidentKeyer(
     }
     return earliest.get(wk) ?? "";
   };
-  return (alert, cluster, known) => {
-    const target = known === undefined ? targetFromAlert(alert) : known;
+  return (alert, cluster) => {
+    const target = targetOf(alert);
     let subject = `fingerprint=${alert.fingerprint}`;
     if (target) {
       // The incident began with the workload's earliest alert in this group: re-sends keep `startsAt`, a

@@ -8,7 +8,13 @@ import {
   labelsOverLimit,
 } from "../../contracts/alertmanager.js";
 import { type ClusterRoster, SINGLE_CLUSTER } from "../../contracts/cluster.js";
-import { type AlertTarget, type RunTarget, resolveAlertTarget, workloadKey } from "../../pipeline/target.js";
+import {
+  type AlertTarget,
+  type RunTarget,
+  resolveAlertTarget,
+  targetFromAlert,
+  workloadKey,
+} from "../../pipeline/target.js";
 import { type Admission, type AdmitDeps, admitLazily } from "../../queue/admit.js";
 import { incidentKeyer, type RunJobData, runIdFor } from "../../queue/jobs.js";
 import { clusterOfAlert } from "../cluster-select.js";
@@ -106,7 +112,14 @@ export async function queueAlerts(
   kept: ScreenedAlert[],
   opts: Pick<AlertRouteOptions, "settings" | "clock"> & AdmitDeps,
 ): Promise<{ result: Omit<AlertRouteResult, "refused">; joins: JoinNote[] }> {
-  const keyOf = incidentKeyer(webhook);
+  // Screening resolved the kept alerts' targets; a kept alert shares its `labels` with the original.
+  const resolved = new Map<Record<string, string>, RunTarget | null>();
+  for (const { alert, about } of kept)
+    resolved.set(alert.labels, about.status === "target" ? about.target : null);
+  const keyOf = incidentKeyer(webhook, (a) => {
+    const t = resolved.get(a.labels);
+    return t === undefined ? targetFromAlert(a) : t;
+  });
   const admissions = new Map<string, Promise<Admission>>();
   const firing: {
     alert: AlertmanagerAlert;
@@ -119,7 +132,7 @@ export async function queueAlerts(
   const result: Omit<AlertRouteResult, "refused"> = { queued: [], joined: [], ignored: [], resolved: [] };
   for (const s of kept) {
     const { alert, about, cluster } = s;
-    const incidentKey = keyOf(alert, cluster, about.status === "target" ? about.target : null);
+    const incidentKey = keyOf(alert, cluster);
     if (alert.status === "resolved") {
       result.resolved.push({ incidentKey, fingerprint: alert.fingerprint });
       continue;
