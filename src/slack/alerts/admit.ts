@@ -113,11 +113,11 @@ export async function queueAlerts(
   opts: Pick<AlertRouteOptions, "settings" | "clock"> & AdmitDeps,
 ): Promise<{ result: Omit<AlertRouteResult, "refused">; joins: JoinNote[] }> {
   // Screening resolved the kept alerts' targets; a kept alert shares its `labels` with the original.
-  const resolved = new Map<Record<string, string>, RunTarget | null>();
+  const targets = new Map<Record<string, string>, RunTarget | null>();
   for (const { alert, about } of kept)
-    resolved.set(alert.labels, about.status === "target" ? about.target : null);
+    targets.set(alert.labels, about.status === "target" ? about.target : null);
   const keyOf = incidentKeyer(webhook, (a) => {
-    const t = resolved.get(a.labels);
+    const t = targets.get(a.labels);
     return t === undefined ? targetFromAlert(a) : t;
   });
   const admissions = new Map<string, Promise<Admission>>();
