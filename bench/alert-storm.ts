@@ -12,7 +12,8 @@
  * Every answer must be 2xx; others are counted and printed.
  *
  * Usage: `npx tsx bench/alert-storm.ts [--notifications 10000] [--groups 100] [--concurrency 64]
- *   [--worker-concurrency 8] [--quick] [--json FILE]`.
+ *   [--worker-concurrency 8] [--warmup 2048] [--quick] [--json FILE]`. `--warmup`: `resolved`
+ *   notifications for a group that never fired, sent before the clock starts (connections, JIT).
  * JSON `result`: `{runs, rps, p50_ms, p99_ms, cpu_us_per_req}` plus `errors`.
  */
 import { fork } from "node:child_process";
@@ -28,10 +29,10 @@ setLogLevel("silent");
 
 main(async () => {
   const flags = parseFlags(
-    "npx tsx bench/alert-storm.ts [--notifications N] [--groups N] [--concurrency N] [--worker-concurrency N] [--quick] [--json FILE]",
+    "npx tsx bench/alert-storm.ts [--notifications N] [--groups N] [--concurrency N] [--worker-concurrency N] [--warmup N] [--quick] [--json FILE]",
     {
-      full: { notifications: 10_000, groups: 100, concurrency: 64, "worker-concurrency": 8 },
-      quick: { notifications: 1000, groups: 10, concurrency: 64, "worker-concurrency": 8 },
+      full: { notifications: 10_000, groups: 100, concurrency: 64, "worker-concurrency": 8, warmup: 2048 },
+      quick: { notifications: 1000, groups: 10, concurrency: 64, "worker-concurrency": 8, warmup: 2048 },
     },
   );
   const { notifications, groups, concurrency } = flags.sizes;
@@ -80,6 +81,7 @@ main(async () => {
         notifications,
         groups,
         concurrency,
+        warmup: flags.sizes.warmup,
       };
       client.send(request);
     });
@@ -118,7 +120,12 @@ main(async () => {
       ),
     );
     if (result.runs !== groups) console.error(`\nFAIL: ${result.runs} runs for ${groups} groups`);
-    writeResult(flags.json, "alert-storm", { notifications, groups, concurrency }, result);
+    writeResult(
+      flags.json,
+      "alert-storm",
+      { notifications, groups, concurrency, warmup: flags.sizes.warmup },
+      result,
+    );
     await worker.close();
     if (result.runs !== groups) process.exitCode = 1;
   } finally {
