@@ -1,32 +1,37 @@
 /**
  * Benchmark `alert-storm`: `--notifications` Alertmanager notifications (webhook v4, 1–3 pod alerts
  * each, re-sends of the same groups interleaved) over `--groups` groups, sent `--concurrency` at a time
- * to the bot's `POST /alerts/alertmanager` (this process), with the worker in a separate process
+ * by a client in its own process (`bench/lib/storm-client.ts`, as Alertmanager is) to the bot's
+ * `POST /alerts/alertmanager` (this process), with the worker in a separate process
  * (`bench/lib/worker-proc.ts`, `--worker-concurrency` jobs) running the runs as they are queued.
  * - `runs`: triage runs the worker made; one per group is correct (deduplication), so it must equal
  *   `--groups`.
  * - `rps`: notifications answered per second over the storm; `p50_ms` / `p99_ms`: request latency.
+ * - `cpu_us_per_req`: this process's CPU (user + system) over the storm per notification: the bot,
+ *   plus the sandbox Slack the worker posts to.
  * Every answer must be 2xx; others are counted and printed.
  *
  * Usage: `npx tsx bench/alert-storm.ts [--notifications 10000] [--groups 100] [--concurrency 64]
- *   [--worker-concurrency 8] [--quick] [--json FILE]`.
- * JSON `result`: `{runs, rps, p50_ms, p99_ms}` plus `errors`.
+ *   [--worker-concurrency 8] [--warmup 2048] [--quick] [--json FILE]`. `--warmup`: `resolved`
+ *   notifications for a group that never fired, sent before the clock starts (connections, JIT).
+ * JSON `result`: `{runs, rps, p50_ms, p99_ms, cpu_us_per_req}` plus `errors`.
  */
+import { fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { Pool } from "undici";
 import { setLogLevel } from "../src/log.js";
 import { createBackstopApp } from "../src/slack/app.js";
 import { main, parseFlags, pct, round, table, writeResult } from "./lib/common.js";
-import { BOT_TOKEN, CHANNEL, groupNotification, startFleet, until } from "./lib/fleet.js";
+import { BOT_TOKEN, CHANNEL, childModule, startFleet, until } from "./lib/fleet.js";
+import type { StormDone, StormRequest } from "./lib/storm-client.js";
 
 setLogLevel("silent");
 
 main(async () => {
   const flags = parseFlags(
-    "npx tsx bench/alert-storm.ts [--notifications N] [--groups N] [--concurrency N] [--worker-concurrency N] [--quick] [--json FILE]",
+    "npx tsx bench/alert-storm.ts [--notifications N] [--groups N] [--concurrency N] [--worker-concurrency N] [--warmup N] [--quick] [--json FILE]",
     {
-      full: { notifications: 10_000, groups: 100, concurrency: 64, "worker-concurrency": 8 },
-      quick: { notifications: 1000, groups: 10, concurrency: 64, "worker-concurrency": 8 },
+      full: { notifications: 10_000, groups: 100, concurrency: 64, "worker-concurrency": 8, warmup: 2048 },
+      quick: { notifications: 1000, groups: 10, concurrency: 64, "worker-concurrency": 8, warmup: 2048 },
     },
   );
   const { notifications, groups, concurrency } = flags.sizes;
@@ -52,57 +57,37 @@ main(async () => {
   );
   const { url } = await bot.start();
   if (!url) throw new Error("the bot did not report its URL");
-  const pool = new Pool(url, { connections: concurrency, pipelining: 1 });
+  const clientModule = childModule("storm-client");
+  const client = fork(clientModule.file, [], {
+    execArgv: clientModule.execArgv,
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
   try {
     const worker = fleet.spawnWorker(flags.sizes["worker-concurrency"]);
     await worker.ready;
-    // Bodies are built before the clock starts: the storm measures the bot, not JSON.stringify.
-    const bodies = Array.from({ length: notifications }, (_, i) =>
-      JSON.stringify(groupNotification(fleet.scenario, i % groups, Math.floor(i / groups))),
-    );
-    // Warm-up (connections, JIT): resolved notifications for a group that never fired make no run.
-    const warm = groupNotification(fleet.scenario, groups + 1, 0);
-    const warmBody = JSON.stringify({
-      ...warm,
-      status: "resolved",
-      alerts: warm.alerts.map((a) => ({ ...a, status: "resolved" })),
+    // The bot's CPU is taken from the client's "start" (after its warm-up) to its "done".
+    let cpu0 = process.cpuUsage();
+    const done = await new Promise<StormDone>((resolve, reject) => {
+      client.on("message", (m: { type: string }) => {
+        if (m.type === "start") cpu0 = process.cpuUsage();
+        else if (m.type === "done") resolve(m as StormDone);
+      });
+      client.once("exit", (code) => reject(new Error(`the storm client exited with code ${code}`)));
+      const request: StormRequest = {
+        type: "storm",
+        url,
+        token,
+        scenario: fleet.scenario,
+        notifications,
+        groups,
+        concurrency,
+        warmup: flags.sizes.warmup,
+      };
+      client.send(request);
     });
-    await Promise.all(
-      Array.from({ length: Math.min(concurrency, 64) }, async () => {
-        for (let k = 0; k < 4; k++) {
-          const res = await pool.request({
-            path: "/alerts/alertmanager",
-            method: "POST",
-            headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-            body: warmBody,
-          });
-          await res.body.dump();
-        }
-      }),
-    );
-    const latencies: number[] = [];
-    const errors = new Map<number, number>();
-    let next = 0;
-    const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        for (;;) {
-          const i = next++;
-          if (i >= notifications) return;
-          const s = performance.now();
-          const res = await pool.request({
-            path: "/alerts/alertmanager",
-            method: "POST",
-            headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-            body: bodies[i],
-          });
-          await res.body.dump();
-          latencies.push(performance.now() - s);
-          if (res.statusCode >= 300) errors.set(res.statusCode, (errors.get(res.statusCode) ?? 0) + 1);
-        }
-      }),
-    );
-    const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const { latencies, seconds } = done;
+    const errors = new Map(done.errors);
 
     // Let the worker finish: exactly `groups` runs are expected; wait a little past that for extras.
     const made = () => worker.completed.size + worker.failed.size;
@@ -115,10 +100,11 @@ main(async () => {
       rps: round(notifications / seconds, 1),
       p50_ms: round(pct(latencies, 50)),
       p99_ms: round(pct(latencies, 99)),
+      cpu_us_per_req: round((cpu.user + cpu.system) / notifications, 1),
       errors: Object.fromEntries(errors),
     };
     console.log(
-      `alert storm: ${notifications} notifications over ${groups} groups, ${concurrency} at a time, worker in a separate process\n`,
+      `alert storm: ${notifications} notifications over ${groups} groups, ${concurrency} at a time, client and worker in separate processes\n`,
     );
     console.log(
       table(
@@ -128,16 +114,22 @@ main(async () => {
           ["requests/s", result.rps],
           ["p50 ms", result.p50_ms],
           ["p99 ms", result.p99_ms],
+          ["bot CPU µs/request", result.cpu_us_per_req],
           ["non-2xx answers", [...errors.values()].reduce((a, b) => a + b, 0)],
         ],
       ),
     );
     if (result.runs !== groups) console.error(`\nFAIL: ${result.runs} runs for ${groups} groups`);
-    writeResult(flags.json, "alert-storm", { notifications, groups, concurrency }, result);
+    writeResult(
+      flags.json,
+      "alert-storm",
+      { notifications, groups, concurrency, warmup: flags.sizes.warmup },
+      result,
+    );
     await worker.close();
     if (result.runs !== groups) process.exitCode = 1;
   } finally {
-    await pool.close();
+    if (client.exitCode === null) client.kill("SIGKILL");
     await bot.stop();
     await fleet.close();
   }

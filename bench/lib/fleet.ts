@@ -41,7 +41,10 @@ export const BOT_TOKEN = `xoxb-bench-${randomBytes(6).toString("hex")}`;
  * memory. `BENCH_CPU_PROF=<dir>` adds a V8 CPU profile per process (`.cpuprofile`, for Chrome DevTools).
  * @throws Error when `BENCH_DIST=1` and the compiled file is missing.
  */
-export function childModule(name: "worker-proc" | "sandbox-proc"): { file: string; execArgv: string[] } {
+export function childModule(name: "worker-proc" | "sandbox-proc" | "storm-client"): {
+  file: string;
+  execArgv: string[];
+} {
   const dir = process.env.BENCH_CPU_PROF;
   const prof = dir ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [];
   if (process.env.BENCH_DIST === "1") {

@@ -31,25 +31,26 @@ function daysIn(year: number, month: number): number {
 export function parseRfc3339(s: string): number | null {
   const m = RFC3339_RE.exec(s);
   if (!m) return null;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  const hour = Number(m[4]);
+  const minute = Number(m[5]);
+  const second = Number(m[6]);
   if (month < 1 || month > 12 || day < 1 || day > daysIn(year, month)) return null;
   if (hour > 23 || minute > 59 || second > 60) return null;
   if (m[9] && (Number(m[10]) > 23 || Number(m[11]) > 59)) return null;
   const frac = m[7] ? Number(`0${m[7]}`) * 1000 : 0;
   const leap = second === 60;
-  const base = Date.UTC(year, month - 1, day, hour, minute, leap ? 59 : second);
-  // Date.UTC maps years 0–99 to 1900–1999; set the full year back.
-  const d = new Date(base);
-  d.setUTCFullYear(year);
+  let base = Date.UTC(year, month - 1, day, hour, minute, leap ? 59 : second);
+  if (year < 100) {
+    // Date.UTC maps years 0–99 to 1900–1999; set the full year back.
+    const d = new Date(base);
+    d.setUTCFullYear(year);
+    base = d.getTime();
+  }
   const offsetMin = m[9] ? (m[9] === "-" ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11])) : 0;
-  return d.getTime() + (leap ? 999 : Math.floor(frac)) - offsetMin * 60_000;
+  return base + (leap ? 999 : Math.floor(frac)) - offsetMin * 60_000;
 }
 
 /** A string that is an RFC 3339 timestamp ({@link parseRfc3339}). */
@@ -181,6 +182,7 @@ const PRIMARY_ANNOTATIONS = ["summary", "description", "message", "runbook_url"]
  * {@link TRUNCATED_ANNOTATION} naming what was cut. Returns the same object when nothing was cut.
  */
 export function boundAnnotations(annotations: Record<string, string>): Record<string, string> {
+  if (annotationsWithin(annotations)) return annotations;
   const rank = (k: string): number => {
     const i = PRIMARY_ANNOTATIONS.indexOf(k);
     return i < 0 ? PRIMARY_ANNOTATIONS.length : i;
@@ -217,6 +219,26 @@ export function boundAnnotations(annotations: Record<string, string>): Record<st
   if (dropped > 0) note.push(`${dropped} annotation(s) dropped`);
   if (note.length > 0) out[TRUNCATED_ANNOTATION] = note.join("; ");
   return out;
+}
+
+/**
+ * True when {@link boundAnnotations} would cut nothing (the common case): at most
+ * {@link INTAKE_LIMITS.annotations} entries, none named {@link TRUNCATED_ANNOTATION}, every name and
+ * value and their total within the byte bounds. Then it returns `annotations` itself, unsorted.
+ */
+function annotationsWithin(annotations: Record<string, string>): boolean {
+  let n = 0;
+  let total = 0;
+  for (const k in annotations) {
+    if (!Object.hasOwn(annotations, k)) continue;
+    const v = annotations[k] as string;
+    if (++n > INTAKE_LIMITS.annotations || k === TRUNCATED_ANNOTATION) return false;
+    const kb = utf8(k);
+    const vb = utf8(v);
+    if (kb > INTAKE_LIMITS.labelNameBytes || vb > INTAKE_LIMITS.annotationValueBytes) return false;
+    total += kb + vb;
+  }
+  return total <= INTAKE_LIMITS.annotationsTotalBytes;
 }
 
 /**

@@ -52,9 +52,23 @@ export interface AdmitDeps {
  * still make one run.
  * @throws BackstopError `store.unavailable`, `queue.unavailable`, `input.invalid_job`.
  */
-export async function admitRun(data: RunJobData, deps: AdmitDeps): Promise<Admission> {
-  const { incidentKey, runId } = data;
-  const key = activeRunKey(data.cluster, data.target);
+export function admitRun(data: RunJobData, deps: AdmitDeps): Promise<Admission> {
+  return admitLazily(data, () => data, deps);
+}
+
+/**
+ * {@link admitRun} with the job's data built only when a new run is queued: `request` names the
+ * incident and its target (the data's `incidentKey`, `runId`, `cluster`, `target`), and `job()` is
+ * called after a new claim, so a re-send or a join does not build the job (the notification copy).
+ * @throws as {@link admitRun}, and whatever `job()` throws (the claim is then released).
+ */
+export async function admitLazily(
+  request: Pick<RunJobData, "incidentKey" | "runId" | "cluster" | "target">,
+  job: () => RunJobData,
+  deps: AdmitDeps,
+): Promise<Admission> {
+  const { incidentKey, runId } = request;
+  const key = activeRunKey(request.cluster, request.target);
   const claim = await deps.store.claimRun({
     workloadKey: key,
     incidentKey,
@@ -73,7 +87,7 @@ export async function admitRun(data: RunJobData, deps: AdmitDeps): Promise<Admis
     };
   }
   try {
-    await deps.producer.addRun(data);
+    await deps.producer.addRun(job());
   } catch (err) {
     await deps.store.releaseRun(key, incidentKey).catch((e) => {
       log.warn({ incidentKey, err: e }, "could not release a claim after a failed enqueue");

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { z } from "zod";
 import {
   type AlertmanagerAlert,
@@ -6,7 +6,7 @@ import {
   AlertmanagerWebhookSchema,
 } from "../contracts/alertmanager.js";
 import { ClusterNameSchema } from "../contracts/cluster.js";
-import { targetFromAlert, workloadKey } from "../pipeline/target.js";
+import { type RunTarget, targetFromAlert, workloadKey } from "../pipeline/target.js";
 
 /**
  * The BullMQ job formats of Backstop's `runs` queue. One queue carries three job names:
@@ -96,24 +96,53 @@ export function incidentKeyForAlert(
   alert: AlertmanagerAlert,
   cluster: string,
 ): string {
-  const target = targetFromAlert(alert);
-  let subject = `fingerprint=${alert.fingerprint}`;
-  if (target) {
-    // The incident began with the workload's earliest alert in this group: re-sends keep `startsAt`, a
-    // new firing after a resolution gets a new one, so it is a new incident (and a new run).
-    const starts = webhook.alerts
-      .filter((a) => {
-        const t = targetFromAlert(a);
-        return t !== null && workloadKey(t) === workloadKey(target);
-      })
-      .map((a) => a.startsAt ?? "")
-      .sort();
-    subject = `workload=${workloadKey(target)}\nstartsAt=${starts[0] ?? ""}`;
-  }
-  const digest = createHash("sha256")
-    .update(`cluster=${cluster}\n${webhook.groupKey}\n${subject}`)
-    .digest("hex");
-  return `am-${keyPart(cluster)}-${digest.slice(0, 32)}`;
+  return incidentKeyer(webhook)(alert, cluster);
+}
+
+/**
+ * {@link incidentKeyForAlert} for many alerts of one notification: the earliest `startsAt` of each
+ * workload is found in one pass over `webhook.alerts` (on first use), not once per alert, and equal
+ * keys are hashed once. The returned function takes an alert of `webhook` (or a copy with the same
+ * labels) and its cluster. `targetOf` is `targetFromAlert` unless the caller already resolved the
+ * alerts (it must answer as `targetFromAlert` would). Never throws.
+ */
+export function incidentKeyer(
+  webhook: AlertmanagerWebhook,
+  targetOf: (alert: AlertmanagerAlert) => RunTarget | null = targetFromAlert,
+): (alert: AlertmanagerAlert, cluster: string) => string {
+  let earliest: Map<string, string> | null = null;
+  const keys = new Map<string, string>();
+  const startsOf = (wk: string): string => {
+    if (!earliest) {
+      earliest = new Map();
+      for (const a of webhook.alerts) {
+        const t = targetOf(a);
+        if (t === null) continue;
+        const k = workloadKey(t);
+        const s = a.startsAt ?? "";
+        const cur = earliest.get(k);
+        if (cur === undefined || s < cur) earliest.set(k, s);
+      }
+    }
+    return earliest.get(wk) ?? "";
+  };
+  return (alert, cluster) => {
+    const target = targetOf(alert);
+    let subject = `fingerprint=${alert.fingerprint}`;
+    if (target) {
+      // The incident began with the workload's earliest alert in this group: re-sends keep `startsAt`, a
+      // new firing after a resolution gets a new one, so it is a new incident (and a new run).
+      const wk = workloadKey(target);
+      subject = `workload=${wk}\nstartsAt=${startsOf(wk)}`;
+    }
+    const text = `cluster=${cluster}\n${webhook.groupKey}\n${subject}`;
+    let key = keys.get(text);
+    if (key === undefined) {
+      key = `am-${keyPart(cluster)}-${hash("sha256", text, "hex").slice(0, 32)}`;
+      keys.set(text, key);
+    }
+    return key;
+  };
 }
 
 /** Keeps `[A-Za-z0-9._-]` and turns anything else (notably `:` and `/`) into `-`. */

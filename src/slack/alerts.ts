@@ -46,8 +46,10 @@ export type {
  * - 503 with `Retry-After` when Redis is down;
  * - else 202 (a run was queued) or 200, with {@link AlertRouteResult}.
  *
- * The answer comes from memory plus the queue's Redis (one script per alert, a second round trip for
- * a new run); Slack notes (refusals, no-workload alerts, joins, resolutions) are sent after it.
+ * The answer comes from memory plus the queue's Redis: one script per incident named (a notification's
+ * alerts about one workload are one incident, so usually one round trip per notification), a second
+ * round trip for a new run. Slack notes (refusals, no-workload alerts, joins, resolutions) are sent
+ * after it. Re-sends that change nothing log at debug, anything else at info.
  */
 
 /** The route path, on the Bolt receiver in http mode or on the alert server in socket mode. */
@@ -122,19 +124,27 @@ export function createAlertHandler(
         return;
       }
       const result: AlertRouteResult = { ...queued.result, refused: screened.refused };
-      log.info(
-        {
-          groupKey: webhook.groupKey,
-          queued: result.queued.length,
-          deduplicated: result.queued.filter((q) => q.deduplicated).length,
-          joined: result.joined.length,
-          ignored: result.ignored.length,
-          refused: result.refused.length,
-          resolved: result.resolved.length,
-        },
-        "alertmanager notification accepted",
-      );
       http.sendJson(res, result.queued.length > 0 ? 202 : 200, result);
+      const deduplicated = result.queued.filter((q) => q.deduplicated).length;
+      // A notification that only re-sent incidents already queued (the bulk of a storm: Alertmanager
+      // re-sends every group each group_interval) logs at debug; one that changed anything, at info.
+      const resent =
+        deduplicated === result.queued.length &&
+        result.joined.length + result.ignored.length + result.refused.length + result.resolved.length === 0;
+      const level = resent ? "debug" : "info";
+      if (log.isLevelEnabled(level))
+        log[level](
+          {
+            groupKey: webhook.groupKey,
+            queued: result.queued.length,
+            deduplicated,
+            joined: result.joined.length,
+            ignored: result.ignored.length,
+            refused: result.refused.length,
+            resolved: result.resolved.length,
+          },
+          "alertmanager notification accepted",
+        );
       await noteNoRun(
         webhook,
         [

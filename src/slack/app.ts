@@ -244,6 +244,10 @@ export function createBackstopApp(settings: SlackSettings, deps: AppDeps): Backs
     // one from more than 5 minutes in the future.
     const boltListener = receiver.requestListener;
     receiver.requestListener = (req, res) => {
+      // The alert route's exact path goes straight to its handler: Bolt would parse the URL again and
+      // compile every custom route's path-to-regexp pattern per request to find it. Anything else
+      // (a query string, a trailing slash, another method) takes Bolt's routing as before.
+      if (req.url === ALERT_ROUTE && req.method === "POST") return alertHandler(req, res);
       const path = new URL(req.url ?? "/", "http://localhost").pathname;
       if (path === SLACK_EVENTS_PATH) {
         const why = requestTimestampProblem(req.headers["x-slack-request-timestamp"], Date.now());

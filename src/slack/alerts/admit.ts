@@ -8,9 +8,15 @@ import {
   labelsOverLimit,
 } from "../../contracts/alertmanager.js";
 import { type ClusterRoster, SINGLE_CLUSTER } from "../../contracts/cluster.js";
-import { type AlertTarget, resolveAlertTarget, workloadKey } from "../../pipeline/target.js";
-import { type AdmitDeps, admitRun } from "../../queue/admit.js";
-import { incidentKeyForAlert, type RunJobData, runIdFor } from "../../queue/jobs.js";
+import {
+  type AlertTarget,
+  type RunTarget,
+  resolveAlertTarget,
+  targetFromAlert,
+  workloadKey,
+} from "../../pipeline/target.js";
+import { type Admission, type AdmitDeps, admitLazily } from "../../queue/admit.js";
+import { incidentKeyer, type RunJobData, runIdFor } from "../../queue/jobs.js";
 import { clusterOfAlert } from "../cluster-select.js";
 import type { AlertRouteOptions, AlertRouteResult, IgnoredAlert, JoinNote } from "./types.js";
 
@@ -94,18 +100,39 @@ function jobWebhook(webhook: AlertmanagerWebhook, alert: AlertmanagerAlert): Ale
  * deduplicated). The incident key comes from the group key and the alert's workload
  * (`incidentKeyForAlert`). The job carries the notification with only that alert in `alerts`.
  * Resolved alerts are returned for {@link noteResolved}; alerts naming no workload go to `ignored`.
+ * Each incident is admitted once per notification, whatever the number of its alerts (one Redis
+ * round trip, two for a new run; the incidents of one notification concurrently): a later alert of
+ * the same incident is answered as admitting it again would be (after `queued` or `duplicate`,
+ * `duplicate`; after `joined`, `joined` with `first` false).
  * @throws the first admission error (BackstopError `queue.unavailable` / `store.unavailable`): runs
- *   admitted before it stay queued, and Alertmanager's retry deduplicates them.
+ *   admitted besides it stay queued, and Alertmanager's retry deduplicates them.
  */
 export async function queueAlerts(
   webhook: AlertmanagerWebhook,
   kept: ScreenedAlert[],
   opts: Pick<AlertRouteOptions, "settings" | "clock"> & AdmitDeps,
 ): Promise<{ result: Omit<AlertRouteResult, "refused">; joins: JoinNote[] }> {
+  // Screening resolved the kept alerts' targets; a kept alert shares its `labels` with the original.
+  const targets = new Map<Record<string, string>, RunTarget | null>();
+  for (const { alert, about } of kept)
+    targets.set(alert.labels, about.status === "target" ? about.target : null);
+  const keyOf = incidentKeyer(webhook, (a) => {
+    const t = targets.get(a.labels);
+    return t === undefined ? targetFromAlert(a) : t;
+  });
+  const admissions = new Map<string, Promise<Admission>>();
+  const firing: {
+    alert: AlertmanagerAlert;
+    cluster: string;
+    target: RunTarget;
+    incidentKey: string;
+    admitted: Promise<Admission>;
+    again: boolean;
+  }[] = [];
   const result: Omit<AlertRouteResult, "refused"> = { queued: [], joined: [], ignored: [], resolved: [] };
-  const joins: JoinNote[] = [];
-  for (const { alert, about, cluster } of kept) {
-    const incidentKey = incidentKeyForAlert(webhook, alert, cluster);
+  for (const s of kept) {
+    const { alert, about, cluster } = s;
+    const incidentKey = keyOf(alert, cluster);
     if (alert.status === "resolved") {
       result.resolved.push({ incidentKey, fingerprint: alert.fingerprint });
       continue;
@@ -118,20 +145,23 @@ export async function queueAlerts(
       });
       continue;
     }
-    const data: RunJobData = {
-      runId: runIdFor(incidentKey),
-      cluster,
-      trigger: "alert",
-      incidentKey,
-      target: about.target,
-      // Validated RFC 3339 by the schema, so the onset is the alert's, never the receive time.
-      onset: alert.startsAt as string,
-      alert: jobWebhook(webhook, alert),
-      note: null,
-      requestedBy: null,
-      slack: { channel: opts.settings.alertChannel, responseUrl: null },
-    };
-    const a = await admitRun(data, opts);
+    const { target } = about;
+    const seen = admissions.get(incidentKey);
+    if (seen) {
+      firing.push({ alert, cluster, target, incidentKey, admitted: seen, again: true });
+      continue;
+    }
+    const request = { incidentKey, runId: runIdFor(incidentKey), cluster, target };
+    const admitted = admitLazily(request, () => jobData(webhook, s, request, opts), opts);
+    admissions.set(incidentKey, admitted);
+    firing.push({ alert, cluster, target, incidentKey, admitted, again: false });
+  }
+  const settled = await Promise.allSettled(admissions.values());
+  const failed = settled.find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
+  const joins: JoinNote[] = [];
+  for (const { alert, cluster, target, incidentKey, admitted, again } of firing) {
+    const a = await admitted;
     if (a.status === "joined") {
       result.joined.push({
         incidentKey,
@@ -139,12 +169,12 @@ export async function queueAlerts(
         joined: a.holder,
         runId: a.holderRunId,
       });
-      if (a.first)
+      if (a.first && !again)
         joins.push({
           holder: a.holder,
           holderRunId: a.holderRunId,
           alertname: alert.labels.alertname ?? "alert",
-          what: `${workloadKey(about.target)} in ${cluster}`,
+          what: `${workloadKey(target)} in ${cluster}`,
         });
       continue;
     }
@@ -152,8 +182,30 @@ export async function queueAlerts(
       incidentKey,
       runId: a.runId,
       fingerprint: alert.fingerprint,
-      deduplicated: a.status === "duplicate",
+      deduplicated: again || a.status === "duplicate",
     });
   }
   return { result, joins };
+}
+
+/** The `triage` job of a kept alert: the notification with only that alert, the group-wide maps bounded. */
+function jobData(
+  webhook: AlertmanagerWebhook,
+  { alert, cluster }: ScreenedAlert,
+  request: Pick<RunJobData, "incidentKey" | "runId" | "target">,
+  opts: Pick<AlertRouteOptions, "settings">,
+): RunJobData {
+  return {
+    runId: request.runId,
+    cluster,
+    trigger: "alert",
+    incidentKey: request.incidentKey,
+    target: request.target,
+    // Validated RFC 3339 by the schema, so the onset is the alert's, never the receive time.
+    onset: alert.startsAt as string,
+    alert: jobWebhook(webhook, alert),
+    note: null,
+    requestedBy: null,
+    slack: { channel: opts.settings.alertChannel, responseUrl: null },
+  };
 }
