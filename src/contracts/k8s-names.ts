@@ -27,7 +27,7 @@ export function isDnsLabel(s: string): boolean {
 /** True when `s` is an RFC 1123 DNS subdomain (1–253 characters, each dot-separated part a label of ≤ 63). */
 export function isDnsSubdomain(s: string): boolean {
   if (s.length < 1 || s.length > DNS_SUBDOMAIN_MAX || !DNS_SUBDOMAIN_RE.test(s)) return false;
-  return s.split(".").every((part) => part.length <= DNS_LABEL_MAX);
+  return s.length <= DNS_LABEL_MAX || s.split(".").every((part) => part.length <= DNS_LABEL_MAX);
 }
 
 /** The object kinds an alert can name (see `src/pipeline/target.ts`). */
@@ -47,23 +47,23 @@ export type NamedKind =
  * Deployment or StatefulSet, as typed in `/backstop triage`) uses the subdomain rule. Never throws.
  */
 export function invalidNameReason(kind: NamedKind, name: string): string | null {
-  const shown = JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}…` : name);
+  const shown = () => JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}…` : name);
   switch (kind) {
     case "Namespace":
     case "StatefulSet":
       return isDnsLabel(name)
         ? null
-        : `${kind.toLowerCase()} ${shown} is not a valid Kubernetes name (RFC 1123 DNS label: a-z, 0-9 and "-", at most 63 characters)`;
+        : `${kind.toLowerCase()} ${shown()} is not a valid Kubernetes name (RFC 1123 DNS label: a-z, 0-9 and "-", at most 63 characters)`;
     case "Job":
     case "CronJob": {
       const max = kind === "Job" ? 63 : 52;
       return isDnsSubdomain(name) && name.length <= max
         ? null
-        : `${kind.toLowerCase()} ${shown} is not a valid Kubernetes name (RFC 1123 DNS subdomain of at most ${max} characters)`;
+        : `${kind.toLowerCase()} ${shown()} is not a valid Kubernetes name (RFC 1123 DNS subdomain of at most ${max} characters)`;
     }
     default:
       return isDnsSubdomain(name)
         ? null
-        : `${kind === "Workload" ? "workload" : kind.toLowerCase()} ${shown} is not a valid Kubernetes name (RFC 1123 DNS subdomain: a-z, 0-9, "-" and ".", at most 253 characters)`;
+        : `${kind === "Workload" ? "workload" : kind.toLowerCase()} ${shown()} is not a valid Kubernetes name (RFC 1123 DNS subdomain: a-z, 0-9, "-" and ".", at most 253 characters)`;
   }
 }

@@ -120,13 +120,15 @@ export async function queueAlerts(
     const t = targets.get(a.labels);
     return t === undefined ? targetFromAlert(a) : t;
   });
-  const admissions = new Map<string, Promise<Admission>>();
+  // One admission per incident: `admitted` is its index in `pending`, `again` a later alert of it.
+  const pending: Promise<Admission>[] = [];
+  const indexOf = new Map<string, number>();
   const firing: {
     alert: AlertmanagerAlert;
     cluster: string;
     target: RunTarget;
     incidentKey: string;
-    admitted: Promise<Admission>;
+    admitted: number;
     again: boolean;
   }[] = [];
   const result: Omit<AlertRouteResult, "refused"> = { queued: [], joined: [], ignored: [], resolved: [] };
@@ -146,22 +148,21 @@ export async function queueAlerts(
       continue;
     }
     const { target } = about;
-    const seen = admissions.get(incidentKey);
-    if (seen) {
+    const seen = indexOf.get(incidentKey);
+    if (seen !== undefined) {
       firing.push({ alert, cluster, target, incidentKey, admitted: seen, again: true });
       continue;
     }
     const request = { incidentKey, runId: runIdFor(incidentKey), cluster, target };
-    const admitted = admitLazily(request, () => jobData(webhook, s, request, opts), opts);
-    admissions.set(incidentKey, admitted);
-    firing.push({ alert, cluster, target, incidentKey, admitted, again: false });
+    indexOf.set(incidentKey, pending.length);
+    firing.push({ alert, cluster, target, incidentKey, admitted: pending.length, again: false });
+    pending.push(admitLazily(request, () => jobData(webhook, s, request, opts), opts));
   }
-  const settled = await Promise.allSettled(admissions.values());
-  const failed = settled.find((r) => r.status === "rejected");
-  if (failed) throw failed.reason;
+  const admissions = await Promise.allSettled(pending);
   const joins: JoinNote[] = [];
+  for (const a of admissions) if (a.status === "rejected") throw a.reason;
   for (const { alert, cluster, target, incidentKey, admitted, again } of firing) {
-    const a = await admitted;
+    const a = (admissions[admitted] as PromiseFulfilledResult<Admission>).value;
     if (a.status === "joined") {
       result.joined.push({
         incidentKey,
