@@ -116,6 +116,8 @@ main(async () => {
     }
     const rss = Math.max(...(await Promise.all(handles.map((h) => h.rssPeakMb()))));
     const lost = incidents - batch.length;
+    const runMs = batch.map(([, v]) => v.ms);
+    const waitMs = batch.map(([, v]) => v.waitedMs);
     const result = {
       makespan_ratio: round(makespan / ideal, 3),
       lost,
@@ -126,30 +128,10 @@ main(async () => {
       redis_mb: round(redisAfter - redisBefore, 2),
       cpu_ms_per_run: round(perRunCpu("backstop") + perRunCpu("sandbox"), 1),
       cpu_ms_per_run_backstop: round(perRunCpu("backstop"), 1),
-      run_ms_p50: round(
-        pct(
-          batch.map(([, v]) => v.ms),
-          50,
-        ),
-      ),
-      run_ms_p99: round(
-        pct(
-          batch.map(([, v]) => v.ms),
-          99,
-        ),
-      ),
-      wait_ms_p50: round(
-        pct(
-          batch.map(([, v]) => v.waitedMs),
-          50,
-        ),
-      ),
-      wait_ms_p99: round(
-        pct(
-          batch.map(([, v]) => v.waitedMs),
-          99,
-        ),
-      ),
+      run_ms_p50: round(pct(runMs, 50)),
+      run_ms_p99: round(pct(runMs, 99)),
+      wait_ms_p50: round(pct(waitMs, 50)),
+      wait_ms_p99: round(pct(waitMs, 99)),
     };
     console.log(
       `concurrency: ${incidents} incidents, ${workers} worker processes × ${perWorker} jobs, ${modelMs} ms per model call, processes run from ${CHILD_RUNTIME}\n`,

@@ -145,6 +145,18 @@ export function groupNotification(scenario: Scenario, g: number, k: number): Ale
   };
 }
 
+/** What the sandbox process reports when it is ready (`bench/lib/sandbox-proc.ts`): its URLs and kubeconfig YAML. */
+interface SandboxReady {
+  infraUrl: string;
+  ticketsUrl: string;
+  modelsUrl: string;
+  /** The writer identity's kubeconfig. */
+  kubeconfig: string;
+  readonlyKubeconfig: string;
+  /** Base URL of the sandbox cluster's Prometheus API. */
+  prometheusUrl: string;
+}
+
 /** One forked worker process: completed/failed triage jobs it reported, and its peak RSS. */
 export interface WorkerHandle {
   /** Per completed triage job: processing ms, ms waited in the queue before a worker took it, and when it was reported (epoch ms). */
@@ -188,25 +200,9 @@ export async function startFleet(n: number, modelMs: number): Promise<Fleet> {
     env: { ...process.env, LOG_LEVEL: "silent", BENCH_SANDBOX_SCENARIO: scenarioFile },
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
-  const urls = await new Promise<{
-    infraUrl: string;
-    ticketsUrl: string;
-    modelsUrl: string;
-    kubeconfig: string;
-    readonlyKubeconfig: string;
-    prometheusUrl: string;
-  }>((resolve, reject) => {
-    sandbox.once(
-      "message",
-      (m: {
-        type: string;
-        infraUrl: string;
-        ticketsUrl: string;
-        modelsUrl: string;
-        kubeconfig: string;
-        readonlyKubeconfig: string;
-        prometheusUrl: string;
-      }) => (m.type === "ready" ? resolve(m) : reject(new Error(`sandbox process said ${m.type}`))),
+  const urls = await new Promise<SandboxReady>((resolve, reject) => {
+    sandbox.once("message", (m: SandboxReady & { type: string }) =>
+      m.type === "ready" ? resolve(m) : reject(new Error(`sandbox process said ${m.type}`)),
     );
     sandbox.once("exit", (code) => reject(new Error(`the sandbox process exited with code ${code}`)));
   });
