@@ -23,7 +23,7 @@ import { setLogLevel } from "../src/log.js";
 import { targetFromAlert } from "../src/pipeline/target.js";
 import type { RunJobData } from "../src/queue/jobs.js";
 import { incidentKeyForAlert, runIdFor } from "../src/queue/jobs.js";
-import { main, parseFlags, pct, round, table, writeResult } from "./lib/common.js";
+import { cpuMsOf, main, parseFlags, pct, round, table, writeResult } from "./lib/common.js";
 import { CHANNEL, CHILD_RUNTIME, type Fleet, groupNotification, startFleet, until } from "./lib/fleet.js";
 
 setLogLevel("silent");
@@ -80,8 +80,10 @@ main(async () => {
     const redisBefore = await fleet.redisUsedMb();
     const cpuNow = async () => ({
       sandbox: await fleet.sandboxCpuMs(),
-      backstop:
-        fleet.infraCpuMs() + (await Promise.all(handles.map((h) => h.cpuMs()))).reduce((a, b) => a + b, 0),
+      infra: fleet.infraCpuMs(),
+      workers: (await Promise.all(handles.map((h) => h.cpuMs()))).reduce((a, b) => a + b, 0),
+      bench: cpuMsOf(process.cpuUsage()),
+      redis: await fleet.redisCpuMs(),
     });
     const cpuBefore = await cpuNow();
     const t0 = Date.now();
@@ -98,7 +100,8 @@ main(async () => {
     const makespan = last - t0;
     const redisAfter = await fleet.redisUsedMb();
     const cpuAfter = await cpuNow();
-    const perRunCpu = (k: "sandbox" | "backstop") => (cpuAfter[k] - cpuBefore[k]) / Math.max(1, batch.length);
+    const perRunCpu = (k: keyof typeof cpuAfter) => (cpuAfter[k] - cpuBefore[k]) / Math.max(1, batch.length);
+    const backstopCpu = perRunCpu("workers") + perRunCpu("infra");
     // Where a run's time goes: mean `duration_ms` per event type over the batch's receipts.
     const stageMs = new Map<string, { sum: number; n: number }>();
     for (const [id] of batch) {
@@ -126,8 +129,12 @@ main(async () => {
       ideal_ms: round(ideal),
       per_run_ms: perRun,
       redis_mb: round(redisAfter - redisBefore, 2),
-      cpu_ms_per_run: round(perRunCpu("backstop") + perRunCpu("sandbox"), 1),
-      cpu_ms_per_run_backstop: round(perRunCpu("backstop"), 1),
+      cpu_ms_per_run: round(backstopCpu + perRunCpu("sandbox"), 1),
+      cpu_ms_per_run_backstop: round(backstopCpu, 1),
+      cpu_ms_per_run_workers: round(perRunCpu("workers"), 1),
+      cpu_ms_per_run_mcp_infra: round(perRunCpu("infra"), 1),
+      cpu_ms_per_run_bench: round(perRunCpu("bench"), 1),
+      cpu_ms_per_run_redis: round(perRunCpu("redis"), 1),
       run_ms_p50: round(pct(runMs, 50)),
       run_ms_p99: round(pct(runMs, 99)),
       wait_ms_p50: round(pct(waitMs, 50)),
@@ -151,6 +158,8 @@ main(async () => {
           ["Redis used_memory growth (MB)", result.redis_mb],
           ["CPU per run, Backstop + sandbox (ms)", result.cpu_ms_per_run],
           ["CPU per run, Backstop: workers + mcp-infra (ms)", result.cpu_ms_per_run_backstop],
+          ["  of which workers / mcp-infra (ms)", `${result.cpu_ms_per_run_workers} / ${result.cpu_ms_per_run_mcp_infra}`],
+          ["CPU per run, this process (sandbox Slack) / Redis (ms)", `${result.cpu_ms_per_run_bench} / ${result.cpu_ms_per_run_redis}`],
         ],
       ),
     );

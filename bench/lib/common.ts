@@ -109,8 +109,12 @@ export function main(fn: () => Promise<void>): void {
 
 /** What a forked bench process reports on `stats`: its peak RSS (MB, as sampled by the caller) and CPU time (user + system, ms). */
 export function processStats(rssPeakBytes: number): { rss_mb: number; cpu_ms: number } {
-  const cpu = process.cpuUsage();
-  return { rss_mb: rssPeakBytes / 1024 / 1024, cpu_ms: (cpu.user + cpu.system) / 1000 };
+  return { rss_mb: rssPeakBytes / 1024 / 1024, cpu_ms: cpuMsOf(process.cpuUsage()) };
+}
+
+/** User + system CPU time of a `process.cpuUsage()` reading (µs each), in ms. */
+export function cpuMsOf(cpu: NodeJS.CpuUsage): number {
+  return (cpu.user + cpu.system) / 1000;
 }
 
 /**

@@ -184,6 +184,8 @@ export interface Fleet {
   infraCpuMs(): number;
   /** Redis `used_memory` (MB) as INFO reports it (the whole server: shared, so compare deltas). */
   redisUsedMb(): Promise<number>;
+  /** CPU time (user + system, ms) the Redis server has used so far, from INFO `used_cpu_*` (shared: compare deltas). */
+  redisCpuMs(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -329,6 +331,11 @@ export async function startFleet(n: number, modelMs: number): Promise<Fleet> {
       const info = await redis.info("memory");
       const m = /used_memory:(\d+)/.exec(info);
       return m ? Number(m[1]) / 1024 / 1024 : Number.NaN;
+    },
+    async redisCpuMs() {
+      const info = await redis.info("cpu");
+      const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? Number.NaN);
+      return (field("used_cpu_user") + field("used_cpu_sys")) * 1000;
     },
     async close() {
       // mcp-infra stops on SIGTERM (and writes its CPU profile when asked to); the rest is killed.
