@@ -158,8 +158,14 @@ main(async () => {
           ["Redis used_memory growth (MB)", result.redis_mb],
           ["CPU per run, Backstop + sandbox (ms)", result.cpu_ms_per_run],
           ["CPU per run, Backstop: workers + mcp-infra (ms)", result.cpu_ms_per_run_backstop],
-          ["  of which workers / mcp-infra (ms)", `${result.cpu_ms_per_run_workers} / ${result.cpu_ms_per_run_mcp_infra}`],
-          ["CPU per run, this process (sandbox Slack) / Redis (ms)", `${result.cpu_ms_per_run_bench} / ${result.cpu_ms_per_run_redis}`],
+          [
+            "  of which workers / mcp-infra (ms)",
+            `${result.cpu_ms_per_run_workers} / ${result.cpu_ms_per_run_mcp_infra}`,
+          ],
+          [
+            "CPU per run, this process (sandbox Slack) / Redis (ms)",
+            `${result.cpu_ms_per_run_bench} / ${result.cpu_ms_per_run_redis}`,
+          ],
         ],
       ),
     );
