@@ -1,6 +1,7 @@
 import { Redis } from "ioredis";
 import { BackstopError, errorMessage } from "../errors.js";
 import { childLogger } from "../log.js";
+import { defineLuaCommands } from "../queue/lua.js";
 import type { QueueConnection } from "../queue/runs.js";
 import { type BudgetStore, checkLatencySample, LATENCY_TTL_MS } from "./store.js";
 
@@ -60,12 +61,17 @@ return tostring(v)
  */
 export class RedisBudgetStore implements BudgetStore {
   private readonly redis: Redis;
+  private readonly lua;
   private readonly p: string;
 
   /** Opens a lazy ioredis client; commands fail after 2 reconnect retries instead of hanging. */
   constructor(opts: { connection: QueueConnection; prefix?: string }) {
     this.p = opts.prefix ?? "backstop:budget";
     this.redis = new Redis({ ...opts.connection, maxRetriesPerRequest: 2, lazyConnect: true });
+    this.lua = defineLuaCommands(this.redis, {
+      acquire: { keys: 1, lua: ACQUIRE_LUA },
+      ewma: { keys: 1, lua: EWMA_LUA },
+    });
     this.redis.on("error", (err) => log.warn({ err }, "budget store connection error"));
   }
 
@@ -105,7 +111,7 @@ export class RedisBudgetStore implements BudgetStore {
   async tryAcquire(target: string, windowStartMs: number, limit: number): Promise<boolean> {
     const key = `${this.p}:rpm:${target}:${windowStartMs}`;
     const res = await this.call("tryAcquire", () =>
-      this.redis.eval(ACQUIRE_LUA, 1, key, String(limit), String(WINDOW_TTL_MS)),
+      this.lua.acquire(key, String(limit), String(WINDOW_TTL_MS)),
     );
     return res === 1;
   }
@@ -142,14 +148,7 @@ export class RedisBudgetStore implements BudgetStore {
   async recordLatency(target: string, ms: number, alpha: number): Promise<number> {
     checkLatencySample(ms, alpha);
     const res = await this.call("recordLatency", () =>
-      this.redis.eval(
-        EWMA_LUA,
-        1,
-        `${this.p}:latency:${target}`,
-        String(ms),
-        String(alpha),
-        String(LATENCY_TTL_MS),
-      ),
+      this.lua.ewma(`${this.p}:latency:${target}`, String(ms), String(alpha), String(LATENCY_TTL_MS)),
     );
     return Number(res);
   }

@@ -1,6 +1,5 @@
 import type { WebClient } from "@slack/web-api";
 import { alertJoinedReply, errorMessage as errorBlocks, type IncidentStatus } from "../../blocks/index.js";
-import type { RunEvent, RunReporter } from "../contracts/events.js";
 import { errorMessage } from "../errors.js";
 import { childLogger } from "../log.js";
 import { resumeAfterDecision } from "../pipeline/decide.js";
@@ -12,6 +11,7 @@ import { SlackThreadReporter } from "../slack/reporter.js";
 import { activeRunKey } from "./admit.js";
 import { type DecisionJobData, type ExpiryJobData, type RunJobData, runIdFor } from "./jobs.js";
 import { JOB_ATTEMPTS, type RunProcessors, type RunsProducer } from "./runs.js";
+import { StageReporter } from "./stage-reporter.js";
 import type { IncidentRecord, RunStore } from "./store.js";
 import type { OpenedWorld, RunWorld } from "./world.js";
 
@@ -32,38 +32,6 @@ export interface ProcessorDeps {
   /** How long an escalation waits for a decision before it counts as rejected (ms). */
   approvalTimeoutMs: number;
   clock?: () => Date;
-}
-
-/** Keeps the incident record and the job's progress in step with the run's stage. */
-class StageReporter implements RunReporter {
-  private lastStage: string | null = null;
-
-  constructor(
-    private readonly store: RunStore,
-    private readonly key: string,
-    private readonly setStage: ((stage: string) => Promise<void>) | null,
-  ) {}
-
-  async emit(event: RunEvent): Promise<void> {
-    const stage = event.type.split(".")[0]!;
-    const patch: Partial<IncidentRecord> = { stage: event.type };
-    // Only an escalation with a proposed action waits for a human; one without ends as escalated.
-    if (event.type === "escalation.opened" && (event.data as { proposed_action: unknown }).proposed_action) {
-      patch.status = "awaiting_approval";
-    }
-    if (event.type === "run.finished") {
-      const d = event.data as { outcome: string; summary: string };
-      patch.status = d.outcome;
-      patch.summary = d.summary;
-      patch.stage = null;
-    }
-    await this.store.updateIncident(this.key, patch);
-    // The job's progress changes with the stage, not with every event of it.
-    if (this.setStage && stage !== this.lastStage) {
-      this.lastStage = stage;
-      await this.setStage(stage);
-    }
-  }
 }
 
 /**
@@ -102,15 +70,28 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
     }),
   ];
 
-  /** Stores the receipt, then gives Slack one bounded last chance to post what an outage held back. */
-  const saveResult = async (result: RunResult, slack: SlackThreadReporter): Promise<void> => {
-    await d.store.saveReceipt(result.runId, serializeReceipt(result.receipt));
+  /**
+   * Writes the incident's last stage, then gives Slack one bounded last chance to post what it has not
+   * posted yet: the run does not wait for Slack while it runs, so this is where a job waits for its
+   * thread, also when the run failed. Throws nothing.
+   */
+  const settle = async (runId: string, stage: StageReporter, slack: SlackThreadReporter): Promise<void> => {
+    await stage.flush();
     const flushed = await Promise.race([
       slack.flush(),
       new Promise<boolean>((r) => setTimeout(() => r(false), FLUSH_TIMEOUT_MS).unref()),
     ]);
-    if (!flushed)
-      log.warn({ runId: result.runId, held: slack.pending() }, "some Slack messages could not be posted");
+    if (!flushed) log.warn({ runId, held: slack.pending() }, "some Slack messages could not be posted");
+  };
+
+  /** Stores the receipt (the exact signed bytes), then {@link settle}s the run's reporters. */
+  const saveResult = async (
+    result: RunResult,
+    stage: StageReporter,
+    slack: SlackThreadReporter,
+  ): Promise<void> => {
+    await d.store.saveReceipt(result.runId, serializeReceipt(result.receipt));
+    await settle(result.runId, stage, slack);
   };
 
   /** Persists an escalation's pending decision and its timeout, before Slack shows the buttons. */
@@ -293,7 +274,7 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
           },
           {
             ...opened.deps,
-            reporters: [stage, slack, ...opened.reporters],
+            reporters: [stage, slack.background(), ...opened.reporters],
             options: {
               awaitApproval: true,
               onPending: (p) => savePending(incident, p),
@@ -302,13 +283,14 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
             },
           },
         );
-        await saveResult(result, slack);
+        await saveResult(result, stage, slack);
         const escalationTs = slack.escalationMessageTs();
         if (result.pending && escalationTs) await d.store.setEscalationTs(result.runId, escalationTs);
         pendingRun = result.pending !== null;
         if (!pendingRun) await releaseAll(data.cluster, data.target, target, data.incidentKey);
         return { outcome: result.outcome, pending: pendingRun };
       } catch (err) {
+        await settle(data.runId, stage, slack);
         if (job.attemptsMade + 1 >= JOB_ATTEMPTS)
           await releaseAll(data.cluster, data.target, target, data.incidentKey);
         throw err;
@@ -350,14 +332,15 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
           { decision: data.decision, by: data.by, at: new Date(data.at) },
           {
             ...opened.deps,
-            reporters: [stage, slack, ...opened.reporters],
+            reporters: [stage, slack.background(), ...opened.reporters],
             options: { recoveryTimeoutMs: d.world.recoveryTimeoutMs, window: d.world.signalsWindow },
           },
         );
-        await saveResult(result, slack);
+        await saveResult(result, stage, slack);
         if (cluster) await release(cluster, record.pending.target, record.incidentKey);
         return { outcome: result.outcome };
       } catch (err) {
+        await settle(data.runId, stage, slack);
         log.error({ runId: data.runId, err }, "decision failed");
         throw err;
       } finally {

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { BackstopError, errorMessage } from "../errors.js";
 import { childLogger } from "../log.js";
 import type { PendingApproval } from "../pipeline/ports.js";
+import { defineLuaCommands } from "./lua.js";
 import type { QueueConnection } from "./runs.js";
 import {
   CLAIM_RUN_LUA,
@@ -64,11 +65,20 @@ function openRedis(connection: QueueConnection): Redis {
 export class RunStore {
   private readonly p: string;
   private readonly redis: Redis;
+  private readonly lua;
 
   /** Opens a lazy ioredis client (see {@link openRedis}); nothing connects until the first command. */
   constructor(opts: { connection: QueueConnection; prefix?: string }) {
     this.p = opts.prefix ?? "backstop";
     this.redis = openRedis(opts.connection);
+    this.lua = defineLuaCommands(this.redis, {
+      mergeJson: { keys: 1, lua: MERGE_JSON_LUA },
+      savePending: { keys: 1, lua: SAVE_PENDING_LUA },
+      setIfExists: { keys: 1, lua: SET_IF_EXISTS_LUA },
+      decide: { keys: 1, lua: DECIDE_LUA },
+      claimRun: { keys: 2, lua: CLAIM_RUN_LUA },
+      releaseRun: { keys: 1, lua: RELEASE_RUN_LUA },
+    });
   }
 
   private k(...parts: string[]): string {
@@ -155,7 +165,7 @@ export class RunStore {
       });
     }
     const done = await this.call("updateIncident", () =>
-      this.redis.eval(MERGE_JSON_LUA, 1, this.k("incident", key), JSON.stringify(r.data)),
+      this.lua.mergeJson(this.k("incident", key), JSON.stringify(r.data)),
     );
     if (done !== 1) throw new BackstopError("store.not_found", `no incident ${key}`);
   }
@@ -222,9 +232,7 @@ export class RunStore {
       RECORD_TTL_S + Math.max(0, Math.ceil(((Number.isFinite(expires) ? expires : 0) - Date.now()) / 1000));
     const { escalationTs, decidedBy: _b, decidedAt: _a, status: _s, ...record } = r.data;
     const res = await this.call("savePending", () =>
-      this.redis.eval(
-        SAVE_PENDING_LUA,
-        1,
+      this.lua.savePending(
         this.k("pending", p.runId),
         JSON.stringify(record),
         String(ttl),
@@ -237,7 +245,7 @@ export class RunStore {
   /** Records the `ts` of the escalation message (the one with the buttons). False if no such run. */
   async setEscalationTs(runId: string, ts: string): Promise<boolean> {
     const n = await this.call("setEscalationTs", () =>
-      this.redis.eval(SET_IF_EXISTS_LUA, 1, this.k("pending", runId), "escalationTs", ts),
+      this.lua.setIfExists(this.k("pending", runId), "escalationTs", ts),
     );
     return n === 1;
   }
@@ -276,7 +284,7 @@ export class RunStore {
     at: string,
   ): Promise<{ won: boolean; status: string; by: string | null }> {
     const res = (await this.call("decide", () =>
-      this.redis.eval(DECIDE_LUA, 1, this.k("pending", runId), decision, by ?? "", at),
+      this.lua.decide(this.k("pending", runId), decision, by ?? "", at),
     )) as [number, string, string];
     return { won: res[0] === 1, status: res[1], by: res[2] === "" ? null : res[2] };
   }
@@ -298,9 +306,7 @@ export class RunStore {
     checkOwnJob: boolean;
   }): Promise<RunClaim> {
     const res = (await this.call("claimRun", () =>
-      this.redis.eval(
-        CLAIM_RUN_LUA,
-        2,
+      this.lua.claimRun(
         this.k("active", c.workloadKey),
         this.k("joined", c.incidentKey),
         c.incidentKey,
@@ -318,7 +324,7 @@ export class RunStore {
   /** Clears `workloadKey`'s active-run entry if `incidentKey` holds it (the run ended). True when cleared. */
   async releaseRun(workloadKey: string, incidentKey: string): Promise<boolean> {
     const n = await this.call("releaseRun", () =>
-      this.redis.eval(RELEASE_RUN_LUA, 1, this.k("active", workloadKey), incidentKey),
+      this.lua.releaseRun(this.k("active", workloadKey), incidentKey),
     );
     return n === 1;
   }

@@ -53,7 +53,8 @@ export interface SlackThreadReporterOptions {
 
 type Outgoing =
   | { op: "post"; what: string; msg: SlackMessage; escalation?: EscalationMemo }
-  | { op: "update"; what: string; ts: string; msg: SlackMessage };
+  /** `ts` null: the escalation message this reporter posted or adopted, looked up when the update is sent. */
+  | { op: "update"; what: string; ts: string | null; msg: SlackMessage };
 
 interface EscalationMemo {
   proposedAction: ActionRecord | null;
@@ -117,6 +118,7 @@ export class SlackThreadReporter implements RunReporter {
   private escalationTs: string | null = null;
   private escalation: EscalationMemo | null = null;
   private chain: Promise<void> = Promise.resolve();
+  private nextPass: Promise<boolean> | null = null;
 
   /** See {@link SlackThreadReporterOptions}. Throws nothing; no Slack call happens before the first emit. */
   constructor(opts: SlackThreadReporterOptions) {
@@ -156,31 +158,58 @@ export class SlackThreadReporter implements RunReporter {
   /**
    * Renders one event into the thread. Never throws (a Slack outage must not stop a run); failures are
    * logged and what could not be posted is retried on the next call.
+   *
+   * The event is rendered at once (in call order) and posted by the next flush pass; passes run one at
+   * a time, so events that arrive while a pass is talking to Slack are posted by it or by the one pass
+   * after it, and the root is updated once for all the stage changes between two passes (chat.update
+   * is rate limited per app, Tier 3: https://docs.slack.dev/apis/web-api/rate-limits). The promise
+   * resolves when a pass that includes this event is done, so awaiting it means "posted, or held
+   * back for a retry". A run need not wait for it: see {@link background}.
    */
   emit(event: RunEvent): Promise<void> {
-    const next = this.chain.then(() => this.handle(event));
-    this.chain = next.catch(() => undefined);
-    return next;
-  }
-
-  /** Retries the backlog now (e.g. at the end of a job). Resolves true when nothing is left. Never throws. */
-  flush(): Promise<boolean> {
-    const next = this.chain.then(() => this.tryFlush());
-    this.chain = next.then(
-      () => undefined,
-      () => undefined,
-    );
-    return next;
-  }
-
-  private async handle(event: RunEvent): Promise<void> {
     try {
       this.apply(event);
       this.enqueue(event);
     } catch (err) {
       this.log.error({ err, type: event.type }, "could not render a run event for Slack");
     }
-    await this.tryFlush();
+    return this.schedule().then(() => undefined);
+  }
+
+  /** Retries the backlog now (e.g. at the end of a job). Resolves true when nothing is left. Never throws. */
+  flush(): Promise<boolean> {
+    return this.schedule();
+  }
+
+  /**
+   * This reporter as one the run does not wait for: `emit` renders and queues the event and returns at
+   * once, so Slack's latency and rate limits never slow the pipeline. The caller must {@link flush}
+   * (bounded) before the run's job ends, as the worker's `saveResult` does.
+   */
+  background(): RunReporter {
+    return {
+      emit: (event: RunEvent) => {
+        void this.emit(event);
+      },
+    };
+  }
+
+  /**
+   * The flush pass that has not started yet (shared by every caller until it starts), or a new one
+   * chained after the running pass.
+   */
+  private schedule(): Promise<boolean> {
+    if (this.nextPass) return this.nextPass;
+    const pass = this.chain.then(() => {
+      this.nextPass = null;
+      return this.tryFlush();
+    });
+    this.nextPass = pass;
+    this.chain = pass.then(
+      () => undefined,
+      () => undefined,
+    );
+    return pass;
   }
 
   private apply(event: RunEvent): void {
@@ -214,16 +243,17 @@ export class SlackThreadReporter implements RunReporter {
         }),
         escalation: { proposedAction: d.proposed_action },
       });
+      this.escalation = { proposedAction: d.proposed_action };
       return;
     }
     const reply = eventReply(event);
     if (reply) this.push({ op: "post", what: event.type, msg: reply });
-    if (event.type === "approval.decided" && this.escalationTs && this.escalation) {
+    if (event.type === "approval.decided" && this.escalation) {
       const d = event.data as RunEventDataMap["approval.decided"];
       this.push({
         op: "update",
         what: "escalation.decided",
-        ts: this.escalationTs,
+        ts: null,
         msg: decisionMessage({
           runId: this.opts.view.runId,
           decision: d.decision,
@@ -279,7 +309,10 @@ export class SlackThreadReporter implements RunReporter {
         const o = this.backlog[0]!;
         const ok = await this.send(o.what, async () => {
           if (o.op === "update") {
-            return this.opts.client.chat.update({ channel: thread.channel, ts: o.ts, ...o.msg });
+            const ts = o.ts ?? this.escalationTs;
+            // The escalation message was never posted (Slack refused it): there are no buttons to replace.
+            if (ts === null) return null;
+            return this.opts.client.chat.update({ channel: thread.channel, ts, ...o.msg });
           }
           const res = await this.opts.client.chat.postMessage({
             channel: thread.channel,

@@ -299,6 +299,10 @@ describe("Backstop in Slack, end to end", () => {
     expect(joined.summary).toContain(incident.runId);
     expect(joined.workload).toBe("orders");
     expect(await bot.store.activeRun("default/shop/orders")).toBe(incident.key);
+    // The thread is posted beside the run (the run does not wait for Slack): wait for the buttons.
+    await until("the escalation message", async () =>
+      bot.slack.messages(ALERT_CHANNEL).find((m) => JSON.stringify(m.blocks).includes(ACTION_APPROVE)),
+    );
     const approvals = bot.slack
       .messages(ALERT_CHANNEL)
       .filter((m) => JSON.stringify(m.blocks).includes(ACTION_APPROVE));

@@ -285,6 +285,64 @@ describe("SlackThreadReporter", () => {
     }
   });
 
+  it("a burst of events (nobody waits) posts the same replies in order with fewer root updates", async () => {
+    // The same run twice: once waiting for each emit, once firing every event at once.
+    const one = reporter(new MemoryThreads(), { key: "am-one", runId: "run-1" });
+    await emitAll(one, resolvedRun());
+    const sequentialUpdates = sb.calls().filter((c) => c.method === "chat.update").length;
+    const sequential = sb.thread(CHANNEL, one.thread()!.ts).map((m) => m.text);
+    sb.reset();
+
+    const burst = reporter(new MemoryThreads(), { key: "am-two", runId: "run-1" });
+    const events = resolvedRun();
+    const emitted = events.map((e) => burst.emit(e));
+    await Promise.all(emitted);
+    expect(burst.pending()).toBe(0);
+    expect(sb.thread(CHANNEL, burst.thread()!.ts).map((m) => m.text)).toEqual(sequential);
+    const updates = sb.calls().filter((c) => c.method === "chat.update").length;
+    expect(updates).toBeLessThan(sequentialUpdates);
+    // The root still ends on the run's last state.
+    const root = sb.messages(CHANNEL).find((m) => m.thread_ts === null)!;
+    expect(json(root)).toContain("*Status*\\nResolved");
+  });
+
+  it("background(): emit returns before Slack answers; flush() posts everything, also after an outage", async () => {
+    const gate = await startGate(sb.url);
+    try {
+      gate.setDown(true);
+      const r = reporter(new MemoryThreads(), { apiUrl: `${gate.url}api/` });
+      const bg = r.background();
+      for (const e of resolvedRun()) expect(bg.emit(e)).toBeUndefined();
+      expect(await r.flush()).toBe(false);
+      expect(sb.messages(CHANNEL)).toHaveLength(0);
+      gate.setDown(false);
+      expect(await r.flush()).toBe(true);
+      const replies = sb.thread(CHANNEL, r.thread()!.ts).slice(1);
+      expect(replies.map((m) => m.text.split(":")[0]).at(-1)).toBe("Receipt for run run-1");
+      expect(replies).toHaveLength(11);
+    } finally {
+      await gate.close();
+    }
+  });
+
+  it("a decision emitted before its escalation was posted still replaces the buttons", async () => {
+    const r = reporter(new MemoryThreads(), { runId: "run-2" });
+    const events = escalatedRun("run-2");
+    const rec = recorder("run-2");
+    for (const e of events) rec.add(e.type, e.data as never);
+    const decided = rec.add("approval.decided", {
+      decision: "rejected",
+      by: "U0APPROVER",
+      at: "2026-05-01T10:05:00.000Z",
+    });
+    await Promise.all([...events, decided].map((e) => r.emit(e)));
+    const thread = sb.thread(CHANNEL, r.thread()!.ts);
+    const esc = thread.find((m) => json(m).includes("*Rejected* by <@U0APPROVER>"))!;
+    expect(esc.edited).toBe(true);
+    expect(blockTypes(esc)).not.toContain("actions");
+    expect(thread.some((m) => json(m).includes(ACTION_APPROVE))).toBe(false);
+  });
+
   it("a failing thread store is logged and retried on the next event", async () => {
     const threads = new MemoryThreads();
     threads.failGets = 1;
