@@ -1,4 +1,4 @@
-import { ErrorCode, type WebClient } from "@slack/web-api";
+import type { WebClient } from "@slack/web-api";
 import {
   decisionMessage,
   escalationMessage,
@@ -7,13 +7,15 @@ import {
   type IncidentView,
   incidentRoot,
   receiptMessage,
-  type SlackMessage,
   stageOf,
   statusOf,
 } from "../../blocks/index.js";
 import { context, escapeText, message } from "../../blocks/text.js";
 import type { ActionRecord, RunEvent, RunEventDataMap, RunReporter } from "../contracts/events.js";
 import { childLogger } from "../log.js";
+import { type EscalationMemo, isTransientSlackError, nextBatch, type Outgoing } from "./thread-outbox.js";
+
+export { isTransientSlackError } from "./thread-outbox.js";
 
 /** A Slack thread: the channel id and the root message's `ts` (`"1763731200.000100"`). */
 export interface SlackThread {
@@ -51,53 +53,14 @@ export interface SlackThreadReporterOptions {
   maxBacklog?: number;
 }
 
-type Outgoing =
-  | { op: "post"; what: string; msg: SlackMessage; escalation?: EscalationMemo }
-  /** `ts` null: the escalation message this reporter posted or adopted, looked up when the update is sent. */
-  | { op: "update"; what: string; ts: string | null; msg: SlackMessage };
-
-interface EscalationMemo {
-  proposedAction: ActionRecord | null;
-}
-
-/** Slack `error` codes of `ok: false` answers that are worth retrying (transient on Slack's side). */
-const TRANSIENT_PLATFORM_ERRORS = new Set([
-  "ratelimited",
-  "internal_error",
-  "fatal_error",
-  "service_unavailable",
-  "request_timeout",
-]);
-
-/**
- * True when a Web API failure may succeed later: no answer or a non-200 HTTP answer (`WebAPIRequestError`,
- * `WebAPIHTTPError`), HTTP 429 (`WebAPIRateLimitedError`), or a transient `ok: false` error. A permanent
- * `ok: false` (`invalid_blocks`, `channel_not_found`, `not_in_channel`, …) would fail the same way again.
- * Error codes: https://docs.slack.dev/tools/node-slack-sdk/web-api#handle-errors.
- */
-export function isTransientSlackError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (
-    code === ErrorCode.RequestError ||
-    code === ErrorCode.HTTPError ||
-    code === ErrorCode.RateLimitedError
-  ) {
-    return true;
-  }
-  if (code === ErrorCode.PlatformError) {
-    const e = (err as { data?: { error?: unknown } }).data?.error;
-    return typeof e === "string" && TRANSIENT_PLATFORM_ERRORS.has(e);
-  }
-  return false;
-}
-
 /**
  * Posts one run's events into its incident's Slack thread (a {@link RunReporter}; the pipeline stays
  * Slack-free). On the first event it reuses the incident's root message (`getThread`) or posts one
  * (`chat.postMessage` with `incidentRoot`) and claims it (`claimThread`); when another worker claimed
  * first, it uses the winner's thread and turns its own root into a one-line pointer (nothing is deleted).
  * Then, per event: the root is updated in place (`chat.update`) when its status or stage changes, and
- * `eventReply(event)` (when not null) is posted as a thread reply; `escalation.opened` posts
+ * `eventReply(event)` (when not null) is posted as a thread reply (replies queued together are joined
+ * into one message, see `nextBatch`); `escalation.opened` posts
  * `escalationMessage` with Approve/Reject; `approval.decided` also replaces that escalation's buttons with
  * `decisionMessage` when this reporter posted it; `run.finished` also posts `receiptMessage` (head hash =
  * the `run.finished` event's hash, which is the receipt's head).
@@ -306,7 +269,7 @@ export class SlackThreadReporter implements RunReporter {
         this.rootDirty = false;
       }
       while (this.backlog.length > 0) {
-        const o = this.backlog[0]!;
+        const { count, out: o } = nextBatch(this.backlog);
         const ok = await this.send(o.what, async () => {
           if (o.op === "update") {
             const ts = o.ts ?? this.escalationTs;
@@ -326,7 +289,7 @@ export class SlackThreadReporter implements RunReporter {
           return res;
         });
         if (ok === "retry") return false;
-        this.backlog.shift();
+        this.backlog.splice(0, count);
       }
       return true;
     } catch (err) {

@@ -267,30 +267,32 @@ describe("SlackThreadReporter", () => {
       await r.emit(events[3]!); // model.call: no reply of its own, but it flushes
       expect(r.pending()).toBe(0);
       const root = sb.messages(CHANNEL).find((m) => m.thread_ts === null)!;
-      expect(
-        sb
-          .thread(CHANNEL, root.ts)
-          .slice(1)
-          .map((m) => m.text.split(":")[0]),
-      ).toEqual(["Signals for shop/checkout", "Redaction"]);
+      // The two replies held back go out together, in order, as one message.
+      const held = sb.thread(CHANNEL, root.ts).slice(1);
+      expect(held).toHaveLength(1);
+      expect(held[0]!.text.split("\n").map((t) => t.split(":")[0])).toEqual([
+        "Signals for shop/checkout",
+        "Redaction",
+      ]);
+      expect(held[0]!.blocks.some((b) => (b as { type: string }).type === "divider")).toBe(true);
 
       gate.setDown(true);
       await r.emit(events[4]!);
       expect(r.pending()).toBe(1); // the fallback reply (same stage as model.call: no root update)
       gate.setDown(false);
       expect(await r.flush()).toBe(true);
-      expect(sb.thread(CHANNEL, root.ts).slice(1)).toHaveLength(3);
+      expect(sb.thread(CHANNEL, root.ts).slice(1)).toHaveLength(2);
     } finally {
       await gate.close();
     }
   });
 
-  it("a burst of events (nobody waits) posts the same replies in order with fewer root updates", async () => {
+  it("a burst of events (nobody waits) posts the same blocks in order in fewer messages and root updates", async () => {
     // The same run twice: once waiting for each emit, once firing every event at once.
     const one = reporter(new MemoryThreads(), { key: "am-one", runId: "run-1" });
     await emitAll(one, resolvedRun());
     const sequentialUpdates = sb.calls().filter((c) => c.method === "chat.update").length;
-    const sequential = sb.thread(CHANNEL, one.thread()!.ts).map((m) => m.text);
+    const sequential = sb.thread(CHANNEL, one.thread()!.ts).slice(1);
     sb.reset();
 
     const burst = reporter(new MemoryThreads(), { key: "am-two", runId: "run-1" });
@@ -298,7 +300,15 @@ describe("SlackThreadReporter", () => {
     const emitted = events.map((e) => burst.emit(e));
     await Promise.all(emitted);
     expect(burst.pending()).toBe(0);
-    expect(sb.thread(CHANNEL, burst.thread()!.ts).map((m) => m.text)).toEqual(sequential);
+    const replies = sb.thread(CHANNEL, burst.thread()!.ts).slice(1);
+    // Replies queued together share a message (a divider between them); nothing is lost or reordered.
+    expect(replies.length).toBeLessThan(sequential.length);
+    const content = (ms: { blocks: unknown[] }[]) =>
+      ms.flatMap((m) => m.blocks).filter((b) => (b as { type: string }).type !== "divider");
+    expect(content(replies)).toEqual(content(sequential));
+    // The receipt (it has a button) stays a message of its own, and is still the last.
+    expect(replies.at(-1)!.text).toBe(sequential.at(-1)!.text);
+    for (const m of replies) expect(m.blocks.length).toBeLessThanOrEqual(50);
     const updates = sb.calls().filter((c) => c.method === "chat.update").length;
     expect(updates).toBeLessThan(sequentialUpdates);
     // The root still ends on the run's last state.
@@ -319,7 +329,9 @@ describe("SlackThreadReporter", () => {
       expect(await r.flush()).toBe(true);
       const replies = sb.thread(CHANNEL, r.thread()!.ts).slice(1);
       expect(replies.map((m) => m.text.split(":")[0]).at(-1)).toBe("Receipt for run run-1");
-      expect(replies).toHaveLength(11);
+      // Eleven replies, held back together, go out joined: the receipt (with its button) alone.
+      expect(replies.map((m) => m.text).join("\n").split("\n").length).toBeGreaterThanOrEqual(11);
+      expect(replies.length).toBeLessThan(11);
     } finally {
       await gate.close();
     }
@@ -352,7 +364,11 @@ describe("SlackThreadReporter", () => {
     expect(r.thread()).toBeNull();
     await r.emit(events[2]!);
     expect(r.thread()).not.toBeNull();
-    expect(sb.thread(CHANNEL, r.thread()!.ts).slice(1)).toHaveLength(2);
+    // Both replies, the held-back one first, in one message.
+    const replies = sb.thread(CHANNEL, r.thread()!.ts).slice(1);
+    expect(replies.map((m) => m.text.split("\n").map((t) => t.split(":")[0]))).toEqual([
+      ["Signals for shop/checkout", "Redaction"],
+    ]);
   });
 
   it("a permanent Slack refusal (unknown channel) is logged and never throws out of emit", async () => {

@@ -1,0 +1,102 @@
+import { ErrorCode } from "@slack/web-api";
+import { LIMITS, type SlackMessage } from "../../blocks/index.js";
+import type { ActionRecord } from "../contracts/events.js";
+
+/** What an escalation message needs remembered to replace its buttons later: the action it proposed. */
+export interface EscalationMemo {
+  proposedAction: ActionRecord | null;
+}
+
+/**
+ * A thread message waiting to be sent by the reporter: a reply to post (`escalation` set for the one
+ * with Approve/Reject, whose `ts` is kept), or an update of an earlier message.
+ */
+export type Outgoing =
+  | { op: "post"; what: string; msg: SlackMessage; escalation?: EscalationMemo }
+  /** `ts` null: the escalation message this reporter posted or adopted, looked up when the update is sent. */
+  | { op: "update"; what: string; ts: string | null; msg: SlackMessage };
+
+/**
+ * A reply that may share a message: a plain post, not the escalation, and with no interactive element
+ * (an `actions` block or a section's `accessory`, e.g. the receipt's download button), so every button
+ * stays on a message of its own.
+ */
+function joinable(o: Outgoing): o is Extract<Outgoing, { op: "post" }> {
+  return (
+    o.op === "post" &&
+    !o.escalation &&
+    !o.msg.blocks.some((b) => b.type === "actions" || (b as { accessory?: unknown }).accessory !== undefined)
+  );
+}
+
+/**
+ * The next Slack call of a backlog: how many of its first items it sends (`count`) and what. Thread
+ * replies queued together with no buttons are joined into one `chat.postMessage`, a `divider` between
+ * each, while the blocks stay within Slack's 50 per message and the fallback text within
+ * `LIMITS.fallbackText` (https://docs.slack.dev/reference/block-kit/blocks); anything else goes alone.
+ * Joining keeps a burst of run events from spending the channel's posting budget (`chat.postMessage`
+ * allows about one message per second per channel: https://docs.slack.dev/reference/methods/chat.postMessage#rate_limiting).
+ * @throws Error when `backlog` is empty.
+ */
+export function nextBatch(backlog: readonly Outgoing[]): { count: number; out: Outgoing } {
+  const first = backlog[0];
+  if (!first) throw new Error("nextBatch: the backlog is empty");
+  if (!joinable(first)) return { count: 1, out: first };
+  const parts: SlackMessage[] = [first.msg];
+  let blocks = first.msg.blocks.length;
+  let text = first.msg.text.length;
+  for (const o of backlog.slice(1)) {
+    if (!joinable(o)) break;
+    if (blocks + 1 + o.msg.blocks.length > LIMITS.blocks) break;
+    if (text + 1 + o.msg.text.length > LIMITS.fallbackText) break;
+    parts.push(o.msg);
+    blocks += 1 + o.msg.blocks.length;
+    text += 1 + o.msg.text.length;
+  }
+  if (parts.length === 1) return { count: 1, out: first };
+  return {
+    count: parts.length,
+    out: {
+      op: "post",
+      what: backlog
+        .slice(0, parts.length)
+        .map((o) => o.what)
+        .join("+"),
+      msg: {
+        text: parts.map((p) => p.text).join("\n"),
+        blocks: parts.flatMap((p, i) => (i === 0 ? p.blocks : [{ type: "divider" as const }, ...p.blocks])),
+      },
+    },
+  };
+}
+
+/** Slack `error` codes of `ok: false` answers that are worth retrying (transient on Slack's side). */
+const TRANSIENT_PLATFORM_ERRORS = new Set([
+  "ratelimited",
+  "internal_error",
+  "fatal_error",
+  "service_unavailable",
+  "request_timeout",
+]);
+
+/**
+ * True when a Web API failure may succeed later: no answer or a non-200 HTTP answer (`WebAPIRequestError`,
+ * `WebAPIHTTPError`), HTTP 429 (`WebAPIRateLimitedError`), or a transient `ok: false` error. A permanent
+ * `ok: false` (`invalid_blocks`, `channel_not_found`, `not_in_channel`, …) would fail the same way again.
+ * Error codes: https://docs.slack.dev/tools/node-slack-sdk/web-api#handle-errors.
+ */
+export function isTransientSlackError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (
+    code === ErrorCode.RequestError ||
+    code === ErrorCode.HTTPError ||
+    code === ErrorCode.RateLimitedError
+  ) {
+    return true;
+  }
+  if (code === ErrorCode.PlatformError) {
+    const e = (err as { data?: { error?: unknown } }).data?.error;
+    return typeof e === "string" && TRANSIENT_PLATFORM_ERRORS.has(e);
+  }
+  return false;
+}
