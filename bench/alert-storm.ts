@@ -21,7 +21,7 @@ import { randomBytes } from "node:crypto";
 import { setLogLevel } from "../src/log.js";
 import { createBackstopApp } from "../src/slack/app.js";
 import { main, parseFlags, pct, round, table, writeResult } from "./lib/common.js";
-import { BOT_TOKEN, CHANNEL, childModule, startFleet, until } from "./lib/fleet.js";
+import { BOT_TOKEN, CHANNEL, CHILD_RUNTIME, childModule, startFleet, until } from "./lib/fleet.js";
 import type { StormDone, StormRequest } from "./lib/storm-client.js";
 
 setLogLevel("silent");
@@ -104,7 +104,7 @@ main(async () => {
       errors: Object.fromEntries(errors),
     };
     console.log(
-      `alert storm: ${notifications} notifications over ${groups} groups, ${concurrency} at a time, client and worker in separate processes\n`,
+      `alert storm: ${notifications} notifications over ${groups} groups, ${concurrency} at a time, client and worker in separate processes run from ${CHILD_RUNTIME}\n`,
     );
     console.log(
       table(
@@ -123,7 +123,7 @@ main(async () => {
     writeResult(
       flags.json,
       "alert-storm",
-      { notifications, groups, concurrency, warmup: flags.sizes.warmup },
+      { notifications, groups, concurrency, warmup: flags.sizes.warmup, runtime: CHILD_RUNTIME },
       result,
     );
     await worker.close();
