@@ -11,7 +11,8 @@
  * - `cpu_ms_per_run`: CPU time (user + system) the worker processes, the mcp-infra process and the
  *   sandbox process used over the batch, per completed run (ms): what the makespan costs in CPU,
  *   whatever else the machine runs; `cpu_ms_per_run_backstop` Backstop's own share (workers and
- *   mcp-infra; the sandbox stands in for the cluster, the model provider and the ticket tracker).
+ *   mcp-infra; the sandbox stands in for the cluster, the model provider, the ticket tracker and Slack).
+ *   `cpu_ms_per_run_bench` is this process alone (the driver: enqueueing, reading progress), apart.
  *
  * Usage: `npx tsx bench/concurrency.ts [--incidents 200] [--workers 2] [--concurrency N]
  *   [--model-ms 2000] [--quick] [--json FILE]`.
@@ -156,14 +157,14 @@ main(async () => {
           ["runs lost", lost],
           ["worker peak RSS (MB)", result.rss_mb_peak],
           ["Redis used_memory growth (MB)", result.redis_mb],
-          ["CPU per run, Backstop + sandbox (ms)", result.cpu_ms_per_run],
+          ["CPU per run, Backstop + sandbox incl. Slack (ms)", result.cpu_ms_per_run],
           ["CPU per run, Backstop: workers + mcp-infra (ms)", result.cpu_ms_per_run_backstop],
           [
             "  of which workers / mcp-infra (ms)",
             `${result.cpu_ms_per_run_workers} / ${result.cpu_ms_per_run_mcp_infra}`,
           ],
           [
-            "CPU per run, this process (sandbox Slack) / Redis (ms)",
+            "CPU per run, bench driver (this process) / Redis (ms)",
             `${result.cpu_ms_per_run_bench} / ${result.cpu_ms_per_run_redis}`,
           ],
         ],

@@ -1,5 +1,5 @@
 import { type Signals, UNTRUSTED_SIGNAL_FIELDS } from "../src/contracts/signals.js";
-import { REDACTOR_VERSION } from "../src/guardrails/redact.js";
+import { redactorVersion } from "../src/guardrails/redact.js";
 import type { InfraContext } from "./collectors/context.js";
 import { collectEvents } from "./collectors/events.js";
 import { cut, LIMITS } from "./collectors/limits.js";
@@ -103,7 +103,7 @@ export async function collectSignals(
     logs,
     metrics,
     truncated: clean.truncated,
-    sanitized: { redactions: tally.redactions, invisible: tally.invisible, redactor: REDACTOR_VERSION },
+    sanitized: { redactions: tally.redactions, invisible: tally.invisible, redactor: redactorVersion() },
     untrusted_fields: [...UNTRUSTED_SIGNAL_FIELDS],
   };
 }

@@ -5,6 +5,7 @@ import {
   connectInfra,
   connectNotify,
   type InfraClient,
+  leaseAll,
   McpClientPool,
   type NotifyClient,
 } from "../src/mcp/index.js";
@@ -58,13 +59,11 @@ export function sandboxRunWorld(
         diagnosis: await loadPrompt("diagnosis"),
         judge: await loadPrompt("judge"),
       };
-      const infraLease = await infraPool.lease(cluster);
-      const notifyLease = await notifyPool.lease("tickets").catch((err: unknown) => {
-        infraLease.release();
-        throw err;
+      const { clients, release } = await leaseAll({
+        infra: { pool: infraPool, key: cluster },
+        notify: { pool: notifyPool, key: "tickets" },
       });
-      const infra = infraLease.client;
-      const notify = notifyLease.client;
+      const { infra, notify } = clients;
       const reporters = opts.reporters?.(run.runId) ?? [];
       return {
         deps: backstopDeps(stack, stack.scenario, {
@@ -77,10 +76,7 @@ export function sandboxRunWorld(
           cluster,
         }),
         reporters,
-        async close() {
-          infraLease.release();
-          notifyLease.release();
-        },
+        close: async () => release(),
       };
     },
   };

@@ -1,7 +1,8 @@
 /**
  * The world of the queue benchmarks (`alert-storm`, `concurrency`): a sandbox stack whose cluster holds
- * `n` copies of `clean-signal`'s alerted workload (`catalog-0` … `catalog-<n-1>` in `shop`) in its own
- * process (`bench/lib/sandbox-proc.ts`), the sandbox Slack, BullMQ's `runs` queue and the run store under a fresh Redis prefix, and worker
+ * `n` copies of `clean-signal`'s alerted workload (`catalog-0` … `catalog-<n-1>` in `shop`) and the
+ * sandbox Slack, in their own process (`bench/lib/sandbox-proc.ts`: remote from the bot and the workers,
+ * as Slack is in production), BullMQ's `runs` queue and the run store under a fresh Redis prefix, and worker
  * processes (`bench/lib/worker-proc.ts`, forked: a separate Node process each, as in production)
  * that run the real processors against that stack.
  *
@@ -14,7 +15,7 @@ import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { type SandboxSlack, startSandboxSlack } from "../../sandbox/slack/index.js";
+import type { SandboxSlackOptions } from "../../sandbox/slack/index.js";
 import {
   type AlertmanagerWebhook,
   loadScenario,
@@ -145,8 +146,16 @@ export function groupNotification(scenario: Scenario, g: number, k: number): Ale
   };
 }
 
+/** What the sandbox process reads (`BENCH_SANDBOX_CONFIG` names the JSON file): the stack's scenario and the sandbox Slack's options. */
+export interface SandboxConfig {
+  scenario: Scenario;
+  slack: SandboxSlackOptions;
+}
+
 /** What the sandbox process reports when it is ready (`bench/lib/sandbox-proc.ts`): its URLs and kubeconfig YAML. */
-interface SandboxReady {
+export interface SandboxReady {
+  /** Base URL of the sandbox Slack's Web API (`…/api/`), for the bot's and the workers' Slack clients. */
+  slackApiUrl: string;
   infraUrl: string;
   ticketsUrl: string;
   modelsUrl: string;
@@ -173,12 +182,13 @@ export interface WorkerHandle {
 /** A running fleet: stack, Slack, queue and store under `prefix`; `spawnWorker` forks a worker process. */
 export interface Fleet {
   scenario: Scenario;
-  slack: SandboxSlack;
+  /** Base URL of the sandbox Slack's Web API (in the sandbox process), for a bot's `slackApiUrl`. */
+  slackApiUrl: string;
   prefix: string;
   producer: RunsProducer;
   store: RunStore;
   spawnWorker(concurrency: number): WorkerHandle;
-  /** CPU time (user + system) the sandbox process has used so far, ms. */
+  /** CPU time (user + system) the sandbox process (cluster, model provider, tickets, Slack) has used so far, ms. */
   sandboxCpuMs(): Promise<number>;
   /** CPU time (user + system) the mcp-infra process has used so far, ms (NaN without /proc). */
   infraCpuMs(): number;
@@ -194,12 +204,22 @@ export async function startFleet(n: number, modelMs: number): Promise<Fleet> {
   const dir = mkdtempSync(join(tmpdir(), "backstop-bench-fleet-"));
   const keyPath = join(dir, "key.pem");
   loadSigningKey({ path: keyPath, create: true });
-  const scenarioFile = join(dir, "scenario.json");
-  writeFileSync(scenarioFile, JSON.stringify(scenario));
+  const sandboxFile = join(dir, "sandbox.json");
+  const sandboxConfig: SandboxConfig = {
+    scenario,
+    slack: {
+      botToken: BOT_TOKEN,
+      botUserId: "U0BACKSTOP",
+      botId: "B0BACKSTOP",
+      users: [{ id: "U0ONCALL", name: "oncall" }],
+      channels: [{ id: CHANNEL, name: "incidents" }],
+    },
+  };
+  writeFileSync(sandboxFile, JSON.stringify(sandboxConfig));
   const sandboxModule = childModule("sandbox-proc");
   const sandbox = fork(sandboxModule.file, [], {
     execArgv: sandboxModule.execArgv,
-    env: { ...process.env, LOG_LEVEL: "silent", BENCH_SANDBOX_SCENARIO: scenarioFile },
+    env: { ...process.env, LOG_LEVEL: "silent", BENCH_SANDBOX_CONFIG: sandboxFile },
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   const urls = await new Promise<SandboxReady>((resolve, reject) => {
@@ -212,13 +232,6 @@ export async function startFleet(n: number, modelMs: number): Promise<Fleet> {
   const readonlyFile = join(dir, "readonly.kubeconfig");
   writeFileSync(readonlyFile, urls.readonlyKubeconfig);
   const infra = await startMcpInfraProcess(readonlyFile, urls.prometheusUrl);
-  const slack = await startSandboxSlack({
-    botToken: BOT_TOKEN,
-    botUserId: "U0BACKSTOP",
-    botId: "B0BACKSTOP",
-    users: [{ id: "U0ONCALL", name: "oncall" }],
-    channels: [{ id: CHANNEL, name: "incidents" }],
-  });
   const prefix = `bench-${randomBytes(4).toString("hex")}`;
   const producer = new RunsProducer({ connection: REDIS, prefix });
   const store = new RunStore({ connection: REDIS, prefix });
@@ -229,7 +242,7 @@ export async function startFleet(n: number, modelMs: number): Promise<Fleet> {
     JSON.stringify({
       redis: REDIS,
       prefix,
-      slackApiUrl: slack.apiUrl,
+      slackApiUrl: urls.slackApiUrl,
       botToken: BOT_TOKEN,
       kubeconfig: urls.kubeconfig,
       infraUrl: infra.url,
@@ -310,7 +323,7 @@ export async function startFleet(n: number, modelMs: number): Promise<Fleet> {
 
   return {
     scenario,
-    slack,
+    slackApiUrl: urls.slackApiUrl,
     prefix,
     producer,
     store,
@@ -357,7 +370,6 @@ export async function startFleet(n: number, modelMs: number): Promise<Fleet> {
         if (keys.length > 0) await redis.del(...keys);
       } while (cursor !== "0");
       await redis.quit().catch(() => undefined);
-      await slack.close().catch(() => undefined);
       await new Promise<void>((resolve) => {
         if (sandbox.exitCode !== null) return resolve();
         sandbox.once("exit", () => resolve());

@@ -18,6 +18,7 @@ import {
   connectInfra,
   connectNotify,
   type InfraClient,
+  leaseAll,
   McpClientPool,
   type NotifyClient,
 } from "../../src/mcp/index.js";
@@ -79,25 +80,22 @@ const world: RunWorld = {
   recoveryTimeoutMs: 30_000,
   signalsWindow: "15m",
   async open() {
-    const infraLease = await infraPool.lease("default");
-    const notifyLease = await notifyPool.lease("tickets");
-    const infra = infraLease.client;
-    const notify = notifyLease.client;
+    const { clients, release } = await leaseAll({
+      infra: { pool: infraPool, key: "default" },
+      notify: { pool: notifyPool, key: "tickets" },
+    });
     return {
       deps: {
-        signals: infra,
+        signals: clients.infra,
         router,
         actions,
-        tickets: notify,
+        tickets: clients.notify,
         policy,
         prompts,
         signingKey,
       },
       reporters: [],
-      async close() {
-        infraLease.release();
-        notifyLease.release();
-      },
+      close: async () => release(),
     };
   },
 };

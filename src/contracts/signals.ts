@@ -97,7 +97,7 @@ export const SanitizedSchema = z.object({
   redactions: z.record(z.string(), z.number().int().nonnegative()),
   invisible: z.record(z.string(), z.number().int().nonnegative()),
   /**
-   * The redactor that did it (`REDACTOR_VERSION` of src/guardrails/redact/version.ts): a reader running
+   * The redactor that did it (`redactorVersion()` of src/guardrails/redact/version.ts): a reader running
    * the same one need not redact again. Absent from older servers.
    */
   redactor: z.string().max(200).optional(),

@@ -11,7 +11,7 @@ import { applySpans, mask, maskedRanges, regexMatches, type Span } from "./redac
 export { luhnValid } from "./redact/pii.js";
 export { SECRET_TYPE_BY_MESSAGE_ID } from "./redact/secretlint.js";
 export { mask } from "./redact/spans.js";
-export { REDACTOR_VERSION } from "./redact/version.js";
+export { redactorVersion } from "./redact/version.js";
 
 /**
  * The input guardrail: secrets and PII in logs, events, alerts and notes are replaced with

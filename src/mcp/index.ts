@@ -21,6 +21,8 @@ export {
 } from "./notify.js";
 export {
   DEFAULT_MCP_CLIENT_MAX_AGE_MS,
+  type LeaseSpec,
+  leaseAll,
   McpClientPool,
   type McpLease,
   type PooledMcpClient,

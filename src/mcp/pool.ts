@@ -125,3 +125,47 @@ export class McpClientPool<C extends PooledMcpClient> {
     void entry.client?.close().catch(() => undefined);
   }
 }
+
+/** One lease to take in {@link leaseAll}: the pool and the key to lease from it. */
+export interface LeaseSpec<C extends PooledMcpClient> {
+  pool: McpClientPool<C>;
+  key: string;
+}
+
+/** The client a {@link LeaseSpec} gives; `undefined` for a spec left out (`undefined` or `null`). */
+type ClientOf<S> = S extends LeaseSpec<infer C> ? C : undefined;
+
+/**
+ * Leases several pools at once for one run, all or none: the leases are taken concurrently and, when
+ * any fails, the ones that succeeded are released before the first failure is rethrown. A spec given as
+ * `undefined`/`null` (e.g. an unconfigured optional server) is skipped and its client is `undefined`.
+ * @returns the clients under the specs' names, and `release()` releasing every lease (idempotent).
+ * @throws the first failing lease's error (what that pool's `connect` threw, e.g. BackstopError
+ *   `mcp.unavailable`).
+ */
+export async function leaseAll<S extends Record<string, LeaseSpec<PooledMcpClient> | null | undefined>>(
+  specs: S,
+): Promise<{ clients: { [K in keyof S]: ClientOf<S[K]> }; release(): void }> {
+  const names = Object.keys(specs);
+  const settled = await Promise.allSettled(
+    names.map((name) => {
+      const spec = specs[name];
+      return spec ? spec.pool.lease(spec.key) : Promise.resolve(undefined);
+    }),
+  );
+  const leases = settled.flatMap((s) => (s.status === "fulfilled" && s.value ? [s.value] : []));
+  const release = () => {
+    for (const l of leases) l.release();
+  };
+  const failed = settled.find((s) => s.status === "rejected");
+  if (failed) {
+    release();
+    throw failed.reason;
+  }
+  const clients: Record<string, PooledMcpClient | undefined> = {};
+  names.forEach((name, i) => {
+    const s = settled[i]!;
+    clients[name] = s.status === "fulfilled" ? s.value?.client : undefined;
+  });
+  return { clients: clients as { [K in keyof S]: ClientOf<S[K]> }, release };
+}

@@ -1,5 +1,5 @@
 import type { Signals } from "../contracts/signals.js";
-import { REDACTOR_VERSION, redactDeep, redactSignals, redactText } from "../guardrails/redact.js";
+import { redactDeep, redactorVersion, redactSignals, redactText } from "../guardrails/redact.js";
 import { NOTE_MAX_CHARS, stripInvisible, stripInvisibleDeep } from "../guardrails/untrusted.js";
 import type { RunContext } from "./context.js";
 
@@ -51,7 +51,7 @@ export class InputSanitizer {
    * `get_signals` output: the server's counts are taken over and its `sanitized` field dropped (it is
    * bookkeeping, not evidence); every string is stripped of invisible characters; then every string
    * is redacted again unless the server says it ran this very redactor (`sanitized.redactor` equal to
-   * {@link REDACTOR_VERSION}: the same detectors over the same text find nothing more, so the pass
+   * {@link redactorVersion}: the same detectors over the same text find nothing more, so the pass
    * would only cost CPU). An older server, another build, or no claim: redacted here.
    * @throws BackstopError `redact.invalid` when the signals do not match the schema.
    */
@@ -61,7 +61,7 @@ export class InputSanitizer {
     addInto(this.invisible, sanitized?.invisible);
     const visible = stripInvisibleDeep(rest);
     addInto(this.invisible, visible.counts);
-    if (sanitized?.redactor === REDACTOR_VERSION) return visible.value;
+    if (sanitized?.redactor === redactorVersion()) return visible.value;
     const r = await redactSignals(visible.value);
     addInto(this.redactions, r.counts);
     return r.value;

@@ -9,8 +9,8 @@ import {
   connectInfra,
   connectNotify,
   type InfraClient,
+  leaseAll,
   McpClientPool,
-  type McpLease,
   type NotifyClient,
 } from "../mcp/index.js";
 import type { PipelineDeps } from "../pipeline/run.js";
@@ -111,23 +111,15 @@ export async function productionWorld(config: Config, budgetStore: BudgetStore):
         diagnosis: await loadPrompt("diagnosis", promptOpts),
         judge: await loadPrompt("judge", promptOpts),
       };
-      const infraLease = await infraPool.lease(cluster);
-      let notifyLease: McpLease<NotifyClient> | undefined;
-      try {
-        notifyLease = await notifyPool?.lease("notify");
-      } catch (err) {
-        infraLease.release();
-        throw err;
-      }
-      const infra = infraLease.client;
-      const notify = notifyLease?.client;
+      const { clients, release } = await leaseAll({
+        infra: { pool: infraPool, key: cluster },
+        notify: notifyPool && { pool: notifyPool, key: "notify" },
+      });
+      const { infra, notify } = clients;
       return {
         deps: { signals: infra, router, actions, tickets: notify, policy, prompts, signingKey },
         reporters: [],
-        async close() {
-          infraLease.release();
-          notifyLease?.release();
-        },
+        close: async () => release(),
       };
     },
   };

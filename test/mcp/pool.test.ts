@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { BackstopError, isBackstopError } from "../../src/errors.js";
 import { setLogLevel } from "../../src/log.js";
-import { connectNotify, McpClientPool, type NotifyClient } from "../../src/mcp/index.js";
+import { connectNotify, leaseAll, McpClientPool, type NotifyClient } from "../../src/mcp/index.js";
 import { mountStatelessMcp } from "../../src/mcp/stateless-http.js";
 
 setLogLevel("silent");
@@ -173,5 +173,48 @@ describe("McpClientPool", () => {
     await pool.close();
     expect(old.client.closed).toBe(true);
     expect(fresh.client.closed).toBe(true);
+  });
+});
+
+describe("leaseAll", () => {
+  it("leases every pool and releases them all with one release()", async () => {
+    let now = 0;
+    const infra = new McpClientPool(async (key) => fake(key), { maxAgeMs: 10, clock: () => now });
+    const notify = new McpClientPool(async (key) => fake(key), { maxAgeMs: 10, clock: () => now });
+    const { clients, release } = await leaseAll({
+      infra: { pool: infra, key: "c1" },
+      notify: { pool: notify, key: "tickets" },
+      none: undefined,
+    });
+    expect(clients.infra.name).toBe("c1");
+    expect(clients.notify.name).toBe("tickets");
+    expect(clients.none).toBeUndefined();
+    // Aged out: each old client is closed as soon as nothing leases it any more.
+    now = 11;
+    await infra.lease("c1");
+    await notify.lease("tickets");
+    expect(clients.infra.closed).toBe(false);
+    release();
+    await Promise.resolve();
+    expect(clients.infra.closed).toBe(true);
+    expect(clients.notify.closed).toBe(true);
+  });
+
+  it("releases the first lease when the second fails, then rethrows the failure", async () => {
+    const infra = new McpClientPool(async (key) => fake(key));
+    const tickets = await startTickets();
+    await tickets.close(); // nothing listens there any more: connecting fails
+    const notify = new McpClientPool<NotifyClient>(() => connectNotify(tickets.url));
+    const err = await leaseAll({
+      infra: { pool: infra, key: "c1" },
+      notify: { pool: notify, key: "tickets" },
+    }).catch((e: unknown) => e);
+    expect(isBackstopError(err) && err.code).toBe("mcp.unavailable");
+    // The infra client the failed call leased: a lease still held would keep it open once retired.
+    const held = await infra.lease("c1");
+    held.client.ok = false;
+    held.release();
+    await infra.lease("c1");
+    expect(held.client.closed).toBe(true);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Signals } from "../../src/contracts/signals.js";
-import { REDACTOR_VERSION } from "../../src/guardrails/redact.js";
+import { redactorVersion } from "../../src/guardrails/redact.js";
 import { InputSanitizer } from "../../src/pipeline/sanitize.js";
 
 const KEY = "AKIAZ7XK4Q2M9PLW3N8R";
@@ -60,7 +60,7 @@ describe("InputSanitizer.signals", () => {
   it("skips its own second pass when the server ran this very redactor, but still strips invisible characters", async () => {
     const san = new InputSanitizer();
     const out = await san.signals(
-      signals({ redactions: { Email: 2 }, invisible: { ZeroWidth: 1 }, redactor: REDACTOR_VERSION }),
+      signals({ redactions: { Email: 2 }, invisible: { ZeroWidth: 1 }, redactor: redactorVersion() }),
     );
     // The planted key stands for text the server's identical pass already left clean.
     expect(line(out)).toBe(`boot with ${KEY} ok`);

@@ -32,16 +32,23 @@ function detectorLibraries(): string {
     .join(",");
 }
 
+let memo: string | undefined;
+
 /**
  * Names this build's redactor: `sha256:<hex>` over the source of its modules (`src/guardrails/redact.ts`
  * and `redact/*`, as built) and the detector libraries package.json pins. Two processes with the same
  * value run the same detectors, so a text one redacted gives the other nothing to find: mcp-infra puts
  * it on `sanitized.redactor`, and the pipeline skips its second pass over signals that carry its own
- * value (any other value, or none, is redacted again). Computed once per process (reads ~10 files).
+ * value (any other value, or none, is redacted again). Computed on the first call (reads ~10 files) and
+ * remembered for the rest of the process, so importing the redactor costs nothing until it is needed.
+ * @throws the file system's error when the redactor's modules or package.json cannot be read.
  */
-export const REDACTOR_VERSION: string = (() => {
-  const h = createHash("sha256");
-  for (const f of detectorFiles()) h.update(readFileSync(f)).update("\0");
-  h.update(detectorLibraries());
-  return `sha256:${h.digest("hex")}`;
-})();
+export function redactorVersion(): string {
+  if (memo === undefined) {
+    const h = createHash("sha256");
+    for (const f of detectorFiles()) h.update(readFileSync(f)).update("\0");
+    h.update(detectorLibraries());
+    memo = `sha256:${h.digest("hex")}`;
+  }
+  return memo;
+}
