@@ -330,7 +330,12 @@ describe("SlackThreadReporter", () => {
       const replies = sb.thread(CHANNEL, r.thread()!.ts).slice(1);
       expect(replies.map((m) => m.text.split(":")[0]).at(-1)).toBe("Receipt for run run-1");
       // Eleven replies, held back together, go out joined: the receipt (with its button) alone.
-      expect(replies.map((m) => m.text).join("\n").split("\n").length).toBeGreaterThanOrEqual(11);
+      expect(
+        replies
+          .map((m) => m.text)
+          .join("\n")
+          .split("\n").length,
+      ).toBeGreaterThanOrEqual(11);
       expect(replies.length).toBeLessThan(11);
     } finally {
       await gate.close();
