@@ -3,6 +3,7 @@ import { BackstopError } from "../../src/errors.js";
 import { StageReporter } from "../../src/queue/stage-reporter.js";
 import { type IncidentRecord, RunStore } from "../../src/queue/store.js";
 import { escalatedRun, resolvedRun } from "../blocks/fixtures.js";
+import { incident as incidentRecord } from "../slack/app-fixture.js";
 import { dropPrefix, REDIS, uniquePrefix } from "./redis-helpers.js";
 
 // The worker's stage reporter against the real Redis run store: coalesced writes, awaited status.
@@ -14,23 +15,13 @@ afterAll(async () => {
   await dropPrefix(prefix);
 });
 
+/** A running incident `key` (run `run-<key>`), saved in the store. */
 async function incident(key: string): Promise<IncidentRecord> {
-  const rec: IncidentRecord = {
-    key,
-    runId: `run-${key}`,
-    channel: "C0INCIDENTS",
-    alertname: "CheckoutErrors",
-    severity: "critical",
-    namespace: "shop",
-    workload: "checkout",
-    trigger: "alert",
-    requestedBy: null,
-    startedAt: new Date().toISOString(),
+  const rec = incidentRecord(key, `run-${key}`, {
     status: "running",
     stage: null,
-    summary: null,
-    resolvedAt: null,
-  };
+    startedAt: new Date().toISOString(),
+  });
   await store.saveIncident(rec);
   return rec;
 }
