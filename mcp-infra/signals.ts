@@ -26,7 +26,13 @@ export { DEPLOY_SHA_ANNOTATION, REVISION_ANNOTATION, VERSION_LABEL } from "../sr
 export { type InfraContext, imageTag, type LiveWorkload } from "./collectors/context.js";
 export { LIMITS, WINDOW_RE } from "./collectors/limits.js";
 export { liveRange } from "./collectors/rollout-history.js";
-export { newTally, type SanitizeTally, sanitizeDeep, sanitizeText } from "./collectors/sanitize.js";
+export {
+  newTally,
+  type SanitizeTally,
+  sanitizeDeep,
+  sanitizeText,
+  sanitizeTexts,
+} from "./collectors/sanitize.js";
 export {
   boundedAnnotations,
   boundWorkload,

@@ -25,7 +25,8 @@ const TLS_FIELDS = ["ca", "cert", "key", "pfx", "passphrase", "servername", "rej
  * sides. {@link reuse} swaps that per-request agent for a pooled keep-alive agent made with the same
  * TLS options, so calls with the same credentials share connections:
  * - the pool is keyed by a SHA-256 of the TLS options (CA, client certificate and key, SNI name,
- *   verification), so a rotated client certificate gets a new agent and never a socket of the old one;
+ *   verification), so a rotated client certificate gets a new agent and never a socket of the old one
+ *   (the hash is computed once per identity, see `keyOf`);
  * - bearer tokens and other credentials travel in headers, set per request, and may change freely;
  * - a proxy agent (`proxy-url` in the kubeconfig) and an agent of another kind are left as they are;
  * - at most {@link KEEP_ALIVE_MAX_SOCKETS} connections per server and identity;
@@ -34,6 +35,8 @@ const TLS_FIELDS = ["ca", "cert", "key", "pfx", "passphrase", "servername", "rej
  */
 export class KubeAgentPool {
   private readonly agents = new Map<string, HttpAgent>();
+  /** The TLS identities seen last (most recent first, at most MAX_AGENTS) and their pool keys. */
+  private readonly identities: { tls: boolean; fields: unknown[]; key: string }[] = [];
 
   /**
    * Client-node request middleware step: replaces `ctx`'s agent (set by client-node just before) with
@@ -76,20 +79,54 @@ export class KubeAgentPool {
     this.agents.clear();
   }
 
+  /**
+   * The pool key of `options`. The SHA-256 is computed once per TLS identity: client-node hands every
+   * request fresh Buffers (it decodes the kubeconfig's CA, certificate and key again each time), so a
+   * request's fields are compared by content with the identities seen last (Buffer.equals, a memcmp),
+   * and only an unseen identity (a first request, a rotated certificate) is hashed.
+   */
   private keyOf(tls: boolean, options: HttpsAgentOptions): string {
-    const h = createHash("sha256").update(tls ? "https" : "http");
-    for (const f of TLS_FIELDS) {
-      const v = options[f];
-      h.update(`\0${f}=`);
-      if (v === undefined) continue;
-      for (const part of Array.isArray(v) ? v : [v]) {
-        if (typeof part === "string" || Buffer.isBuffer(part)) h.update(part);
-        else h.update(JSON.stringify(part));
-        h.update("\0");
-      }
+    const fields = TLS_FIELDS.map((f) => options[f]);
+    const i = this.identities.findIndex(
+      (e) => e.tls === tls && e.fields.every((v, j) => sameField(v, fields[j])),
+    );
+    if (i >= 0) {
+      const hit = this.identities[i]!;
+      if (i > 0) this.identities.unshift(...this.identities.splice(i, 1));
+      return hit.key;
     }
-    return h.digest("hex");
+    const key = hashIdentity(tls, fields);
+    this.identities.unshift({ tls, fields, key });
+    if (this.identities.length > MAX_AGENTS) this.identities.pop();
+    return key;
   }
+}
+
+/** True when two values of one TLS option are the same: equal bytes, strings or primitives, element by element. */
+function sameField(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return a.equals(b);
+  if (Array.isArray(a) && Array.isArray(b))
+    return a.length === b.length && a.every((v, i) => sameField(v, b[i]));
+  if (typeof a === "object" && a !== null && typeof b === "object" && b !== null && !Buffer.isBuffer(a))
+    return !Buffer.isBuffer(b) && JSON.stringify(a) === JSON.stringify(b);
+  return false;
+}
+
+/** SHA-256 (hex) of the scheme and the {@link TLS_FIELDS} values, each field named and NUL-separated. */
+function hashIdentity(tls: boolean, fields: readonly unknown[]): string {
+  const h = createHash("sha256").update(tls ? "https" : "http");
+  TLS_FIELDS.forEach((f, i) => {
+    const v = fields[i];
+    h.update(`\0${f}=`);
+    if (v === undefined) return;
+    for (const part of Array.isArray(v) ? v : [v]) {
+      if (typeof part === "string" || Buffer.isBuffer(part)) h.update(part);
+      else h.update(JSON.stringify(part));
+      h.update("\0");
+    }
+  });
+  return h.digest("hex");
 }
 
 /** The process's pool, shared by mcp-infra's read-only clients and the write path. */

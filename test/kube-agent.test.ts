@@ -42,7 +42,10 @@ afterEach(() => {
   tokens.length = 0;
 });
 
-function core(token: string, opts: { skipTLSVerify?: boolean } = {}): CoreV1Api {
+function core(
+  token: string,
+  opts: { skipTLSVerify?: boolean; client?: { certPem: string; keyPem: string } } = {},
+): CoreV1Api {
   const kc = new KubeConfig();
   kc.loadFromOptions({
     clusters: [
@@ -53,7 +56,18 @@ function core(token: string, opts: { skipTLSVerify?: boolean } = {}): CoreV1Api 
         skipTLSVerify: opts.skipTLSVerify ?? false,
       },
     ],
-    users: [{ name: "u", token }],
+    users: [
+      {
+        name: "u",
+        token,
+        ...(opts.client
+          ? {
+              certData: Buffer.from(opts.client.certPem).toString("base64"),
+              keyData: Buffer.from(opts.client.keyPem).toString("base64"),
+            }
+          : {}),
+      },
+    ],
     contexts: [{ name: "ctx", cluster: "c", user: "u" }],
     currentContext: "ctx",
   });
@@ -107,6 +121,19 @@ describe("KubeAgentPool", () => {
       await core("token-a").listNamespace({}, through(pool));
       await core("token-a", { skipTLSVerify: true }).listNamespace({}, through(pool));
       await core("token-a").listNamespace({}, through(pool));
+      expect(connections).toBe(2);
+    } finally {
+      pool.close();
+    }
+  });
+
+  it("gives a rotated client certificate its own connection, and the old one's back when it returns", async () => {
+    const [first, rotated] = await Promise.all([generateSandboxTls("a"), generateSandboxTls("b")]);
+    const pool = new KubeAgentPool();
+    try {
+      for (const client of [first, first, rotated, rotated, first]) {
+        await core("token-a", { client }).listNamespace({}, through(pool));
+      }
       expect(connections).toBe(2);
     } finally {
       pool.close();

@@ -5,7 +5,7 @@ import { apiStatus } from "../k8s.js";
 import type { InfraContext } from "./context.js";
 import { cut, LIMITS } from "./limits.js";
 import { podFailing } from "./pods.js";
-import { type SanitizeTally, sanitizeText } from "./sanitize.js";
+import { type SanitizeTally, sanitizeTexts } from "./sanitize.js";
 
 /**
  * The log tails of up to `LIMITS.logPods` failing pods (of the running pods when none fails): each from
@@ -77,10 +77,13 @@ export async function collectLogs(
   let budget: number = LIMITS.logBytes;
   const tails: LogTail[] = [];
   // Redact each container's log as ONE text (multi-line secrets), then split, then bound.
-  const texts = await Promise.all(fetched.map((f) => (f ? sanitizeText(f.text, tally) : null)));
-  for (const [i, f] of fetched.entries()) {
-    const text = texts[i];
-    if (!f || text === null || text === undefined) continue;
+  const read = fetched.filter((f) => f !== null);
+  const texts = await sanitizeTexts(
+    read.map((f) => f.text),
+    tally,
+  );
+  for (const [i, f] of read.entries()) {
+    const text = texts[i] as string;
     let lines = text.split("\n");
     if (lines.at(-1) === "") lines.pop();
     let cutSomething = false;

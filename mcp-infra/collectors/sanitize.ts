@@ -1,4 +1,4 @@
-import { redactDeep, redactText } from "../../src/guardrails/redact.js";
+import { type RedactionResult, redactDeep, redactText } from "../../src/guardrails/redact.js";
 import { stripInvisible, stripInvisibleDeep } from "../../src/guardrails/untrusted.js";
 
 /**
@@ -26,11 +26,34 @@ function add(into: Record<string, number>, from: Record<string, number | undefin
  * @throws BackstopError `redact.secretlint` if the secret scanner fails.
  */
 export async function sanitizeText(text: string, tally: SanitizeTally): Promise<string> {
-  const visible = stripInvisible(text);
-  add(tally.invisible, visible.counts);
-  const r = await redactText(visible.value);
-  add(tally.redactions, r.counts);
-  return r.value;
+  const [value] = await sanitizeTexts([text], tally);
+  return value as string;
+}
+
+/**
+ * {@link sanitizeText} over each of `texts` (each a whole text, redacted on its own), in order. Equal
+ * texts are redacted once (redaction depends on the text alone) and counted once per occurrence, so
+ * the result and `tally` are what one {@link sanitizeText} per text gives: replicas of a crash-looping
+ * workload often print the same log.
+ * @throws BackstopError `redact.secretlint` if the secret scanner fails.
+ */
+export async function sanitizeTexts(texts: readonly string[], tally: SanitizeTally): Promise<string[]> {
+  const redacted = new Map<string, Promise<RedactionResult<string>>>();
+  return Promise.all(
+    texts.map((text) => {
+      const visible = stripInvisible(text);
+      add(tally.invisible, visible.counts);
+      let r = redacted.get(visible.value);
+      if (r === undefined) {
+        r = redactText(visible.value);
+        redacted.set(visible.value, r);
+      }
+      return r.then((res) => {
+        add(tally.redactions, res.counts);
+        return res.value;
+      });
+    }),
+  );
 }
 
 /**

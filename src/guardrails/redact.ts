@@ -88,14 +88,15 @@ function localSpans(text: string): Span[] {
   ];
 }
 
-/** Masks `text` given its secretlint spans; findings that touch an existing mask are dropped. */
+/** Masks `text` given its secretlint and local spans; findings that touch an existing mask are dropped. */
 function redactOne(
   text: string,
   secretlint: Span[],
+  local: readonly Span[],
   counts: Record<string, number>,
   keepNewlines: boolean,
 ): string {
-  const spans = [...secretlint, ...localSpans(text)];
+  const spans = [...secretlint, ...local];
   if (spans.length === 0) return text;
   const masked = maskedRanges(text);
   const kept =
@@ -103,7 +104,11 @@ function redactOne(
   return applySpans(text, kept, counts, keepNewlines);
 }
 
-/** Redacts many strings with one secretlint run over them joined by {@link SEPARATOR}. */
+/**
+ * Redacts many strings with one secretlint run over them joined by {@link SEPARATOR}. The local
+ * detectors run once per distinct string (their spans depend on the string alone; spans are never
+ * mutated downstream): a `get_signals` result repeats namespace, image, reason and message strings.
+ */
 async function redactStrings(
   texts: readonly string[],
   counts: Record<string, number>,
@@ -117,6 +122,7 @@ async function redactStrings(
     joined += t;
   });
   const spans = await secretlintSpans(joined);
+  const local = new Map<string, Span[]>();
   return texts.map((text, i) => {
     const base = offsets[i]!;
     const own: Span[] = [];
@@ -126,7 +132,12 @@ async function redactStrings(
       const end = Math.min(s.end - base, text.length);
       if (start < end) own.push({ start, end, type: s.type });
     }
-    return redactOne(text, own, counts, keepNewlines);
+    let found = local.get(text);
+    if (found === undefined) {
+      found = localSpans(text);
+      local.set(text, found);
+    }
+    return redactOne(text, own, found, counts, keepNewlines);
   });
 }
 

@@ -4,7 +4,14 @@ import type { LiveWorkload } from "../../mcp-infra/collectors/context.js";
 import { collectMetrics } from "../../mcp-infra/collectors/metrics.js";
 import { boundPods } from "../../mcp-infra/collectors/pods.js";
 import { revisionResolver } from "../../mcp-infra/collectors/rollout-history.js";
-import { boundedAnnotations, LIMITS, selectAnnotations } from "../../mcp-infra/signals.js";
+import {
+  boundedAnnotations,
+  LIMITS,
+  newTally,
+  sanitizeText,
+  sanitizeTexts,
+  selectAnnotations,
+} from "../../mcp-infra/signals.js";
 
 // The collectors one by one, over plain API objects: what each keeps, in what order, and what it names
 // in `truncated` when it cuts.
@@ -115,5 +122,25 @@ describe("metrics collector", () => {
     };
     const m = await collectMetrics({ apis: {} as never, prometheus: prom as never }, "shop", "api", "15m");
     expect(m).toEqual({ source: "prometheus", error_ratio: 0.02, p99_latency_ms: 1234.6, restarts: null });
+  });
+});
+
+describe("sanitize", () => {
+  it("sanitizeTexts gives each text what sanitizeText gives it, and counts repeated texts once per occurrence", async () => {
+    const leaky =
+      "boot\u200b ok\ncontact jane@example.com, AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n";
+    const plain = "GC pause 38.204ms\n";
+    const texts = [leaky, plain, leaky];
+    const one = newTally();
+    const separately: string[] = [];
+    for (const t of texts) separately.push(await sanitizeText(t, one));
+    const batch = newTally();
+    const together = await sanitizeTexts(texts, batch);
+    expect(together).toEqual(separately);
+    expect(together[0]).not.toContain("jane@example.com");
+    expect(JSON.stringify(batch)).toBe(JSON.stringify(one));
+    expect(batch.redactions.Email).toBe(2);
+    expect(batch.invisible).toEqual(one.invisible);
+    expect(Object.values(batch.invisible).reduce((a, b) => a + b, 0)).toBe(2);
   });
 });
