@@ -1,4 +1,3 @@
-import type { WebClient } from "@slack/web-api";
 import {
   decisionMessage,
   escalationMessage,
@@ -13,45 +12,23 @@ import {
 import { context, escapeText, message } from "../../blocks/text.js";
 import type { ActionRecord, RunEvent, RunEventDataMap, RunReporter } from "../contracts/events.js";
 import { childLogger } from "../log.js";
-import { type EscalationMemo, isTransientSlackError, nextBatch, type Outgoing } from "./thread-outbox.js";
+import {
+  type EscalationMemo,
+  isTransientSlackError,
+  nextBatch,
+  type Outgoing,
+  ROOT_STAGE_INTERVAL_MS,
+  type SlackThread,
+  type SlackThreadReporterOptions,
+} from "./thread-outbox.js";
 
-export { isTransientSlackError } from "./thread-outbox.js";
-
-/** A Slack thread: the channel id and the root message's `ts` (`"1763731200.000100"`). */
-export interface SlackThread {
-  channel: string;
-  ts: string;
-}
-
-/**
- * Where an incident's thread is remembered, shared by every worker (the Redis run store in production).
- * `claimThread` sets the thread only if none is set yet (`SET NX`) and returns false when another
- * reporter claimed it first.
- */
-export interface IncidentThreadStore {
-  getThread(incidentKey: string): Promise<SlackThread | null>;
-  claimThread(incidentKey: string, thread: SlackThread): Promise<boolean>;
-}
-
-/**
- * Options for {@link SlackThreadReporter}. `channel` is the channel id for a new root; `incidentKey` the
- * incident (one thread per incident, shared by its runs); `view` the root's fixed fields; `approvers` user
- * ids (`U…`) or user group ids (`S…`) shown on an escalation; `approvalTimeoutMs` (ms) how long an
- * escalation waits (shown as its expiry: the event's `at` plus this). `keyId` is the receipt signing key's
- * id (16 hex) for the receipt line, when known. `maxBacklog` caps the messages kept while Slack is
- * unreachable (default 200; the oldest are dropped first).
- */
-export interface SlackThreadReporterOptions {
-  client: WebClient;
-  channel: string;
-  incidentKey: string;
-  threads: IncidentThreadStore;
-  view: Omit<IncidentView, "status" | "stage" | "summary">;
-  approvers: string[];
-  approvalTimeoutMs: number;
-  keyId?: string;
-  maxBacklog?: number;
-}
+export {
+  type IncidentThreadStore,
+  isTransientSlackError,
+  ROOT_STAGE_INTERVAL_MS,
+  type SlackThread,
+  type SlackThreadReporterOptions,
+} from "./thread-outbox.js";
 
 /**
  * Posts one run's events into its incident's Slack thread (a {@link RunReporter}; the pipeline stays
@@ -77,6 +54,13 @@ export class SlackThreadReporter implements RunReporter {
   private stage: string | null = null;
   private summary: string | null = null;
   private rootDirty = false;
+  /** The root must show a new status or summary: not held back by the stage interval. */
+  private rootUrgent = false;
+  /** The next pass updates the root whatever the interval (set by flush). */
+  private forceRoot = false;
+  /** When the root was last posted or updated (epoch ms). */
+  private lastRootAt = Number.NEGATIVE_INFINITY;
+  private rootTimer: NodeJS.Timeout | null = null;
   private backlog: Outgoing[] = [];
   private escalationTs: string | null = null;
   private escalation: EscalationMemo | null = null;
@@ -141,6 +125,7 @@ export class SlackThreadReporter implements RunReporter {
 
   /** Retries the backlog now (e.g. at the end of a job). Resolves true when nothing is left. Never throws. */
   flush(): Promise<boolean> {
+    this.forceRoot = true;
     return this.schedule();
   }
 
@@ -181,7 +166,9 @@ export class SlackThreadReporter implements RunReporter {
     if (event.type === "run.finished") {
       this.summary = (event.data as RunEventDataMap["run.finished"]).summary;
       this.rootDirty = true;
+      this.rootUrgent = true;
     }
+    if (status !== this.status) this.rootUrgent = true;
     if (status !== this.status || stage !== this.stage) this.rootDirty = true;
     this.status = status;
     this.stage = stage;
@@ -252,22 +239,47 @@ export class SlackThreadReporter implements RunReporter {
     }
   }
 
+  /** The root now shows the current view (or Slack refused it for good): nothing is due. */
+  private rootShown(): void {
+    this.rootDirty = false;
+    this.rootUrgent = false;
+    this.lastRootAt = Date.now();
+    if (this.rootTimer) clearTimeout(this.rootTimer);
+    this.rootTimer = null;
+  }
+
+  /** A pass in `ms`, for a stage change the interval held back (one timer at a time; never keeps Node alive). */
+  private updateRootLater(ms: number): void {
+    if (this.rootTimer) return;
+    this.rootTimer = setTimeout(() => {
+      this.rootTimer = null;
+      void this.schedule();
+    }, ms);
+    this.rootTimer.unref();
+  }
+
   /** One pass: open the thread, update the root, post the backlog in order. Stops at a transient error. */
   private async tryFlush(): Promise<boolean> {
     try {
       if (!this.threadRef && !(await this.openThread())) return false;
       const thread = this.threadRef!;
       if (this.rootDirty) {
-        const ok = await this.send("root", () =>
-          this.opts.client.chat.update({
-            channel: thread.channel,
-            ts: thread.ts,
-            ...incidentRoot(this.view()),
-          }),
-        );
-        if (ok === "retry") return false;
-        this.rootDirty = false;
+        const interval = this.opts.rootStageIntervalMs ?? ROOT_STAGE_INTERVAL_MS;
+        const wait = this.rootUrgent || this.forceRoot ? 0 : this.lastRootAt + interval - Date.now();
+        if (wait > 0) this.updateRootLater(wait);
+        else {
+          const ok = await this.send("root", () =>
+            this.opts.client.chat.update({
+              channel: thread.channel,
+              ts: thread.ts,
+              ...incidentRoot(this.view()),
+            }),
+          );
+          if (ok === "retry") return false;
+          this.rootShown();
+        }
       }
+      this.forceRoot = false;
       while (this.backlog.length > 0) {
         const { count, out: o } = nextBatch(this.backlog);
         const ok = await this.send(o.what, async () => {
@@ -329,8 +341,10 @@ export class SlackThreadReporter implements RunReporter {
       return false;
     }
     if (existing) {
+      // An earlier run's root: show this run at once.
       this.threadRef = existing;
       this.rootDirty = true;
+      this.rootUrgent = true;
       return true;
     }
     let mine: SlackThread;
@@ -342,7 +356,7 @@ export class SlackThreadReporter implements RunReporter {
       this.log.warn({ err }, "could not post the incident's root message; will retry");
       return false;
     }
-    this.rootDirty = false;
+    this.rootShown();
     let won = true;
     try {
       won = await threads.claimThread(incidentKey, mine);
@@ -365,6 +379,7 @@ export class SlackThreadReporter implements RunReporter {
     }
     this.threadRef = winner;
     this.rootDirty = true;
+    this.rootUrgent = true;
     await this.send("orphan-root", () =>
       client.chat.update({
         channel: mine.channel,

@@ -1,6 +1,50 @@
-import { ErrorCode } from "@slack/web-api";
-import { LIMITS, type SlackMessage } from "../../blocks/index.js";
+import { ErrorCode, type WebClient } from "@slack/web-api";
+import { type IncidentView, LIMITS, type SlackMessage } from "../../blocks/index.js";
 import type { ActionRecord } from "../contracts/events.js";
+
+/** A Slack thread: the channel id and the root message's `ts` (`"1763731200.000100"`). */
+export interface SlackThread {
+  channel: string;
+  ts: string;
+}
+
+/**
+ * Where an incident's thread is remembered, shared by every worker (the Redis run store in production).
+ * `claimThread` sets the thread only if none is set yet (`SET NX`) and returns false when another
+ * reporter claimed it first.
+ */
+export interface IncidentThreadStore {
+  getThread(incidentKey: string): Promise<SlackThread | null>;
+  claimThread(incidentKey: string, thread: SlackThread): Promise<boolean>;
+}
+
+/**
+ * Options for {@link SlackThreadReporter}. `channel` is the channel id for a new root; `incidentKey` the
+ * incident (one thread per incident, shared by its runs); `view` the root's fixed fields; `approvers` user
+ * ids (`U…`) or user group ids (`S…`) shown on an escalation; `approvalTimeoutMs` (ms) how long an
+ * escalation waits (shown as its expiry: the event's `at` plus this). `keyId` is the receipt signing key's
+ * id (16 hex) for the receipt line, when known. `maxBacklog` caps the messages kept while Slack is
+ * unreachable (default 200; the oldest are dropped first). `rootStageIntervalMs` (ms, default 5000): a
+ * change of the root's stage alone is shown at most once per interval (the latest stage when it ends);
+ * a status change, the run's summary and {@link SlackThreadReporter.flush} update the root at once.
+ * `chat.update` is Tier 3, about 50 a minute (https://docs.slack.dev/apis/web-api/rate-limits): a root
+ * per stage of many concurrent incidents would spend it.
+ */
+export interface SlackThreadReporterOptions {
+  client: WebClient;
+  channel: string;
+  incidentKey: string;
+  threads: IncidentThreadStore;
+  view: Omit<IncidentView, "status" | "stage" | "summary">;
+  approvers: string[];
+  approvalTimeoutMs: number;
+  keyId?: string;
+  maxBacklog?: number;
+  rootStageIntervalMs?: number;
+}
+
+/** Default of {@link SlackThreadReporterOptions.rootStageIntervalMs} (ms). */
+export const ROOT_STAGE_INTERVAL_MS = 5000;
 
 /** What an escalation message needs remembered to replace its buttons later: the action it proposed. */
 export interface EscalationMemo {

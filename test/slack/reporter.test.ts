@@ -100,7 +100,7 @@ const client = (apiUrl = sb.apiUrl) =>
 
 function reporter(
   threads: MemoryThreads,
-  opts: { key?: string; runId?: string; apiUrl?: string; keyId?: string } = {},
+  opts: { key?: string; runId?: string; apiUrl?: string; keyId?: string; rootStageIntervalMs?: number } = {},
 ) {
   return new SlackThreadReporter({
     client: client(opts.apiUrl),
@@ -120,6 +120,8 @@ function reporter(
     approvers: ["U0APPROVER"],
     approvalTimeoutMs: 30 * 60_000,
     ...(opts.keyId ? { keyId: opts.keyId } : {}),
+    // Every stage on the root unless a test looks at the interval.
+    rootStageIntervalMs: opts.rootStageIntervalMs ?? 0,
   });
 }
 
@@ -358,6 +360,36 @@ describe("SlackThreadReporter", () => {
     expect(esc.edited).toBe(true);
     expect(blockTypes(esc)).not.toContain("actions");
     expect(thread.some((m) => json(m).includes(ACTION_APPROVE))).toBe(false);
+  });
+
+  it("a stage change alone waits for the root's interval; a status change, the timer and flush() do not", async () => {
+    const updates = () => sb.calls().filter((c) => c.method === "chat.update").length;
+    const every = reporter(new MemoryThreads(), { key: "am-every" });
+    await emitAll(every, resolvedRun());
+    const perStage = updates();
+    const finalRoot = sb.messages(CHANNEL).find((m) => m.thread_ts === null)!;
+    sb.reset();
+
+    const held = reporter(new MemoryThreads(), { key: "am-held", rootStageIntervalMs: 60_000 });
+    const events = resolvedRun();
+    await emitAll(held, events);
+    const heldUpdates = updates();
+    expect(heldUpdates).toBeGreaterThan(0); // status changes still show at once
+    expect(heldUpdates).toBeLessThan(perStage);
+    expect(await held.flush()).toBe(true);
+    const root = sb.messages(CHANNEL).find((m) => m.thread_ts === null)!;
+    expect(root.blocks).toEqual(finalRoot.blocks);
+
+    // A held-back stage shows when the interval ends, without another event.
+    sb.reset();
+    const timed = reporter(new MemoryThreads(), { key: "am-timed", rootStageIntervalMs: 50 });
+    // Up to recovery.verified (status "acting"), then ticket.filed: a new stage with the same status.
+    const ticket = events.findIndex((e) => e.type === "ticket.filed");
+    await emitAll(timed, events.slice(0, ticket + 1));
+    const before = updates();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(updates()).toBeGreaterThan(before);
+    expect(timed.pending()).toBe(0);
   });
 
   it("a failing thread store is logged and retried on the next event", async () => {
