@@ -51,8 +51,9 @@ export function stageOfPurpose(purpose: string): RunStage {
  * - `thread`: an `output` `redaction.applied` (a model's reply masked) → `diagnose`; an approved
  *   `approval.decided` → `act` (a rejected or expired one stays `escalate`).
  * - `observer`: a `model.call` → its purpose's stage ({@link stageOfPurpose}: the judge is part of the
- *   quality gate, so `validate`); `model.fallback` and `breaker.anomaly` → null (they happen inside
- *   diagnose or validate); every `redaction.applied` and `approval.decided` by its type.
+ *   quality gate, so `validate`); `model.fallback`, `breaker.anomaly` and an `output`
+ *   `redaction.applied` (a reply masked wherever a model answered: diagnose, validate or record) → null,
+ *   they happen inside the current stage; an `input` redaction and every `approval.decided` by its type.
  */
 export function stageOf(event: Pick<RunEvent, "type" | "data">, reader: StageReader): RunStage | null {
   if (reader === "thread") {
@@ -67,6 +68,10 @@ export function stageOf(event: Pick<RunEvent, "type" | "data">, reader: StageRea
   } else {
     if (event.type === "model.call") return stageOfPurpose((event.data as { purpose: string }).purpose);
     if (event.type === "model.fallback" || event.type === "breaker.anomaly") return null;
+    if (event.type === "redaction.applied") {
+      const d = event.data as RunEventDataMap["redaction.applied"];
+      if (d.direction === "output") return null;
+    }
   }
   return EVENT_STAGES[event.type] ?? null;
 }
