@@ -196,6 +196,16 @@ function triggerText(view: IncidentView): string {
 }
 
 /**
+ * What a root message turns into when another worker's root won the incident's thread: a one-line
+ * pointer (`namespace/workload: followed in the incident's thread`), so nothing is deleted.
+ */
+export function threadPointer(view: Pick<IncidentView, "namespace" | "workload">): SlackMessage {
+  return message(`${escapeText(`${view.namespace}/${view.workload}`)}: followed in the incident's thread`, [
+    context(":thread: This incident is followed in its existing thread in this channel."),
+  ]);
+}
+
+/**
  * The root message of an incident, updated in place (`chat.update`) as the run moves: a `header` with the
  * status emoji and `namespace/workload in cluster`; a `section` with fields Cluster (when known), Alert,
  * Severity, Status, Trigger, Started, Run; a `context` line with the summary (once finished) or the current stage; a second context line when

@@ -29,6 +29,7 @@ export {
   statusLabel,
   statusMessage,
   statusOf,
+  threadPointer,
 } from "./incident.js";
 export { receiptMessage } from "./receipt.js";
 export { escapeText, LIMITS, type SlackMessage, truncate } from "./text.js";

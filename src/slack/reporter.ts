@@ -8,8 +8,8 @@ import {
   receiptMessage,
   stageOf,
   statusOf,
+  threadPointer,
 } from "../../blocks/index.js";
-import { context, escapeText, message } from "../../blocks/text.js";
 import type { ActionRecord, RunEvent, RunEventDataMap, RunReporter } from "../contracts/events.js";
 import { childLogger } from "../log.js";
 import {
@@ -260,12 +260,22 @@ export class SlackThreadReporter implements RunReporter {
 
   /** One pass: open the thread, update the root, post the backlog in order. Stops at a transient error. */
   private async tryFlush(): Promise<boolean> {
+    // A flush() asked for the root before this pass started; one asked for later forces the next pass,
+    // and a pass that stopped early leaves the request for the next one.
+    const force = this.forceRoot;
+    this.forceRoot = false;
+    const done = await this.pass(force);
+    if (!done && force) this.forceRoot = true;
+    return done;
+  }
+
+  private async pass(force: boolean): Promise<boolean> {
     try {
       if (!this.threadRef && !(await this.openThread())) return false;
       const thread = this.threadRef!;
       if (this.rootDirty) {
         const interval = this.opts.rootStageIntervalMs ?? ROOT_STAGE_INTERVAL_MS;
-        const wait = this.rootUrgent || this.forceRoot ? 0 : this.lastRootAt + interval - Date.now();
+        const wait = this.rootUrgent || force ? 0 : this.lastRootAt + interval - Date.now();
         if (wait > 0) this.updateRootLater(wait);
         else {
           const ok = await this.send("root", () =>
@@ -279,7 +289,6 @@ export class SlackThreadReporter implements RunReporter {
           this.rootShown();
         }
       }
-      this.forceRoot = false;
       while (this.backlog.length > 0) {
         const { count, out: o } = nextBatch(this.backlog);
         const ok = await this.send(o.what, async () => {
@@ -381,14 +390,7 @@ export class SlackThreadReporter implements RunReporter {
     this.rootDirty = true;
     this.rootUrgent = true;
     await this.send("orphan-root", () =>
-      client.chat.update({
-        channel: mine.channel,
-        ts: mine.ts,
-        ...message(
-          `${escapeText(`${this.opts.view.namespace}/${this.opts.view.workload}`)}: followed in the incident's thread`,
-          [context(":thread: This incident is followed in its existing thread in this channel.")],
-        ),
-      }),
+      client.chat.update({ channel: mine.channel, ts: mine.ts, ...threadPointer(this.opts.view) }),
     );
     return true;
   }
