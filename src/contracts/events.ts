@@ -212,6 +212,8 @@ export interface RunEvent<T extends RunEventType = RunEventType> {
 /**
  * Where the pipeline reports. The CLI prints, Slack posts, the console streams; the pipeline never
  * knows which. `emit` is awaited in order; a reporter that throws is logged and does not stop the run.
+ * A reporter the run should not wait for returns at once and does its work behind (the worker's Slack
+ * thread and stage record: `SlackThreadReporter.background()`, `StageReporter`), flushed by its owner.
  */
 export interface RunReporter {
   emit(event: RunEvent): void | Promise<void>;
