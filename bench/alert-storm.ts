@@ -21,7 +21,7 @@ import { fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { setLogLevel } from "../src/log.js";
 import { createBackstopApp } from "../src/slack/app.js";
-import { main, parseFlags, pct, round, table, writeResult } from "./lib/common.js";
+import { cpuMsOf, main, parseFlags, pct, round, table, writeResult } from "./lib/common.js";
 import { BOT_TOKEN, CHANNEL, CHILD_RUNTIME, childModule, startFleet, until } from "./lib/fleet.js";
 import type { StormDone, StormRequest } from "./lib/storm-client.js";
 
@@ -101,7 +101,7 @@ main(async () => {
       rps: round(notifications / seconds, 1),
       p50_ms: round(pct(latencies, 50)),
       p99_ms: round(pct(latencies, 99)),
-      cpu_us_per_req: round((cpu.user + cpu.system) / notifications, 1),
+      cpu_us_per_req: round((cpuMsOf(cpu) * 1000) / notifications, 1),
       errors: Object.fromEntries(errors),
     };
     console.log(

@@ -16,7 +16,7 @@
  *
  * Usage: `npx tsx bench/concurrency.ts [--incidents 200] [--workers 2] [--concurrency N]
  *   [--model-ms 2000] [--quick] [--json FILE]`.
- * JSON `result`: `{makespan_ratio, lost, rss_mb_peak}` plus `makespan_ms`, `ideal_ms`, `per_run_ms`, `redis_mb`, `cpu_ms_per_run`.
+ * JSON `result`: `{makespan_ratio, lost, rss_mb_peak}` plus the timing, CPU and memory fields bench/README.md lists.
  */
 
 import { DEFAULT_CLUSTER_NAME } from "../src/contracts/cluster.js";

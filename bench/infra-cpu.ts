@@ -16,7 +16,7 @@ import { startSandboxCluster } from "../sandbox/cluster/index.js";
 import { setLogLevel } from "../src/log.js";
 import { connectInfra, type InfraClient } from "../src/mcp/infra.js";
 import { main, parseFlags, procCpuMs, round, table, writeResult } from "./lib/common.js";
-import { CHILD_RUNTIME, fleetScenario, startMcpInfraProcess } from "./lib/fleet.js";
+import { CHILD_RUNTIME, fleetScenario, startMcpInfraProcess, stopChild } from "./lib/fleet.js";
 
 const USAGE =
   "tsx bench/infra-cpu.ts [--n 200] [--concurrency 32] [--workloads 200] [--quick] [--json FILE] [--out FILE]";
@@ -93,10 +93,7 @@ main(async () => {
   } finally {
     await Promise.all(clients.map((c) => c.close()));
     // SIGINT lets node write the --cpu-prof profile (it is written on a normal exit, not on SIGKILL).
-    await new Promise<void>((resolve) => {
-      infra.child.once("exit", () => resolve());
-      infra.child.kill("SIGINT");
-    });
+    await stopChild(infra.child, () => infra.child.kill("SIGINT"), 10_000);
     await cluster.close();
   }
 });

@@ -3,10 +3,9 @@ import type { AddressInfo } from "node:net";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { createMcpExpressApp } from "@modelcontextprotocol/sdk/server/express.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import { DEFAULT_CLUSTER_NAME } from "../src/contracts/cluster.js";
 import { childLogger } from "../src/log.js";
-import { mountStatelessMcp } from "../src/mcp/stateless-http.js";
+import { mountStatelessMcp, STATELESS_SCHEMA_VALIDATOR } from "../src/mcp/stateless-http.js";
 import { type InfraClusterOptions, type InfraClusters, makeInfraClusters } from "./clusters.js";
 import { DEFAULT_K8S_TIMEOUT_MS } from "./k8s.js";
 import { registerDeploymentStatusTool } from "./tools/deployment_status.js";
@@ -47,16 +46,10 @@ function makeContext(opts: InfraServerOptions): InfraClusters {
   return makeInfraClusters(list, timeout);
 }
 
-/**
- * One JSON Schema validator (the SDK's Ajv provider) for every per-request server: the SDK would
- * otherwise make a new Ajv instance per `McpServer`, i.e. per request in stateless mode.
- */
-const JSON_SCHEMA_VALIDATOR = new AjvJsonSchemaValidator();
-
 function buildServer(ctx: InfraClusters): McpServer {
   const server = new McpServer(INFRA_SERVER_INFO, {
     capabilities: { tools: {} },
-    jsonSchemaValidator: JSON_SCHEMA_VALIDATOR,
+    jsonSchemaValidator: STATELESS_SCHEMA_VALIDATOR,
     instructions:
       `Read-only Kubernetes signals for incident triage, for the clusters ${ctx.names.join(", ")} ` +
       "(every tool takes `cluster`). No tool here changes a cluster.",

@@ -30,7 +30,6 @@ export {
   newTally,
   type SanitizeTally,
   sanitizeDeep,
-  sanitizeText,
   sanitizeTexts,
 } from "./collectors/sanitize.js";
 export {

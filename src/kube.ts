@@ -10,7 +10,7 @@ export const KEEP_ALIVE_IDLE_MS = 30_000;
  * At most this many connections per API server and TLS identity; more concurrent calls wait for a free
  * one (HTTP/1.1 keep-alive). Without a cap a burst of runs opens a TLS connection per call in flight.
  */
-export const KEEP_ALIVE_MAX_SOCKETS = 32;
+const KEEP_ALIVE_MAX_SOCKETS = 32;
 
 /** At most this many pooled agents (one per distinct TLS identity) are kept; the oldest is closed first. */
 const MAX_AGENTS = 32;

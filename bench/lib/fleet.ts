@@ -352,12 +352,7 @@ export async function startFleet(n: number, modelMs: number): Promise<Fleet> {
     },
     async close() {
       // mcp-infra stops on SIGTERM (and writes its CPU profile when asked to); the rest is killed.
-      await new Promise<void>((resolve) => {
-        if (infra.child.exitCode !== null) return resolve();
-        infra.child.once("exit", () => resolve());
-        infra.child.kill("SIGTERM");
-        setTimeout(resolve, 5_000).unref();
-      });
+      await stopChild(infra.child, () => infra.child.kill("SIGTERM"), 5_000);
       for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
       await producer.bullQueue.obliterate({ force: true }).catch(() => undefined);
       await producer.close().catch(() => undefined);
@@ -370,14 +365,22 @@ export async function startFleet(n: number, modelMs: number): Promise<Fleet> {
         if (keys.length > 0) await redis.del(...keys);
       } while (cursor !== "0");
       await redis.quit().catch(() => undefined);
-      await new Promise<void>((resolve) => {
-        if (sandbox.exitCode !== null) return resolve();
-        sandbox.once("exit", () => resolve());
-        sandbox.send({ type: "close" });
-        setTimeout(() => sandbox.kill("SIGKILL"), 10_000).unref();
-      });
+      await stopChild(sandbox, () => sandbox.send({ type: "close" }), 10_000);
     },
   };
+}
+
+/**
+ * Asks `child` to stop (`ask`: a signal or an IPC message) and resolves once it has exited; after
+ * `timeoutMs` it is killed (SIGKILL). Resolves at once when it already exited.
+ */
+export function stopChild(child: ChildProcess, ask: () => void, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once("exit", () => resolve());
+    ask();
+    setTimeout(() => child.kill("SIGKILL"), timeoutMs).unref();
+  });
 }
 
 /** Resolves when `done()` is true, polling every 100 ms; rejects after `ms`. */

@@ -21,20 +21,11 @@ function add(into: Record<string, number>, from: Record<string, number | undefin
 }
 
 /**
- * Sanitizes one whole text BEFORE any bound cuts it: strips Unicode Cf characters, then redacts secrets
- * and PII with the pipeline's redactor; counts go into `tally`.
- * @throws BackstopError `redact.secretlint` if the secret scanner fails.
- */
-export async function sanitizeText(text: string, tally: SanitizeTally): Promise<string> {
-  const [value] = await sanitizeTexts([text], tally);
-  return value as string;
-}
-
-/**
- * {@link sanitizeText} over each of `texts` (each a whole text, redacted on its own), in order. Equal
+ * Sanitizes whole texts BEFORE any bound cuts them, each on its own, in order: strips Unicode Cf
+ * characters, then redacts secrets and PII with the pipeline's redactor; counts go into `tally`. Equal
  * texts are redacted once (redaction depends on the text alone) and counted once per occurrence, so
- * the result and `tally` are what one {@link sanitizeText} per text gives: replicas of a crash-looping
- * workload often print the same log.
+ * the result and `tally` are what one pass per text gives: replicas of a crash-looping workload often
+ * print the same log.
  * @throws BackstopError `redact.secretlint` if the secret scanner fails.
  */
 export async function sanitizeTexts(texts: readonly string[], tally: SanitizeTally): Promise<string[]> {
@@ -57,7 +48,7 @@ export async function sanitizeTexts(texts: readonly string[], tally: SanitizeTal
 }
 
 /**
- * {@link sanitizeText} over every string value of a JSON-like value (one secretlint pass); object keys
+ * {@link sanitizeTexts} over every string value of a JSON-like value (one secretlint pass); object keys
  * are kept as they are (they are field names of our own shapes here).
  * @throws BackstopError `redact.invalid` on a cyclic value, `redact.secretlint` if the scanner fails.
  */

@@ -21,7 +21,7 @@ export type { ClusterSnapshot, Mutation, WorkloadSnapshot } from "./world.js";
 const log = childLogger("sandbox.cluster");
 
 /** How long an idle keep-alive connection stays open, ms (kube-apiserver's `IdleTimeout` is 90 s). */
-export const KEEP_ALIVE_MS = 90_000;
+const KEEP_ALIVE_MS = 90_000;
 
 /**
  * Options for {@link startSandboxCluster}. `scenario` is a parsed {@link Scenario}; the server listens on

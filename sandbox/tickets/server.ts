@@ -2,11 +2,10 @@ import { createServer } from "node:http";
 import { createMcpExpressApp } from "@modelcontextprotocol/sdk/server/express.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import type { Request, Response } from "express";
 import { z } from "zod";
 import * as zm from "zod/v4-mini";
-import { mountStatelessMcp } from "../../src/mcp/stateless-http.js";
+import { mountStatelessMcp, STATELESS_SCHEMA_VALIDATOR } from "../../src/mcp/stateless-http.js";
 import { closeServer, listen, sendJson } from "../http.js";
 
 /**
@@ -108,8 +107,6 @@ const DELETE_ISSUE = {
   inputSchema: zm.object({ id: z.string().min(1) }),
   annotations: DESTRUCTIVE,
 };
-/** One validator for every per-request server (the SDK would build an Ajv instance per server; only elicitation uses it). */
-const JSON_SCHEMA_VALIDATOR = new AjvJsonSchemaValidator();
 
 function ok(structured: Record<string, unknown>): CallToolResult {
   return { content: [{ type: "text", text: JSON.stringify(structured) }], structuredContent: structured };
@@ -137,7 +134,7 @@ export async function startSandboxTickets(
   const build = (): McpServer => {
     const server = new McpServer(
       { name: "sandbox-tickets", version: "0.1.0" },
-      { capabilities: { tools: {} }, jsonSchemaValidator: JSON_SCHEMA_VALIDATOR },
+      { capabilities: { tools: {} }, jsonSchemaValidator: STATELESS_SCHEMA_VALIDATOR },
     );
     server.registerTool("create_issue", CREATE_ISSUE, async (a) => {
       seq += 1;

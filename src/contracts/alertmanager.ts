@@ -179,7 +179,8 @@ const PRIMARY_ANNOTATIONS = ["summary", "description", "message", "runbook_url"]
  * Annotations within {@link INTAKE_LIMITS}: values cut with {@link TRUNCATION_MARKER}, the first
  * {@link INTAKE_LIMITS.annotations} kept (summary, description, message, runbook_url first, then by
  * name) until the total is reached, and
- * {@link TRUNCATED_ANNOTATION} naming what was cut. Returns the same object when nothing was cut.
+ * {@link TRUNCATED_ANNOTATION} naming what was cut (names over {@link INTAKE_LIMITS.labelNameBytes}
+ * are cut too). Returns the same object when nothing was cut.
  */
 export function boundAnnotations(annotations: Record<string, string>): Record<string, string> {
   if (annotationsWithin(annotations)) return annotations;
@@ -192,6 +193,7 @@ export function boundAnnotations(annotations: Record<string, string>): Record<st
     .sort(([a], [b]) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
   const out: Record<string, string> = {};
   let cut = 0;
+  let names = 0;
   let dropped = 0;
   let total = 0;
   for (const [k0, v0] of entries) {
@@ -199,7 +201,11 @@ export function boundAnnotations(annotations: Record<string, string>): Record<st
       dropped++;
       continue;
     }
-    const k = utf8(k0) > INTAKE_LIMITS.labelNameBytes ? cutBytes(k0, INTAKE_LIMITS.labelNameBytes) : k0;
+    let k = k0;
+    if (utf8(k0) > INTAKE_LIMITS.labelNameBytes) {
+      k = cutBytes(k0, INTAKE_LIMITS.labelNameBytes);
+      names++;
+    }
     let v = v0;
     if (utf8(v) > INTAKE_LIMITS.annotationValueBytes) {
       v = cutBytes(v, INTAKE_LIMITS.annotationValueBytes);
@@ -213,9 +219,9 @@ export function boundAnnotations(annotations: Record<string, string>): Record<st
     total += size;
     out[k] = v;
   }
-  if (cut === 0 && dropped === 0 && entries.length === Object.keys(annotations).length) return annotations;
   const note: string[] = [];
   if (cut > 0) note.push(`${cut} value(s) cut to ${INTAKE_LIMITS.annotationValueBytes} bytes`);
+  if (names > 0) note.push(`${names} name(s) cut to ${INTAKE_LIMITS.labelNameBytes} bytes`);
   if (dropped > 0) note.push(`${dropped} annotation(s) dropped`);
   if (note.length > 0) out[TRUNCATED_ANNOTATION] = note.join("; ");
   return out;

@@ -1,6 +1,14 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import type { Express, Request, Response } from "express";
+
+/**
+ * One JSON Schema validator (the SDK's Ajv provider) for every per-request server of a process: pass it
+ * as `jsonSchemaValidator` to the `McpServer` that `build()` makes, or the SDK makes a new Ajv instance
+ * per server, i.e. per request in stateless mode.
+ */
+export const STATELESS_SCHEMA_VALIDATOR = new AjvJsonSchemaValidator();
 
 /**
  * Mounts an MCP server at `POST {path}` over streamable HTTP (MCP spec 2025-06-18, "Streamable HTTP")

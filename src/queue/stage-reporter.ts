@@ -1,6 +1,7 @@
 import type { RunEvent, RunReporter } from "../contracts/events.js";
 import { BackstopError } from "../errors.js";
 import { childLogger } from "../log.js";
+import { SerialPasses } from "../serial-passes.js";
 import type { IncidentRecord, RunStore } from "./store.js";
 
 const log = childLogger("worker");
@@ -18,8 +19,7 @@ export class StageReporter implements RunReporter {
   /** What is not written yet: the merged incident patch and the job's stage. */
   private patch: Partial<IncidentRecord> | null = null;
   private stage: string | null = null;
-  private nextWrite: Promise<void> | null = null;
-  private chain: Promise<void> = Promise.resolve();
+  private readonly writes = new SerialPasses(() => this.write());
 
   /** `setStage` writes the job's progress (BullMQ `job.updateProgress`), or null for none. */
   constructor(
@@ -48,42 +48,36 @@ export class StageReporter implements RunReporter {
       this.lastStage = stage;
       this.stage = stage;
     }
-    const write = this.schedule();
+    const write = this.writes.request();
     return patch.status === undefined ? undefined : write;
   }
 
   /** Writes everything emitted so far; resolves when it is written (or failed and was logged). */
   flush(): Promise<void> {
-    return this.schedule();
+    return this.writes.request();
   }
 
-  private schedule(): Promise<void> {
-    if (this.nextWrite) return this.nextWrite;
-    const write = this.chain.then(async () => {
-      this.nextWrite = null;
-      const patch = this.patch;
-      const stage = this.stage;
-      this.patch = null;
-      this.stage = null;
-      try {
-        if (patch) await this.store.updateIncident(this.key, patch);
-        if (stage !== null) await this.setStage?.(stage);
-      } catch (err) {
-        // Redis unreachable: keep what failed (under anything newer) for the next write. Any other
-        // failure (an invalid patch, an incident that is gone) would fail again: it is only logged.
-        const transient = err instanceof BackstopError && err.code === "store.unavailable";
-        if (transient) {
-          this.patch = { ...(patch ?? {}), ...(this.patch ?? {}) };
-          this.stage ??= stage;
-        }
-        log.warn(
-          { err, incidentKey: this.key, transient },
-          transient ? "could not record the run's stage; will retry" : "could not record the run's stage",
-        );
+  /** One write: everything merged since the last one. Never throws. */
+  private async write(): Promise<void> {
+    const patch = this.patch;
+    const stage = this.stage;
+    this.patch = null;
+    this.stage = null;
+    try {
+      if (patch) await this.store.updateIncident(this.key, patch);
+      if (stage !== null) await this.setStage?.(stage);
+    } catch (err) {
+      // Redis unreachable: keep what failed (under anything newer) for the next write. Any other
+      // failure (an invalid patch, an incident that is gone) would fail again: it is only logged.
+      const transient = err instanceof BackstopError && err.code === "store.unavailable";
+      if (transient) {
+        this.patch = { ...(patch ?? {}), ...(this.patch ?? {}) };
+        this.stage ??= stage;
       }
-    });
-    this.nextWrite = write;
-    this.chain = write;
-    return write;
+      log.warn(
+        { err, incidentKey: this.key, transient },
+        transient ? "could not record the run's stage; will retry" : "could not record the run's stage",
+      );
+    }
   }
 }

@@ -12,6 +12,7 @@ import {
 } from "../../blocks/index.js";
 import type { ActionRecord, RunEvent, RunEventDataMap, RunReporter } from "../contracts/events.js";
 import { childLogger } from "../log.js";
+import { SerialPasses } from "../serial-passes.js";
 import {
   type EscalationMemo,
   isTransientSlackError,
@@ -64,8 +65,7 @@ export class SlackThreadReporter implements RunReporter {
   private backlog: Outgoing[] = [];
   private escalationTs: string | null = null;
   private escalation: EscalationMemo | null = null;
-  private chain: Promise<void> = Promise.resolve();
-  private nextPass: Promise<boolean> | null = null;
+  private readonly passes = new SerialPasses(() => this.tryFlush());
 
   /** See {@link SlackThreadReporterOptions}. Throws nothing; no Slack call happens before the first emit. */
   constructor(opts: SlackThreadReporterOptions) {
@@ -73,7 +73,6 @@ export class SlackThreadReporter implements RunReporter {
     this.log = childLogger("slack-reporter", { incidentKey: opts.incidentKey, runId: opts.view.runId });
   }
 
-  /** The incident's thread once known (after the first successful emit), else null. */
   /** The `ts` of the escalation message (with Approve/Reject) this reporter posted, or null. */
   escalationMessageTs(): string | null {
     return this.escalationTs;
@@ -88,6 +87,7 @@ export class SlackThreadReporter implements RunReporter {
     this.escalation = { proposedAction };
   }
 
+  /** The incident's thread once known (after the first successful emit), else null. */
   thread(): SlackThread | null {
     return this.threadRef ? { ...this.threadRef } : null;
   }
@@ -120,19 +120,19 @@ export class SlackThreadReporter implements RunReporter {
     } catch (err) {
       this.log.error({ err, type: event.type }, "could not render a run event for Slack");
     }
-    return this.schedule().then(() => undefined);
+    return this.passes.request().then(() => undefined);
   }
 
   /** Retries the backlog now (e.g. at the end of a job). Resolves true when nothing is left. Never throws. */
   flush(): Promise<boolean> {
     this.forceRoot = true;
-    return this.schedule();
+    return this.passes.request();
   }
 
   /**
    * This reporter as one the run does not wait for: `emit` renders and queues the event and returns at
    * once, so Slack's latency and rate limits never slow the pipeline. The caller must {@link flush}
-   * (bounded) before the run's job ends, as the worker's `saveResult` does.
+   * (bounded) before the run's job ends, as the worker's `settle` does.
    */
   background(): RunReporter {
     return {
@@ -140,24 +140,6 @@ export class SlackThreadReporter implements RunReporter {
         void this.emit(event);
       },
     };
-  }
-
-  /**
-   * The flush pass that has not started yet (shared by every caller until it starts), or a new one
-   * chained after the running pass.
-   */
-  private schedule(): Promise<boolean> {
-    if (this.nextPass) return this.nextPass;
-    const pass = this.chain.then(() => {
-      this.nextPass = null;
-      return this.tryFlush();
-    });
-    this.nextPass = pass;
-    this.chain = pass.then(
-      () => undefined,
-      () => undefined,
-    );
-    return pass;
   }
 
   private apply(event: RunEvent): void {
@@ -191,7 +173,7 @@ export class SlackThreadReporter implements RunReporter {
           approvers: this.opts.approvers,
           expiresAt: expiresAt.toISOString(),
         }),
-        escalation: { proposedAction: d.proposed_action },
+        escalation: true,
       });
       this.escalation = { proposedAction: d.proposed_action };
       return;
@@ -253,7 +235,7 @@ export class SlackThreadReporter implements RunReporter {
     if (this.rootTimer) return;
     this.rootTimer = setTimeout(() => {
       this.rootTimer = null;
-      void this.schedule();
+      void this.passes.request();
     }, ms);
     this.rootTimer.unref();
   }
@@ -303,10 +285,7 @@ export class SlackThreadReporter implements RunReporter {
             thread_ts: thread.ts,
             ...o.msg,
           });
-          if (o.escalation && typeof res.ts === "string") {
-            this.escalationTs = res.ts;
-            this.escalation = o.escalation;
-          }
+          if (o.escalation && typeof res.ts === "string") this.escalationTs = res.ts;
           return res;
         });
         if (ok === "retry") return false;

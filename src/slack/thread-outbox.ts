@@ -56,7 +56,7 @@ export interface EscalationMemo {
  * with Approve/Reject, whose `ts` is kept), or an update of an earlier message.
  */
 export type Outgoing =
-  | { op: "post"; what: string; msg: SlackMessage; escalation?: EscalationMemo }
+  | { op: "post"; what: string; msg: SlackMessage; escalation?: true }
   /** `ts` null: the escalation message this reporter posted or adopted, looked up when the update is sent. */
   | { op: "update"; what: string; ts: string | null; msg: SlackMessage };
 

@@ -214,6 +214,14 @@ describe("intake bounds", () => {
     const small = { summary: "ok" };
     expect(boundAnnotations(small)).toBe(small);
   });
+  it("an annotation name over the byte bound is cut and named, even when nothing else is", () => {
+    const name = "n".repeat(INTAKE_LIMITS.labelNameBytes + 10);
+    const out = boundAnnotations({ summary: "ok", [name]: "v" });
+    for (const k of Object.keys(out))
+      expect(Buffer.byteLength(k, "utf8")).toBeLessThanOrEqual(INTAKE_LIMITS.labelNameBytes);
+    expect(out.summary).toBe("ok");
+    expect(out[TRUNCATED_ANNOTATION]).toMatch(/1 name\(s\) cut/);
+  });
 });
 
 describe("resolveRunTarget", () => {

@@ -8,10 +8,11 @@ import {
   boundedAnnotations,
   LIMITS,
   newTally,
-  sanitizeText,
   sanitizeTexts,
   selectAnnotations,
 } from "../../mcp-infra/signals.js";
+import { redactText } from "../../src/guardrails/redact.js";
+import { stripInvisible } from "../../src/guardrails/untrusted.js";
 
 // The collectors one by one, over plain API objects: what each keeps, in what order, and what it names
 // in `truncated` when it cuts.
@@ -126,14 +127,24 @@ describe("metrics collector", () => {
 });
 
 describe("sanitize", () => {
-  it("sanitizeTexts gives each text what sanitizeText gives it, and counts repeated texts once per occurrence", async () => {
+  it("sanitizeTexts gives each text what stripping and redacting it alone gives, and counts repeated texts once per occurrence", async () => {
     const leaky =
       "boot\u200b ok\ncontact jane@example.com, AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n";
     const plain = "GC pause 38.204ms\n";
     const texts = [leaky, plain, leaky];
+    // The reference: each text stripped and redacted on its own, counts added in order.
     const one = newTally();
+    const add = (into: Record<string, number>, from: Record<string, number | undefined>) => {
+      for (const [k, n] of Object.entries(from)) if (n) into[k] = (into[k] ?? 0) + n;
+    };
     const separately: string[] = [];
-    for (const t of texts) separately.push(await sanitizeText(t, one));
+    for (const t of texts) {
+      const visible = stripInvisible(t);
+      add(one.invisible, visible.counts);
+      const r = await redactText(visible.value);
+      add(one.redactions, r.counts);
+      separately.push(r.value);
+    }
     const batch = newTally();
     const together = await sanitizeTexts(texts, batch);
     expect(together).toEqual(separately);

@@ -43,7 +43,7 @@ describe("nextBatch", () => {
         ],
       },
     };
-    const escalation: Outgoing = { ...reply("esc"), escalation: { proposedAction: null } } as Outgoing;
+    const escalation: Outgoing = { ...reply("esc"), escalation: true } as Outgoing;
     const update: Outgoing = { op: "update", what: "decided", ts: null, msg: message("d", []) };
     expect(nextBatch([reply("a"), receipt, reply("b")]).count).toBe(1);
     expect(nextBatch([receipt, reply("b")])).toEqual({ count: 1, out: receipt });

@@ -215,13 +215,11 @@ export function reconcileDeployment(st: WorldState, d: DeployState, at: number):
 export function reconcile(st: WorldState): void {
   if (st.settledRv === st.rvCounter) return;
   const before = st.rvCounter;
-  const rolling =
-    [...st.deployments.values()].some((d) => d.rollout) ||
-    [...st.statefulSets.values()].some((s) => s.rollout);
+  const wasRolling = rolling(st);
   const at = st.now();
   for (const d of st.deployments.values()) reconcileDeployment(st, d, at);
   for (const s of st.statefulSets.values()) syncStsPods(st, s, at);
-  if (!rolling && st.rvCounter === before) st.settledRv = before;
+  if (!wasRolling && st.rvCounter === before) st.settledRv = before;
 }
 
 /** ms until the last running rollout ends (0 when none runs). */

@@ -126,9 +126,10 @@ export class WorldState {
     type: "Normal" | "Warning",
     component: string,
   ): void {
-    const same = this.events.find(
-      (e) => e.involved.uid === involved.uid && e.reason === reason && e.message === message,
-    );
+    // Only events of an object with this name can match (the index holds them all).
+    const same = this.eventsByInvolvedName
+      .get(involved.name)
+      ?.find((e) => e.involved.uid === involved.uid && e.reason === reason && e.message === message);
     if (same) {
       same.count++;
       same.last = Math.max(same.last, at);

@@ -85,7 +85,7 @@ export function isIdentifier(token: string): boolean {
 export function entropySpans(text: string): Span[] {
   const spans: Span[] = [];
   const publicBlocks = text.includes("-----BEGIN")
-    ? [...regexMatches(PUBLIC_PEM, text)].map((m) => [m.index, m.index + m[0].length])
+    ? regexMatches(PUBLIC_PEM, text).map((m) => [m.index, m.index + m[0].length])
     : [];
   for (const m of regexMatches(CANDIDATE, text)) {
     // Slashes around a token belong to a path or URL (`https://<token>@…`), not to the token.

@@ -42,7 +42,6 @@ const BARE_SCHEME = /\b(?:Bearer|Basic)[ \t]+(?<v>[A-Za-z0-9._~+/-]{8,}={0,3})(?
 /** Findings of the keyword-assignment detector in `text` (see the module doc). */
 export function keywordSpans(text: string): Span[] {
   const spans: Span[] = [];
-  KEY_SEP.lastIndex = 0;
   for (const m of regexMatches(KEY_SEP, text)) {
     const key = m.groups!.key!;
     const sep = m.groups!.sep!;

@@ -49,7 +49,7 @@ function emailSpans(text: string): Span[] {
     let s = m[0];
     // `mailto%3Ajane%40x.com`, `%3Cjane%40x.com%3E`: an encoded delimiter before the address is not part of it.
     const at = s.search(/@|%40/);
-    const enc = [...regexMatches(/%(?:3[ACDEacde]|2[0278]|5[BDbd])/g, s.slice(0, at))].pop();
+    const enc = regexMatches(/%(?:3[ACDEacde]|2[0278]|5[BDbd])/g, s.slice(0, at)).pop();
     if (enc) {
       start += enc.index + 3;
       s = s.slice(enc.index + 3);

@@ -96,9 +96,9 @@ function jobWebhook(webhook: AlertmanagerWebhook, alert: AlertmanagerAlert): Ale
 }
 
 /**
- * Admits one run per firing alert that names a workload (`admitRun`: one run per workload; re-sends
+ * Admits one run per firing alert that names a workload (`admitLazily`: one run per workload; re-sends
  * deduplicated). The incident key comes from the group key and the alert's workload
- * (`incidentKeyForAlert`). The job carries the notification with only that alert in `alerts`.
+ * (`incidentKeyer`). The job carries the notification with only that alert in `alerts`.
  * Resolved alerts are returned for {@link noteResolved}; alerts naming no workload go to `ignored`.
  * Each incident is admitted once per notification, whatever the number of its alerts (one Redis
  * round trip, two for a new run; the incidents of one notification concurrently): a later alert of

@@ -1,0 +1,26 @@
+/**
+ * Runs `pass` one at a time, for a writer that batches: work is queued synchronously by the caller,
+ * then {@link SerialPasses.request} asks for a pass. Every request made before a pass starts shares
+ * that pass (it picks up everything queued by then); a request made while a pass runs gets the next
+ * one, chained after it. A pass that rejects does not stop later ones. Used by the worker's run
+ * reporters (the Slack thread and the incident's stage), so a burst of events is one Slack or Redis
+ * round of calls instead of one per event.
+ */
+export class SerialPasses<T> {
+  private chain: Promise<unknown> = Promise.resolve();
+  private next: Promise<T> | null = null;
+
+  constructor(private readonly pass: () => Promise<T>) {}
+
+  /** The pass not started yet (shared), or a new one after the running pass. Resolves with its result. */
+  request(): Promise<T> {
+    if (this.next) return this.next;
+    const p = this.chain.then(() => {
+      this.next = null;
+      return this.pass();
+    });
+    this.next = p;
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+}
