@@ -113,6 +113,28 @@ describe("McpClientPool over a real MCP server", () => {
   });
 });
 
+describe("mountStatelessMcp", () => {
+  it("answers a request with one JSON body (application/json), not an SSE stream", async () => {
+    const tickets = await startTickets();
+    servers.push(tickets);
+    const res = await fetch(tickets.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 7,
+        method: "tools/call",
+        params: { name: "create_issue", arguments: { title: "t", description: "d" } },
+      }),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+    const body = (await res.json()) as { id: number; result: { structuredContent: unknown } };
+    expect(body.id).toBe(7);
+    expect(body.result.structuredContent).toEqual({ id: "BKS-1", url: "http://tickets/BKS-1" });
+  });
+});
+
 describe("McpClientPool", () => {
   it("keeps one client per key", async () => {
     const made: string[] = [];
