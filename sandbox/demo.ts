@@ -10,6 +10,7 @@ import { listScenarioFiles, loadScenario } from "../scenarios/schema.js";
 import { type ClusterRoster, DEFAULT_CLUSTER_LABEL } from "../src/contracts/cluster.js";
 import { BackstopError } from "../src/errors.js";
 import { loadPolicy, type Policy } from "../src/guardrails/policy.js";
+import { slackFetch } from "../src/http.js";
 import { childLogger } from "../src/log.js";
 import * as obs from "../src/observability/index.js";
 import { loadPrompt } from "../src/prompts/loader.js";
@@ -172,7 +173,13 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
       metrics,
       checks: [
         redisReady,
-        obs.slackCheck(new WebClient(botToken, { slackApiUrl: slack.apiUrl, retryConfig: { retries: 0 } })),
+        obs.slackCheck(
+          new WebClient(botToken, {
+            slackApiUrl: slack.apiUrl,
+            retryConfig: { retries: 0 },
+            fetch: slackFetch(),
+          }),
+        ),
         obs.httpCheck("mcp_infra", obs.mcpInfraHealthUrl(backstopWorld.infraUrl)),
       ],
     });
@@ -207,6 +214,7 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
             slackApiUrl: slack.apiUrl,
             retryConfig: { retries: 0 },
             timeout: 10_000,
+            fetch: slackFetch(),
           }),
           store,
           producer,

@@ -13,6 +13,7 @@ import { WritePath } from "../../src/actions/index.js";
 import { toModelTarget } from "../../src/contracts/model-target.js";
 import { ModelRouter } from "../../src/gateway/index.js";
 import { loadPolicy } from "../../src/guardrails/policy.js";
+import { slackFetch } from "../../src/http.js";
 import { setLogLevel } from "../../src/log.js";
 import {
   connectInfra,
@@ -111,6 +112,7 @@ const worker = startRunsWorker({
       slackApiUrl: cfg.slackApiUrl,
       retryConfig: { retries: 0 },
       logLevel: LogLevel.ERROR,
+      fetch: slackFetch(),
       timeout: 10_000,
     }),
     store,

@@ -2,6 +2,7 @@ import { WebClient } from "@slack/web-api";
 import type { Command } from "commander";
 import { loadConfig, requireSlack } from "../config.js";
 import { RedisBudgetStore } from "../gateway/redis-store.js";
+import { slackFetch } from "../http.js";
 import {
   CHECK_TIMEOUT_MS,
   observeProcessors,
@@ -39,6 +40,7 @@ export function registerWorker(program: Command): void {
       const client = new WebClient(slack.botToken, {
         ...(config.slack.apiUrl ? { slackApiUrl: config.slack.apiUrl } : {}),
         retryConfig: { retries: 2 },
+        fetch: slackFetch(),
         // A stalled Slack connection must not hold a run: each call gives up after 10 s.
         timeout: 10_000,
       });
@@ -49,6 +51,7 @@ export function registerWorker(program: Command): void {
           ...(config.slack.apiUrl ? { slackApiUrl: config.slack.apiUrl } : {}),
           retryConfig: { retries: 0 },
           timeout: CHECK_TIMEOUT_MS,
+          fetch: slackFetch(),
         }),
       });
       const worker = startRunsWorker({

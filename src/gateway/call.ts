@@ -12,6 +12,7 @@ import {
 } from "cockatiel";
 import OpenAI, { APIError } from "openai";
 import { BackstopError } from "../errors.js";
+import { backstopFetch } from "../http.js";
 import { childLogger } from "../log.js";
 import { startModelCallSpan } from "../observability/observer.js";
 import { assertBudget, costUsd } from "./cost.js";
@@ -60,6 +61,7 @@ export class TargetCaller {
         baseURL: target.baseURL,
         maxRetries: 0,
         timeout: target.timeoutMs,
+        fetch: backstopFetch(),
         ...(target.headers ? { defaultHeaders: target.headers } : {}),
       });
       this.clients.set(target.name, c);

@@ -9,6 +9,7 @@ import type {
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import { z } from "zod";
 import { BackstopError, errorMessage } from "../errors.js";
+import { backstopFetch } from "../http.js";
 import { childLogger } from "../log.js";
 
 const log = childLogger("mcp");
@@ -116,6 +117,7 @@ export class AllowListedMcpClient {
     const timeoutMs = opts.timeoutMs ?? DEFAULT_MCP_TIMEOUT_MS;
     const transport = new StreamableHTTPClientTransport(endpoint, {
       requestInit: opts.headers ? { headers: opts.headers } : undefined,
+      fetch: backstopFetch(),
       reconnectionOptions: {
         maxRetries: 0,
         initialReconnectionDelay: 1000,

@@ -14,6 +14,7 @@ import slackWebApi, { WebClient, type WebClientOptions } from "@slack/web-api";
 import type { Logger } from "pino";
 import { BackstopError, errorMessage } from "../errors.js";
 import { createGuardrailHandler, GUARDRAIL_QUALITY_ROUTE } from "../guardrails/gateway-guardrail.js";
+import { slackFetch } from "../http.js";
 import { childLogger } from "../log.js";
 import { register as registerActions } from "./actions/index.js";
 import { ALERT_ROUTE, createAlertHandler } from "./alerts.js";
@@ -158,9 +159,9 @@ export function boltLogger(log: Logger): BoltLogger {
  */
 export function slackClientOptions(settings: Pick<SlackSettings, "slackApiUrl">): WebClientOptions {
   return settings.slackApiUrl
-    ? { slackApiUrl: settings.slackApiUrl, retryConfig: { retries: 0 } }
+    ? { slackApiUrl: settings.slackApiUrl, retryConfig: { retries: 0 }, fetch: slackFetch() }
     : // A CommonJS export Node's ESM loader cannot name statically: read it off the default export.
-      { retryConfig: slackWebApi.retryPolicies.fiveRetriesInFiveMinutes };
+      { retryConfig: slackWebApi.retryPolicies.fiveRetriesInFiveMinutes, fetch: slackFetch() };
 }
 
 /**
