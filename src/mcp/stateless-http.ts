@@ -31,7 +31,10 @@ export function mountStatelessMcp(
   app.post(path, async (req: Request, res: Response) => {
     opts.onRequest?.(req.body);
     const server = build();
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: undefined,
+      enableJsonResponse: true,
+    });
     res.on("close", () => {
       void transport.close();
       void server.close();
