@@ -117,6 +117,8 @@ export class SlackState {
 
   /** Tells listeners (each its own copy; a throwing listener is logged) and SSE clients of `m`. */
   emit(m: RecordedMessage): void {
+    // Nobody listening (a benchmark's Slack): no copies, no frame.
+    if (this.listeners.size === 0 && this.sseClients.size === 0) return;
     const copy = structuredClone(m);
     for (const l of this.listeners) {
       try {
@@ -125,6 +127,7 @@ export class SlackState {
         slackLog.warn({ err }, "message listener threw");
       }
     }
+    if (this.sseClients.size === 0) return;
     const frame = `event: message\ndata: ${JSON.stringify(copy)}\n\n`;
     for (const c of this.sseClients) c.write(frame);
   }
