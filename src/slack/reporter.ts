@@ -15,17 +15,19 @@ import { childLogger } from "../log.js";
 import { SerialPasses } from "../serial-passes.js";
 import {
   type EscalationMemo,
-  isTransientSlackError,
   nextBatch,
   type Outgoing,
+  REPLY_GATHER_MS,
   ROOT_STAGE_INTERVAL_MS,
   type SlackThread,
   type SlackThreadReporterOptions,
+  sendToSlack,
 } from "./thread-outbox.js";
 
 export {
   type IncidentThreadStore,
   isTransientSlackError,
+  REPLY_GATHER_MS,
   ROOT_STAGE_INTERVAL_MS,
   type SlackThread,
   type SlackThreadReporterOptions,
@@ -62,6 +64,8 @@ export class SlackThreadReporter implements RunReporter {
   /** When the root was last posted or updated (epoch ms). */
   private lastRootAt = Number.NEGATIVE_INFINITY;
   private rootTimer: NodeJS.Timeout | null = null;
+  /** A background pass waiting for the rest of a burst of events (see `replyGatherMs`). */
+  private gatherTimer: NodeJS.Timeout | null = null;
   private backlog: Outgoing[] = [];
   private escalationTs: string | null = null;
   private escalation: EscalationMemo | null = null;
@@ -114,18 +118,15 @@ export class SlackThreadReporter implements RunReporter {
    * back for a retry". A run need not wait for it: see {@link background}.
    */
   emit(event: RunEvent): Promise<void> {
-    try {
-      this.apply(event);
-      this.enqueue(event);
-    } catch (err) {
-      this.log.error({ err, type: event.type }, "could not render a run event for Slack");
-    }
+    this.render(event);
     return this.passes.request().then(() => undefined);
   }
 
   /** Retries the backlog now (e.g. at the end of a job). Resolves true when nothing is left. Never throws. */
   flush(): Promise<boolean> {
     this.forceRoot = true;
+    if (this.gatherTimer) clearTimeout(this.gatherTimer);
+    this.gatherTimer = null;
     return this.passes.request();
   }
 
@@ -137,9 +138,35 @@ export class SlackThreadReporter implements RunReporter {
   background(): RunReporter {
     return {
       emit: (event: RunEvent) => {
-        void this.emit(event);
+        this.render(event);
+        this.passAfterGather();
       },
     };
+  }
+
+  /** Applies and queues one event. Never throws: a rendering failure is logged and the event skipped. */
+  private render(event: RunEvent): void {
+    try {
+      this.apply(event);
+      this.enqueue(event);
+    } catch (err) {
+      this.log.error({ err, type: event.type }, "could not render a run event for Slack");
+    }
+  }
+
+  /** A pass once `replyGatherMs` has passed since the first event not yet sent (one timer at a time; never keeps Node alive). */
+  private passAfterGather(): void {
+    const ms = this.opts.replyGatherMs ?? REPLY_GATHER_MS;
+    if (ms <= 0) {
+      void this.passes.request();
+      return;
+    }
+    if (this.gatherTimer) return;
+    this.gatherTimer = setTimeout(() => {
+      this.gatherTimer = null;
+      void this.passes.request();
+    }, ms);
+    this.gatherTimer.unref();
   }
 
   private apply(event: RunEvent): void {
@@ -260,7 +287,7 @@ export class SlackThreadReporter implements RunReporter {
         const wait = this.rootUrgent || force ? 0 : this.lastRootAt + interval - Date.now();
         if (wait > 0) this.updateRootLater(wait);
         else {
-          const ok = await this.send("root", () =>
+          const ok = await sendToSlack(this.log, "root", () =>
             this.opts.client.chat.update({
               channel: thread.channel,
               ts: thread.ts,
@@ -273,7 +300,7 @@ export class SlackThreadReporter implements RunReporter {
       }
       while (this.backlog.length > 0) {
         const { count, out: o } = nextBatch(this.backlog);
-        const ok = await this.send(o.what, async () => {
+        const ok = await sendToSlack(this.log, o.what, async () => {
           if (o.op === "update") {
             const ts = o.ts ?? this.escalationTs;
             // The escalation message was never posted (Slack refused it): there are no buttons to replace.
@@ -295,23 +322,6 @@ export class SlackThreadReporter implements RunReporter {
     } catch (err) {
       this.log.warn({ err }, "could not reach the incident thread; will retry on the next event");
       return false;
-    }
-  }
-
-  /** Runs one Slack call: "ok", "dropped" (permanent error, logged) or "retry" (transient, logged). */
-  private async send(what: string, call: () => Promise<unknown>): Promise<"ok" | "dropped" | "retry"> {
-    try {
-      await call();
-      return "ok";
-    } catch (err) {
-      const transient = isTransientSlackError(err);
-      this.log.warn(
-        { err, what, transient },
-        transient
-          ? "Slack call failed; will retry on the next event"
-          : "Slack refused a thread update; dropped it",
-      );
-      return transient ? "retry" : "dropped";
     }
   }
 
@@ -368,7 +378,7 @@ export class SlackThreadReporter implements RunReporter {
     this.threadRef = winner;
     this.rootDirty = true;
     this.rootUrgent = true;
-    await this.send("orphan-root", () =>
+    await sendToSlack(this.log, "orphan-root", () =>
       client.chat.update({ channel: mine.channel, ts: mine.ts, ...threadPointer(this.opts.view) }),
     );
     return true;

@@ -1,4 +1,5 @@
 import { ErrorCode, type WebClient } from "@slack/web-api";
+import type { Logger } from "pino";
 import { type IncidentView, LIMITS, type SlackMessage } from "../../blocks/index.js";
 import type { ActionRecord } from "../contracts/events.js";
 
@@ -28,7 +29,11 @@ export interface IncidentThreadStore {
  * change of the root's stage alone is shown at most once per interval (the latest stage when it ends);
  * a status change, the run's summary and {@link SlackThreadReporter.flush} update the root at once.
  * `chat.update` is Tier 3, about 50 a minute (https://docs.slack.dev/apis/web-api/rate-limits): a root
- * per stage of many concurrent incidents would spend it.
+ * per stage of many concurrent incidents would spend it. `replyGatherMs` (ms, default 500): under
+ * {@link SlackThreadReporter.background}, an event waits this long for the ones that follow it before a
+ * pass posts, so a burst (a diagnosis, its quality gate and the re-route it causes) is one message, not
+ * one per event; Slack asks for about one message per second per channel
+ * (https://docs.slack.dev/reference/methods/chat.postMessage#rate_limiting). `flush` does not wait.
  */
 export interface SlackThreadReporterOptions {
   client: WebClient;
@@ -41,10 +46,14 @@ export interface SlackThreadReporterOptions {
   keyId?: string;
   maxBacklog?: number;
   rootStageIntervalMs?: number;
+  replyGatherMs?: number;
 }
 
 /** Default of {@link SlackThreadReporterOptions.rootStageIntervalMs} (ms). */
 export const ROOT_STAGE_INTERVAL_MS = 5000;
+
+/** Default of {@link SlackThreadReporterOptions.replyGatherMs} (ms). */
+export const REPLY_GATHER_MS = 500;
 
 /** What an escalation message needs remembered to replace its buttons later: the action it proposed. */
 export interface EscalationMemo {
@@ -143,4 +152,28 @@ export function isTransientSlackError(err: unknown): boolean {
     return typeof e === "string" && TRANSIENT_PLATFORM_ERRORS.has(e);
   }
   return false;
+}
+
+/**
+ * Runs one Slack call of a thread: "ok", "dropped" (a permanent error, logged: that message is given up)
+ * or "retry" (a transient one, see {@link isTransientSlackError}, logged: kept for the next pass). Never throws.
+ */
+export async function sendToSlack(
+  log: Logger,
+  what: string,
+  call: () => Promise<unknown>,
+): Promise<"ok" | "dropped" | "retry"> {
+  try {
+    await call();
+    return "ok";
+  } catch (err) {
+    const transient = isTransientSlackError(err);
+    log.warn(
+      { err, what, transient },
+      transient
+        ? "Slack call failed; will retry on the next event"
+        : "Slack refused a thread update; dropped it",
+    );
+    return transient ? "retry" : "dropped";
+  }
 }

@@ -100,7 +100,14 @@ const client = (apiUrl = sb.apiUrl) =>
 
 function reporter(
   threads: MemoryThreads,
-  opts: { key?: string; runId?: string; apiUrl?: string; keyId?: string; rootStageIntervalMs?: number } = {},
+  opts: {
+    key?: string;
+    runId?: string;
+    apiUrl?: string;
+    keyId?: string;
+    rootStageIntervalMs?: number;
+    replyGatherMs?: number;
+  } = {},
 ) {
   return new SlackThreadReporter({
     client: client(opts.apiUrl),
@@ -122,6 +129,7 @@ function reporter(
     ...(opts.keyId ? { keyId: opts.keyId } : {}),
     // Every stage on the root unless a test looks at the interval.
     rootStageIntervalMs: opts.rootStageIntervalMs ?? 0,
+    ...(opts.replyGatherMs !== undefined ? { replyGatherMs: opts.replyGatherMs } : {}),
   });
 }
 
@@ -342,6 +350,31 @@ describe("SlackThreadReporter", () => {
     } finally {
       await gate.close();
     }
+  });
+
+  it("background(): events that follow each other within replyGatherMs go out as one message", async () => {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const replies = async (gatherMs: number, key: string) => {
+      const r = reporter(new MemoryThreads(), { key, replyGatherMs: gatherMs });
+      const bg = r.background();
+      const events = resolvedRun().filter((e) => e.type !== "run.finished");
+      for (const e of events) {
+        bg.emit(e);
+        await sleep(5);
+      }
+      if (gatherMs > 100) expect(sb.calls()).toHaveLength(0); // nothing sent before the window ends
+      for (let i = 0; i < 200 && (r.pending() > 0 || r.thread() === null); i++) await sleep(10);
+      expect(r.pending()).toBe(0);
+      return sb.thread(CHANNEL, r.thread()!.ts).slice(1);
+    };
+    const oneByOne = await replies(0, "am-one-by-one");
+    sb.reset();
+    const gathered = await replies(400, "am-gathered");
+    expect(oneByOne.length).toBeGreaterThan(5);
+    expect(gathered.length).toBeLessThan(oneByOne.length);
+    // The same replies, in the same order, only joined.
+    const lines = (ms: { text: string }[]) => ms.flatMap((m) => m.text.split("\n"));
+    expect(lines(gathered)).toEqual(lines(oneByOne));
   });
 
   it("a decision emitted before its escalation was posted still replaces the buttons", async () => {
