@@ -6,12 +6,16 @@ import type { IncidentRecord, RunStore } from "./store.js";
 
 const log = childLogger("worker");
 
+/** Default of the {@link StageReporter}'s `intervalMs`: a stage alone is written at most this often (ms). */
+export const STAGE_INTERVAL_MS = 1000;
+
 /**
  * Keeps the incident record and the job's progress in step with the run's stage. Writes run one at a
  * time and patches that arrive while one is in flight are merged into the next, so a burst of events is
- * one Redis write. A stage-only patch is written in the background (the run does not wait for it); a
- * patch that changes the incident's status (`awaiting_approval`, the outcome) is awaited, and with it
- * every earlier patch. A write Redis could not take is logged and retried with the next one (the worker
+ * one Redis write. A stage-only patch is written in the background (the run does not wait for it), at
+ * most once per `intervalMs` (the latest stage when the interval ends: a run's events come in bursts,
+ * and `/backstop status` need not show each of them); a patch that changes the incident's status
+ * (`awaiting_approval`, the outcome) is written at once and awaited, and with it every earlier patch. A write Redis could not take is logged and retried with the next one (the worker
  * flushes at the end of the run); other failures are logged. Never throws.
  */
 export class StageReporter implements RunReporter {
@@ -20,12 +24,19 @@ export class StageReporter implements RunReporter {
   private patch: Partial<IncidentRecord> | null = null;
   private stage: string | null = null;
   private readonly writes = new SerialPasses(() => this.write());
+  /** When the last write started (epoch ms), and the timer of a stage held back by the interval. */
+  private lastWriteAt = Number.NEGATIVE_INFINITY;
+  private timer: NodeJS.Timeout | null = null;
 
-  /** `setStage` writes the job's progress (BullMQ `job.updateProgress`), or null for none. */
+  /**
+   * `setStage` writes the job's progress (BullMQ `job.updateProgress`), or null for none; `intervalMs`
+   * (ms, default {@link STAGE_INTERVAL_MS}, 0 for every stage) spaces stage-only writes.
+   */
   constructor(
     private readonly store: Pick<RunStore, "updateIncident">,
     private readonly key: string,
     private readonly setStage: ((stage: string) => Promise<void>) | null,
+    private readonly intervalMs: number = STAGE_INTERVAL_MS,
   ) {}
 
   /** Merges the event's patch; returns the write's promise only when the event changes the status. */
@@ -48,17 +59,29 @@ export class StageReporter implements RunReporter {
       this.lastStage = stage;
       this.stage = stage;
     }
-    const write = this.writes.request();
-    return patch.status === undefined ? undefined : write;
+    if (patch.status !== undefined) return this.flush();
+    const wait = this.lastWriteAt + this.intervalMs - Date.now();
+    if (wait <= 0 && !this.timer) void this.writes.request();
+    else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        void this.writes.request();
+      }, wait);
+      this.timer.unref();
+    }
+    return undefined;
   }
 
   /** Writes everything emitted so far; resolves when it is written (or failed and was logged). */
   flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
     return this.writes.request();
   }
 
   /** One write: everything merged since the last one. Never throws. */
   private async write(): Promise<void> {
+    this.lastWriteAt = Date.now();
     const patch = this.patch;
     const stage = this.stage;
     this.patch = null;

@@ -105,4 +105,21 @@ describe("StageReporter", () => {
     await r.flush();
     expect(writes.length).toBe(before);
   });
+
+  it("writes a stage alone at most once per interval: the latest, when the interval ends", async () => {
+    const rec = await incident("interval");
+    const c = counting();
+    const r = new StageReporter(c.store, rec.key, null, 150);
+    const [started, signals, redaction] = resolvedRun(rec.runId);
+    r.emit(started!);
+    await new Promise((res) => setTimeout(res, 20));
+    expect((await store.getIncident(rec.key))?.stage).toBe(started!.type); // the first at once
+    r.emit(signals!);
+    r.emit(redaction!);
+    await new Promise((res) => setTimeout(res, 20));
+    expect((await store.getIncident(rec.key))?.stage).toBe(started!.type); // held back
+    await new Promise((res) => setTimeout(res, 250));
+    expect((await store.getIncident(rec.key))?.stage).toBe(redaction!.type); // no other event needed
+    expect(c.writes).toHaveLength(2);
+  });
 });
