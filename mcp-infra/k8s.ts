@@ -4,6 +4,7 @@ import {
   AutoscalingV2Api,
   BatchV1Api,
   CoreV1Api,
+  type HttpLibrary,
   type KubeConfig,
   Observable,
   type ObservableMiddleware,
@@ -24,16 +25,19 @@ export interface K8sApis {
   autoscaling: AutoscalingV2Api;
   /** Jobs (batch/v1), read by `resolve_owner` for their CronJob. */
   batch: BatchV1Api;
-  /** Per-call client-node options: a middleware that aborts the request after `timeoutMs`. */
-  opts: { middleware: ObservableMiddleware[]; middlewareMergeStrategy: "append" };
+  /**
+   * Per-call client-node options: a middleware that aborts the request after `timeoutMs`, and the pooled
+   * HTTP client ({@link kubeAgents}).
+   */
+  opts: { middleware: ObservableMiddleware[]; middlewareMergeStrategy: "append"; httpApi: HttpLibrary };
   timeoutMs: number;
 }
 
 /**
  * Builds the client-node (1.4) API clients from a KubeConfig. Every call made with `apis.opts` gets a fresh
  * `AbortSignal.timeout(timeoutMs)` through a request middleware (client-node passes `RequestContext.signal`
- * to fetch), so a hanging API server fails the call instead of the tool; the same middleware puts the call on
- * a pooled keep-alive connection ({@link kubeAgents}: client-node would open a new TLS connection per call).
+ * to its HTTP client), so a hanging API server fails the call instead of the tool; the call goes out on a pooled
+ * keep-alive connection ({@link kubeAgents}' `httpApi`: client-node would open a new TLS connection per call).
  */
 export function makeK8sApis(kubeConfig: KubeConfig, timeoutMs = DEFAULT_K8S_TIMEOUT_MS): K8sApis {
   // The object-parameter API hands per-call options straight to the observable layer, so this is an
@@ -41,7 +45,6 @@ export function makeK8sApis(kubeConfig: KubeConfig, timeoutMs = DEFAULT_K8S_TIME
   const timeout: ObservableMiddleware = {
     pre: (ctx: RequestContext) => {
       ctx.setSignal(AbortSignal.timeout(timeoutMs));
-      kubeAgents.reuse(ctx);
       return new Observable(Promise.resolve(ctx));
     },
     post: (ctx: ResponseContext) => new Observable(Promise.resolve(ctx)),
@@ -51,7 +54,7 @@ export function makeK8sApis(kubeConfig: KubeConfig, timeoutMs = DEFAULT_K8S_TIME
     apps: kubeConfig.makeApiClient(AppsV1Api),
     autoscaling: kubeConfig.makeApiClient(AutoscalingV2Api),
     batch: kubeConfig.makeApiClient(BatchV1Api),
-    opts: { middleware: [timeout], middlewareMergeStrategy: "append" },
+    opts: { middleware: [timeout], middlewareMergeStrategy: "append", httpApi: kubeAgents.httpApi },
     timeoutMs,
   };
 }

@@ -70,7 +70,7 @@ export function createFetch(dispatcher: Dispatcher = new Agent()): FetchFn {
       if (Array.isArray(value)) for (const v of value) responseHeaders.append(name, v);
       else if (value !== undefined) responseHeaders.append(name, value);
     }
-    let responseBody: BodyInit | null;
+    let responseBody: ConstructorParameters<typeof Response>[0];
     if (NULL_BODY.has(status) || method === "HEAD") {
       discard(res.body);
       responseBody = null;
@@ -106,7 +106,7 @@ function lean(
 }
 
 /** `HeadersInit` as a plain record with lower-case names (repeated names joined with ", ", as `Headers` does). */
-function headerRecord(init: HeadersInit | undefined): Record<string, string> {
+function headerRecord(init: RequestInit["headers"]): Record<string, string> {
   const out: Record<string, string> = {};
   if (init === undefined) return out;
   const add = (name: string, value: string) => {
@@ -117,8 +117,9 @@ function headerRecord(init: HeadersInit | undefined): Record<string, string> {
     init.forEach((value, name) => {
       add(name, value);
     });
-  } else if (Array.isArray(init)) for (const [name, value] of init) add(name, value);
-  else for (const [name, value] of Object.entries(init)) if (value !== undefined) add(name, String(value));
+  } else if (Array.isArray(init)) {
+    for (const [name, value] of init as [string, string][]) add(name, value);
+  } else for (const [name, value] of Object.entries(init)) if (value !== undefined) add(name, String(value));
   return out;
 }
 

@@ -1,7 +1,14 @@
 import { createHash } from "node:crypto";
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from "node:https";
-import type { RequestContext } from "@kubernetes/client-node";
+import {
+  type HttpLibrary,
+  IsomorphicFetchHttpLibrary,
+  type RequestContext,
+  ResponseContext,
+  wrapHttpLibrary,
+} from "@kubernetes/client-node";
+import { Agent, type Dispatcher, request } from "undici";
 
 /** How long an idle pooled connection to a Kubernetes API server is kept before it is closed, ms. */
 export const KEEP_ALIVE_IDLE_MS = 30_000;
@@ -15,68 +22,104 @@ const KEEP_ALIVE_MAX_SOCKETS = 32;
 /** At most this many pooled agents (one per distinct TLS identity) are kept; the oldest is closed first. */
 const MAX_AGENTS = 32;
 
-/** The TLS options client-node copies from a kubeconfig onto its per-request agent (config.js). */
+/** The TLS options client-node copies from a kubeconfig onto its per-request agent (config.js); passed to `tls.connect`. */
 const TLS_FIELDS = ["ca", "cert", "key", "pfx", "passphrase", "servername", "rejectUnauthorized"] as const;
 
 /**
- * Connection reuse for client-node 1.4. Its `KubeConfig.applySecurityAuthentication` builds a new
- * `https.Agent` for every request (`createAgent` in client-node's config.js), and a new agent has no
- * pooled socket, so every Kubernetes API call pays a TCP connect and a full TLS handshake on both
- * sides. {@link reuse} swaps that per-request agent for a pooled keep-alive agent made with the same
- * TLS options, so calls with the same credentials share connections:
+ * Connection reuse and a lean HTTP client for client-node 1.4. client-node sends every request with
+ * node-fetch on a new `https.Agent` (`createAgent` in its config.js, built per request by
+ * `KubeConfig.applySecurityAuthentication`), so every call would pay a TCP connect and a full TLS
+ * handshake on both sides, and node-fetch's own cost on top. {@link httpApi} is a client-node
+ * `HttpLibrary` (pass it as the per-call `httpApi` option) that sends the request with undici's
+ * `request` on a pooled keep-alive undici `Agent` made with the same TLS options as client-node's agent,
+ * so calls with the same credentials share connections:
  * - the pool is keyed by a SHA-256 of the TLS options (CA, client certificate and key, SNI name,
  *   verification), so a rotated client certificate gets a new agent and never a socket of the old one
  *   (the hash is computed once per identity, see `keyOf`);
  * - bearer tokens and other credentials travel in headers, set per request, and may change freely;
- * - a proxy agent (`proxy-url` in the kubeconfig) and an agent of another kind are left as they are;
+ * - a proxy agent (`proxy-url` in the kubeconfig) or an agent of another kind is sent the way client-node
+ *   sends it (node-fetch on that agent);
  * - at most {@link KEEP_ALIVE_MAX_SOCKETS} connections per server and identity;
  * - idle sockets close after {@link KEEP_ALIVE_IDLE_MS}, or earlier when the API server's
- *   `Keep-Alive: timeout=` hint says so (Node's agent honours it).
+ *   `Keep-Alive: timeout=` hint says so (undici honours it).
+ * The request's `signal` (the per-call timeout) aborts it, body included.
  */
 export class KubeAgentPool {
-  private readonly agents = new Map<string, HttpAgent>();
+  private readonly agents = new Map<string, Agent>();
   /** The TLS identities seen last (most recent first, at most MAX_AGENTS) and their pool keys. */
   private readonly identities: { tls: boolean; fields: unknown[]; key: string }[] = [];
+  private readonly fallback = new IsomorphicFetchHttpLibrary();
+
+  /** client-node's `HttpLibrary` over this pool: pass it as `httpApi` in a call's options. */
+  readonly httpApi: HttpLibrary = wrapHttpLibrary({ send: (ctx) => this.send(ctx) });
 
   /**
-   * Client-node request middleware step: replaces `ctx`'s agent (set by client-node just before) with
-   * the pooled keep-alive agent for the same TLS options. Call it from an `ObservableMiddleware.pre`.
-   * Never throws.
+   * Sends one client-node request on the pooled agent for its TLS identity. Resolves with the status,
+   * the headers (a repeated header joined with ", ") and the whole body; rejects with undici's error on a
+   * network failure, or with the signal's reason when the call's deadline aborts it.
    */
-  reuse(ctx: RequestContext): void {
-    const current = ctx.getAgent();
-    if (!current || (current.constructor !== HttpsAgent && current.constructor !== HttpAgent)) return;
+  private async send(ctx: RequestContext): Promise<ResponseContext> {
+    const dispatcher = this.dispatcherFor(ctx.getAgent());
+    if (!dispatcher) return this.fallback.send(ctx).toPromise();
+    const body = ctx.getBody();
+    const signal = ctx.getSignal();
+    const res = await request(ctx.getUrl(), {
+      method: ctx.getHttpMethod() as Dispatcher.HttpMethod,
+      headers: ctx.getHeaders(),
+      body: body === undefined ? null : (body as string | Buffer),
+      dispatcher,
+      ...(signal ? { signal: signal as AbortSignal } : {}),
+    }).catch((err: unknown) => {
+      throw signal?.aborted ? signal.reason : err;
+    });
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(res.headers)) {
+      if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
+    }
+    const data = Buffer.from(
+      await res.body.arrayBuffer().catch((err: unknown) => {
+        throw signal?.aborted ? signal.reason : err;
+      }),
+    );
+    return new ResponseContext(res.statusCode, headers, {
+      text: async () => data.toString("utf8"),
+      binary: async () => data,
+    });
+  }
+
+  /** The pooled undici agent for the TLS options of client-node's per-request `agent`; null for a proxy or unknown agent. */
+  private dispatcherFor(current: HttpAgent | undefined): Agent | null {
+    if (!current || (current.constructor !== HttpsAgent && current.constructor !== HttpAgent)) return null;
     const options = (current as HttpsAgent).options as HttpsAgentOptions;
     const tls = current.constructor === HttpsAgent;
     const key = this.keyOf(tls, options);
     let pooled = this.agents.get(key);
     if (!pooled) {
-      const picked: HttpsAgentOptions = {};
-      for (const f of TLS_FIELDS) if (options[f] !== undefined) Object.assign(picked, { [f]: options[f] });
-      const opts = {
-        ...picked,
-        keepAlive: true,
-        timeout: KEEP_ALIVE_IDLE_MS,
-        maxSockets: KEEP_ALIVE_MAX_SOCKETS,
-        scheduling: "lifo" as const,
-      };
-      pooled = tls ? new HttpsAgent(opts) : new HttpAgent(opts);
+      const connect: Record<string, unknown> = {};
+      if (tls) for (const f of TLS_FIELDS) if (options[f] !== undefined) connect[f] = options[f];
+      pooled = new Agent({
+        connect,
+        connections: KEEP_ALIVE_MAX_SOCKETS,
+        keepAliveTimeout: KEEP_ALIVE_IDLE_MS,
+        keepAliveMaxTimeout: KEEP_ALIVE_IDLE_MS,
+      });
       this.agents.set(key, pooled);
       if (this.agents.size > MAX_AGENTS) {
-        const [oldest, agent] = this.agents.entries().next().value as [string, HttpAgent];
+        const [oldest, agent] = this.agents.entries().next().value as [string, Agent];
         this.agents.delete(oldest);
-        agent.destroy();
+        void agent.close();
       }
     }
-    ctx.setAgent(pooled);
     // client-node's agent was never used; it holds no socket.
     current.destroy();
+    return pooled;
   }
 
-  /** Closes every pooled connection (in-flight requests finish on theirs first). */
+  /** Closes every pooled connection (in-flight requests finish on theirs first) and forgets the identities. */
   close(): void {
-    for (const agent of this.agents.values()) agent.destroy();
+    for (const agent of this.agents.values()) void agent.close();
     this.agents.clear();
+    this.identities.length = 0;
   }
 
   /**
@@ -129,5 +172,5 @@ function hashIdentity(tls: boolean, fields: readonly unknown[]): string {
   return h.digest("hex");
 }
 
-/** The process's pool, shared by mcp-infra's read-only clients and the write path. */
+/** The process's pool, shared by mcp-infra's read-only clients and the write path (`kubeAgents.httpApi`). */
 export const kubeAgents = new KubeAgentPool();

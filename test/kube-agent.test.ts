@@ -1,10 +1,10 @@
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import {
+  ApiException,
   CoreV1Api,
   KubeConfig,
   Observable,
-  type ObservableMiddleware,
   type RequestContext,
 } from "@kubernetes/client-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -25,6 +25,28 @@ beforeAll(async () => {
   server = createServer({ cert: tls.certPem, key: tls.keyPem }, (req, res) => {
     tokens.push(req.headers.authorization ?? "");
     res.setHeader("content-type", "application/json");
+    if (req.url === "/api/v1/namespaces/missing") {
+      res.statusCode = 404;
+      res.end(
+        JSON.stringify({
+          kind: "Status",
+          apiVersion: "v1",
+          status: "Failure",
+          reason: "NotFound",
+          code: 404,
+        }),
+      );
+      return;
+    }
+    if (req.url === "/api/v1/namespaces/slow") return; // never answers
+    if (req.method === "POST") {
+      let body = "";
+      req.on("data", (c: Buffer) => {
+        body += c.toString();
+      });
+      req.on("end", () => res.end(body));
+      return;
+    }
     res.end(JSON.stringify({ apiVersion: "v1", kind: "NamespaceList", metadata: {}, items: [] }));
   });
   server.on("secureConnection", () => {
@@ -75,14 +97,7 @@ function core(
 }
 
 function through(pool: KubeAgentPool | null) {
-  const mw: ObservableMiddleware = {
-    pre: (ctx: RequestContext) => {
-      pool?.reuse(ctx);
-      return new Observable(Promise.resolve(ctx));
-    },
-    post: (ctx) => new Observable(Promise.resolve(ctx)),
-  };
-  return { middleware: [mw], middlewareMergeStrategy: "append" as const };
+  return pool ? { httpApi: pool.httpApi } : {};
 }
 
 describe("KubeAgentPool", () => {
@@ -92,12 +107,14 @@ describe("KubeAgentPool", () => {
     expect(connections).toBe(4);
   });
 
-  it("puts sequential calls with the same TLS identity on one connection", async () => {
+  // undici opens a second connection when the next request comes before the first connection is marked
+  // free (it is then reused); so "shared" here means at most two connections, however many calls.
+  it("puts sequential calls with the same TLS identity on one or two connections", async () => {
     const pool = new KubeAgentPool();
     try {
       const api = core("token-a");
-      for (let i = 0; i < 4; i++) await api.listNamespace({}, through(pool));
-      expect(connections).toBe(1);
+      for (let i = 0; i < 12; i++) await api.listNamespace({}, through(pool));
+      expect(connections).toBeLessThanOrEqual(2);
     } finally {
       pool.close();
     }
@@ -106,10 +123,11 @@ describe("KubeAgentPool", () => {
   it("keeps each call's own bearer token on a shared connection", async () => {
     const pool = new KubeAgentPool();
     try {
-      await core("token-a").listNamespace({}, through(pool));
-      await core("token-b").listNamespace({}, through(pool));
-      expect(connections).toBe(1);
-      expect(tokens).toEqual(["Bearer token-a", "Bearer token-b"]);
+      for (const t of ["token-a", "token-b", "token-a", "token-b", "token-c"]) {
+        await core(t).listNamespace({}, through(pool));
+      }
+      expect(connections).toBeLessThanOrEqual(2);
+      expect(tokens).toEqual(["a", "b", "a", "b", "c"].map((t) => `Bearer token-${t}`));
     } finally {
       pool.close();
     }
@@ -131,10 +149,12 @@ describe("KubeAgentPool", () => {
     const [first, rotated] = await Promise.all([generateSandboxTls("a"), generateSandboxTls("b")]);
     const pool = new KubeAgentPool();
     try {
-      for (const client of [first, first, rotated, rotated, first]) {
+      for (const client of [first, first, first, rotated, rotated, rotated, first, first, first]) {
         await core("token-a", { client }).listNamespace({}, through(pool));
       }
-      expect(connections).toBe(2);
+      // At least one per identity, at most two each: the first identity's come back with it.
+      expect(connections).toBeGreaterThanOrEqual(2);
+      expect(connections).toBeLessThanOrEqual(4);
     } finally {
       pool.close();
     }
@@ -147,5 +167,38 @@ describe("KubeAgentPool", () => {
     await core("token-a").listNamespace({}, through(pool));
     pool.close();
     expect(connections).toBe(2);
+  });
+
+  it("sends bodies, answers errors as client-node's ApiException, and aborts at the call's deadline", async () => {
+    const pool = new KubeAgentPool();
+    try {
+      const api = core("token-a");
+      const created = await api.createNamespace(
+        { body: { apiVersion: "v1", kind: "Namespace", metadata: { name: "shop" } } },
+        through(pool),
+      );
+      expect(created.metadata?.name).toBe("shop");
+      const missing = await api.readNamespace({ name: "missing" }, through(pool)).catch((e: unknown) => e);
+      expect(missing).toBeInstanceOf(ApiException);
+      expect((missing as ApiException<unknown>).code).toBe(404);
+      expect(String((missing as ApiException<unknown>).body)).toContain("NotFound");
+      const deadline = {
+        ...through(pool),
+        middleware: [
+          {
+            pre: (ctx: RequestContext) => {
+              ctx.setSignal(AbortSignal.timeout(100));
+              return new Observable(Promise.resolve(ctx));
+            },
+            post: (ctx: never) => new Observable(Promise.resolve(ctx)),
+          },
+        ],
+        middlewareMergeStrategy: "append" as const,
+      };
+      const slow = await api.readNamespace({ name: "slow" }, deadline).catch((e: unknown) => e);
+      expect((slow as Error).name).toBe("TimeoutError");
+    } finally {
+      pool.close();
+    }
   });
 });

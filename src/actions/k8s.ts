@@ -79,7 +79,7 @@ export function describeK8sError(err: unknown): K8sFailure {
 /**
  * Per-request options for a client-node 1.4 `ObjectParamAPI` call: an `AbortSignal.timeout(timeoutMs)`
  * deadline, for PATCH the patch `Content-Type` (client-node otherwise picks `application/json-patch+json`),
- * and a pooled keep-alive connection ({@link kubeAgents}) instead of a new TLS handshake per call. Built as an observable middleware because the object API hands options straight to the observable layer.
+ * and a pooled keep-alive connection ({@link kubeAgents}' `httpApi`) instead of a new TLS handshake per call. Built as an observable middleware because the object API hands options straight to the observable layer.
  */
 export function requestOptions(
   timeoutMs: number,
@@ -88,7 +88,6 @@ export function requestOptions(
   const middleware: ObservableMiddleware = {
     pre(ctx: RequestContext) {
       ctx.setSignal(AbortSignal.timeout(timeoutMs));
-      kubeAgents.reuse(ctx);
       if (contentType !== undefined) ctx.setHeaderParam("Content-Type", contentType);
       return new Observable(Promise.resolve(ctx));
     },
@@ -96,7 +95,7 @@ export function requestOptions(
       return new Observable(Promise.resolve(rsp));
     },
   };
-  return { middleware: [middleware], middlewareMergeStrategy: "append" };
+  return { middleware: [middleware], middlewareMergeStrategy: "append", httpApi: kubeAgents.httpApi };
 }
 
 /** The `deployment.kubernetes.io/revision` of an object as an integer, or null when absent or malformed. */
