@@ -4,6 +4,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { createMcpExpressApp } from "@modelcontextprotocol/sdk/server/express.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { DEFAULT_CLUSTER_NAME } from "../src/contracts/cluster.js";
+import { redactorVersion } from "../src/guardrails/redact.js";
 import { childLogger } from "../src/log.js";
 import { mountStatelessMcp, STATELESS_SCHEMA_VALIDATOR } from "../src/mcp/stateless-http.js";
 import { type InfraClusterOptions, type InfraClusters, makeInfraClusters } from "./clusters.js";
@@ -76,12 +77,16 @@ export function createInfraMcpServer(opts: InfraServerOptions): McpServer {
  * `GET`/`DELETE /mcp` answer 405 (no server-initiated stream, no sessions). Binds `host` (default 127.0.0.1,
  * with the SDK's DNS-rebinding protection) on `port` (default 0: a free port).
  * @returns the endpoint URL (`http://127.0.0.1:PORT/mcp`) and `close()`.
+ * @throws the file system's error when the redactor's files cannot be read (see `redactorVersion`).
  */
 export async function startInfraMcpHttp(
   opts: InfraServerOptions & { host?: string; port?: number },
 ): Promise<{ url: string; clusters: readonly string[]; close(): Promise<void> }> {
   const host = opts.host ?? "127.0.0.1";
   const ctx = makeContext(opts);
+  // The redactor's version goes on every get_signals result: computed now (it reads the redactor's
+  // files), so a broken install fails at start-up and the first call does not pay for it.
+  redactorVersion();
   const app = createMcpExpressApp({ host });
   // Liveness for probes and for the bot's and worker's readiness checks (src/observability/health.ts).
   app.get("/healthz", (_req, res) => {
