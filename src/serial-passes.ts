@@ -24,3 +24,34 @@ export class SerialPasses<T> {
     return p;
   }
 }
+
+/**
+ * One pending timer at a time that calls `fire` after a delay (ms), for a writer that holds work back
+ * (a gather window, a minimum interval) and then asks for a pass. The timer never keeps Node alive.
+ */
+export class PassTimer {
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly fire: () => void) {}
+
+  /** True while a timer is pending. */
+  get pending(): boolean {
+    return this.timer !== null;
+  }
+
+  /** Starts the timer for `ms` unless one is pending (then that one stands). */
+  start(ms: number): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.fire();
+    }, ms);
+    this.timer.unref();
+  }
+
+  /** Cancels the pending timer, if any. */
+  cancel(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}

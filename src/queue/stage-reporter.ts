@@ -1,7 +1,7 @@
 import type { RunEvent, RunReporter } from "../contracts/events.js";
 import { BackstopError } from "../errors.js";
 import { childLogger } from "../log.js";
-import { SerialPasses } from "../serial-passes.js";
+import { PassTimer, SerialPasses } from "../serial-passes.js";
 import type { IncidentRecord, RunStore } from "./store.js";
 
 const log = childLogger("worker");
@@ -26,7 +26,7 @@ export class StageReporter implements RunReporter {
   private readonly writes = new SerialPasses(() => this.write());
   /** When the last write started (epoch ms), and the timer of a stage held back by the interval. */
   private lastWriteAt = Number.NEGATIVE_INFINITY;
-  private timer: NodeJS.Timeout | null = null;
+  private readonly timer = new PassTimer(() => void this.writes.request());
 
   /**
    * `setStage` writes the job's progress (BullMQ `job.updateProgress`), or null for none; `intervalMs`
@@ -61,21 +61,14 @@ export class StageReporter implements RunReporter {
     }
     if (patch.status !== undefined) return this.flush();
     const wait = this.lastWriteAt + this.intervalMs - Date.now();
-    if (wait <= 0 && !this.timer) void this.writes.request();
-    else if (!this.timer) {
-      this.timer = setTimeout(() => {
-        this.timer = null;
-        void this.writes.request();
-      }, wait);
-      this.timer.unref();
-    }
+    if (wait <= 0 && !this.timer.pending) void this.writes.request();
+    else this.timer.start(wait);
     return undefined;
   }
 
   /** Writes everything emitted so far; resolves when it is written (or failed and was logged). */
   flush(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.timer.cancel();
     return this.writes.request();
   }
 

@@ -12,7 +12,7 @@ import {
 } from "../../blocks/index.js";
 import type { ActionRecord, RunEvent, RunEventDataMap, RunReporter } from "../contracts/events.js";
 import { childLogger } from "../log.js";
-import { SerialPasses } from "../serial-passes.js";
+import { PassTimer, SerialPasses } from "../serial-passes.js";
 import {
   type EscalationMemo,
   nextBatch,
@@ -63,9 +63,9 @@ export class SlackThreadReporter implements RunReporter {
   private forceRoot = false;
   /** When the root was last posted or updated (epoch ms). */
   private lastRootAt = Number.NEGATIVE_INFINITY;
-  private rootTimer: NodeJS.Timeout | null = null;
+  private readonly rootTimer = new PassTimer(() => void this.passes.request());
   /** A background pass waiting for the rest of a burst of events (see `replyGatherMs`). */
-  private gatherTimer: NodeJS.Timeout | null = null;
+  private readonly gatherTimer = new PassTimer(() => void this.passes.request());
   private backlog: Outgoing[] = [];
   private escalationTs: string | null = null;
   private escalation: EscalationMemo | null = null;
@@ -125,8 +125,7 @@ export class SlackThreadReporter implements RunReporter {
   /** Retries the backlog now (e.g. at the end of a job). Resolves true when nothing is left. Never throws. */
   flush(): Promise<boolean> {
     this.forceRoot = true;
-    if (this.gatherTimer) clearTimeout(this.gatherTimer);
-    this.gatherTimer = null;
+    this.gatherTimer.cancel();
     return this.passes.request();
   }
 
@@ -161,12 +160,7 @@ export class SlackThreadReporter implements RunReporter {
       void this.passes.request();
       return;
     }
-    if (this.gatherTimer) return;
-    this.gatherTimer = setTimeout(() => {
-      this.gatherTimer = null;
-      void this.passes.request();
-    }, ms);
-    this.gatherTimer.unref();
+    this.gatherTimer.start(ms);
   }
 
   private apply(event: RunEvent): void {
@@ -253,18 +247,7 @@ export class SlackThreadReporter implements RunReporter {
     this.rootDirty = false;
     this.rootUrgent = false;
     this.lastRootAt = Date.now();
-    if (this.rootTimer) clearTimeout(this.rootTimer);
-    this.rootTimer = null;
-  }
-
-  /** A pass in `ms`, for a stage change the interval held back (one timer at a time; never keeps Node alive). */
-  private updateRootLater(ms: number): void {
-    if (this.rootTimer) return;
-    this.rootTimer = setTimeout(() => {
-      this.rootTimer = null;
-      void this.passes.request();
-    }, ms);
-    this.rootTimer.unref();
+    this.rootTimer.cancel();
   }
 
   /** One pass: open the thread, update the root, post the backlog in order. Stops at a transient error. */
@@ -285,7 +268,7 @@ export class SlackThreadReporter implements RunReporter {
       if (this.rootDirty) {
         const interval = this.opts.rootStageIntervalMs ?? ROOT_STAGE_INTERVAL_MS;
         const wait = this.rootUrgent || force ? 0 : this.lastRootAt + interval - Date.now();
-        if (wait > 0) this.updateRootLater(wait);
+        if (wait > 0) this.rootTimer.start(wait);
         else {
           const ok = await sendToSlack(this.log, "root", () =>
             this.opts.client.chat.update({
