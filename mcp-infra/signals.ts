@@ -74,10 +74,17 @@ export async function collectSignals(
   ]);
   const { allPods, pods } = boundPods(podList.items, revisionResolver(live, allRevisions), name, truncated);
   // Everything left is independent: the past revisions' health queries, events, logs and metrics run
-  // at once. (rolloutHistory names its cut in `truncated` before its first await, as before.)
+  // at once; the revisions shown are also the ones whose events are collected.
   const shown = shownRevisions(allRevisions);
   const [rollout_history, events, logs, metrics] = await Promise.all([
-    rolloutHistory(ctx, { live, workload, namespace, name }, allRevisions, allPods, now, truncated),
+    rolloutHistory(
+      ctx,
+      { live, workload, namespace, name },
+      { all: allRevisions, shown },
+      allPods,
+      now,
+      truncated,
+    ),
     collectEvents(ctx, namespace, [name, ...shown.map((r) => r.name), ...pods.map((p) => p.name)], truncated),
     collectLogs(ctx, namespace, podList.items, allPods, truncated, tally),
     collectMetrics(ctx, namespace, name, window),

@@ -154,8 +154,8 @@ export function shownRevisions(allRevisions: ReplicaSetRevision[]): ReplicaSetRe
 }
 
 /**
- * The rollout history signals show: the {@link shownRevisions} (a cut is named in `truncated`, before
- * any await), each with its health — the current one (the workload's revision, else the newest) by its
+ * The rollout history signals show: `shown`, the caller's {@link shownRevisions} of `allRevisions` (a
+ * cut is named in `truncated`), each with its health — the current one (the workload's revision, else the newest) by its
  * pods (any failing: `failing`), the others by {@link pastRevisionHealth} — or, for a StatefulSet, one
  * current entry (generation, SHA from annotation, version label or image tag; health by its pods).
  * Never throws.
@@ -163,17 +163,17 @@ export function shownRevisions(allRevisions: ReplicaSetRevision[]): ReplicaSetRe
 export async function rolloutHistory(
   ctx: InfraContext,
   target: { live: LiveWorkload; workload: WorkloadSignal; namespace: string; name: string },
-  allRevisions: ReplicaSetRevision[],
+  revisions: { all: ReplicaSetRevision[]; shown: ReplicaSetRevision[] },
   allPods: PodSignal[],
   now: Date,
   truncated: string[],
 ): Promise<RolloutRevision[]> {
+  const { all: allRevisions, shown } = revisions;
   const { live, workload, namespace, name } = target;
   const currentRev =
     workload.revision !== null && allRevisions.some((r) => r.revision === workload.revision)
       ? workload.revision
       : (allRevisions.at(-1)?.revision ?? null);
-  const shown = shownRevisions(allRevisions);
   if (allRevisions.length > shown.length) {
     truncated.push(`rollout_history: showing the last ${shown.length} of ${allRevisions.length} revisions`);
   }
