@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from "node:https";
 import {
@@ -33,9 +32,9 @@ const TLS_FIELDS = ["ca", "cert", "key", "pfx", "passphrase", "servername", "rej
  * `HttpLibrary` (pass it as the per-call `httpApi` option) that sends the request with undici's
  * `request` on a pooled keep-alive undici `Agent` made with the same TLS options as client-node's agent,
  * so calls with the same credentials share connections:
- * - the pool is keyed by a SHA-256 of the TLS options (CA, client certificate and key, SNI name,
- *   verification), so a rotated client certificate gets a new agent and never a socket of the old one
- *   (the hash is computed once per identity, see `keyOf`);
+ * - one agent per TLS identity: the TLS options (CA, client certificate and key, SNI name, verification)
+ *   compared by content, so a rotated client certificate gets a new agent and never a socket of the
+ *   old one; at most {@link MAX_AGENTS}, the least recently used closed first;
  * - bearer tokens and other credentials travel in headers, set per request, and may change freely;
  * - a proxy agent (`proxy-url` in the kubeconfig) or an agent of another kind is sent the way client-node
  *   sends it (node-fetch on that agent);
@@ -45,9 +44,8 @@ const TLS_FIELDS = ["ca", "cert", "key", "pfx", "passphrase", "servername", "rej
  * The request's `signal` (the per-call timeout) aborts it, body included.
  */
 export class KubeAgentPool {
-  private readonly agents = new Map<string, Agent>();
-  /** The TLS identities seen last (most recent first, at most MAX_AGENTS) and their pool keys. */
-  private readonly identities: { tls: boolean; fields: unknown[]; key: string }[] = [];
+  /** One agent per TLS identity, most recently used first, at most MAX_AGENTS. */
+  private readonly pooled: { tls: boolean; fields: unknown[]; agent: Agent }[] = [];
   private readonly fallback = new IsomorphicFetchHttpLibrary();
 
   /** client-node's `HttpLibrary` over this pool: pass it as `httpApi` in a call's options. */
@@ -92,24 +90,7 @@ export class KubeAgentPool {
     if (!current || (current.constructor !== HttpsAgent && current.constructor !== HttpAgent)) return null;
     const options = (current as HttpsAgent).options as HttpsAgentOptions;
     const tls = current.constructor === HttpsAgent;
-    const key = this.keyOf(tls, options);
-    let pooled = this.agents.get(key);
-    if (!pooled) {
-      const connect: Record<string, unknown> = {};
-      if (tls) for (const f of TLS_FIELDS) if (options[f] !== undefined) connect[f] = options[f];
-      pooled = new Agent({
-        connect,
-        connections: KEEP_ALIVE_MAX_SOCKETS,
-        keepAliveTimeout: KEEP_ALIVE_IDLE_MS,
-        keepAliveMaxTimeout: KEEP_ALIVE_IDLE_MS,
-      });
-      this.agents.set(key, pooled);
-      if (this.agents.size > MAX_AGENTS) {
-        const [oldest, agent] = this.agents.entries().next().value as [string, Agent];
-        this.agents.delete(oldest);
-        void agent.close();
-      }
-    }
+    const pooled = this.agentFor(tls, options);
     // client-node's agent was never used; it holds no socket.
     current.destroy();
     return pooled;
@@ -117,31 +98,37 @@ export class KubeAgentPool {
 
   /** Closes every pooled connection (in-flight requests finish on theirs first) and forgets the identities. */
   close(): void {
-    for (const agent of this.agents.values()) void agent.close();
-    this.agents.clear();
-    this.identities.length = 0;
+    for (const { agent } of this.pooled.splice(0)) void agent.close();
   }
 
   /**
-   * The pool key of `options`. The SHA-256 is computed once per TLS identity: client-node hands every
-   * request fresh Buffers (it decodes the kubeconfig's CA, certificate and key again each time), so a
-   * request's fields are compared by content with the identities seen last (Buffer.equals, a memcmp),
-   * and only an unseen identity (a first request, a rotated certificate) is hashed.
+   * The agent for `options`' TLS identity, made on first use. client-node hands every request fresh
+   * Buffers (it decodes the kubeconfig's CA, certificate and key again each time), so identities are
+   * compared by content (Buffer.equals, a memcmp) with the ones pooled, most recently used first.
    */
-  private keyOf(tls: boolean, options: HttpsAgentOptions): string {
+  private agentFor(tls: boolean, options: HttpsAgentOptions): Agent {
     const fields = TLS_FIELDS.map((f) => options[f]);
-    const i = this.identities.findIndex(
+    const i = this.pooled.findIndex(
       (e) => e.tls === tls && e.fields.every((v, j) => sameField(v, fields[j])),
     );
     if (i >= 0) {
-      const hit = this.identities[i]!;
-      if (i > 0) this.identities.unshift(...this.identities.splice(i, 1));
-      return hit.key;
+      const hit = this.pooled[i]!;
+      if (i > 0) this.pooled.unshift(...this.pooled.splice(i, 1));
+      return hit.agent;
     }
-    const key = hashIdentity(tls, fields);
-    this.identities.unshift({ tls, fields, key });
-    if (this.identities.length > MAX_AGENTS) this.identities.pop();
-    return key;
+    const connect: Record<string, unknown> = {};
+    if (tls) {
+      for (const [j, f] of TLS_FIELDS.entries()) if (fields[j] !== undefined) connect[f] = fields[j];
+    }
+    const agent = new Agent({
+      connect,
+      connections: KEEP_ALIVE_MAX_SOCKETS,
+      keepAliveTimeout: KEEP_ALIVE_IDLE_MS,
+      keepAliveMaxTimeout: KEEP_ALIVE_IDLE_MS,
+    });
+    this.pooled.unshift({ tls, fields, agent });
+    if (this.pooled.length > MAX_AGENTS) void this.pooled.pop()?.agent.close();
+    return agent;
   }
 }
 
@@ -154,22 +141,6 @@ function sameField(a: unknown, b: unknown): boolean {
   if (typeof a === "object" && a !== null && typeof b === "object" && b !== null && !Buffer.isBuffer(a))
     return !Buffer.isBuffer(b) && JSON.stringify(a) === JSON.stringify(b);
   return false;
-}
-
-/** SHA-256 (hex) of the scheme and the {@link TLS_FIELDS} values, each field named and NUL-separated. */
-function hashIdentity(tls: boolean, fields: readonly unknown[]): string {
-  const h = createHash("sha256").update(tls ? "https" : "http");
-  TLS_FIELDS.forEach((f, i) => {
-    const v = fields[i];
-    h.update(`\0${f}=`);
-    if (v === undefined) return;
-    for (const part of Array.isArray(v) ? v : [v]) {
-      if (typeof part === "string" || Buffer.isBuffer(part)) h.update(part);
-      else h.update(JSON.stringify(part));
-      h.update("\0");
-    }
-  });
-  return h.digest("hex");
 }
 
 /** The process's pool, shared by mcp-infra's read-only clients and the write path (`kubeAgents.httpApi`). */
