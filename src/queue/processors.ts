@@ -84,13 +84,20 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
     if (!flushed) log.warn({ runId, held: slack.pending() }, "some Slack messages could not be posted");
   };
 
-  /** Stores the receipt (the exact signed bytes), then {@link settle}s the run's reporters. */
+  /**
+   * Stores the receipt (the exact signed bytes), puts its line (with the download button) in the thread
+   * when the run finished, then {@link settle}s the run's reporters.
+   */
   const saveResult = async (
     result: RunResult,
     stage: StageReporter,
     slack: SlackThreadReporter,
   ): Promise<void> => {
     await d.store.saveReceipt(result.runId, serializeReceipt(result.receipt));
+    if (!result.pending) {
+      const { head_hash, events, signature } = result.receipt;
+      slack.receiptStored({ headHash: head_hash, events: events.length, keyId: signature.key_id });
+    }
     await settle(result.runId, stage, slack);
   };
 

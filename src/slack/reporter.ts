@@ -42,8 +42,8 @@ export {
  * `eventReply(event)` (when not null) is posted as a thread reply (replies queued together are joined
  * into one message, see `nextBatch`); `escalation.opened` posts
  * `escalationMessage` with Approve/Reject; `approval.decided` also replaces that escalation's buttons with
- * `decisionMessage` when this reporter posted it; `run.finished` also posts `receiptMessage` (head hash =
- * the `run.finished` event's hash, which is the receipt's head).
+ * `decisionMessage` when this reporter posted it; the receipt line comes from {@link receiptStored},
+ * once the worker has stored the signed receipt.
  *
  * Slack failures never leave {@link emit}: they are logged. Messages that failed for a transient reason
  * (network, HTTP 5xx, 429) stay in an in-order backlog and are retried on the next `emit` (or
@@ -216,18 +216,19 @@ export class SlackThreadReporter implements RunReporter {
         }),
       });
     }
-    if (event.type === "run.finished") {
-      this.push({
-        op: "post",
-        what: "receipt",
-        msg: receiptMessage({
-          runId: this.opts.view.runId,
-          headHash: event.hash,
-          events: event.seq + 1,
-          keyId: this.opts.keyId ?? "",
-        }),
-      });
-    }
+  }
+
+  /**
+   * Queues the receipt line (`receiptMessage`: head hash, event count, key id, a download button) once
+   * the run's signed receipt is stored, so the thread never offers a receipt that does not exist (a
+   * run whose signing failed after `run.finished`). Posted by the next pass or {@link flush}. Never throws.
+   */
+  receiptStored(receipt: { headHash: string; events: number; keyId: string }): void {
+    this.push({
+      op: "post",
+      what: "receipt",
+      msg: receiptMessage({ runId: this.opts.view.runId, ...receipt }),
+    });
   }
 
   private push(o: Outgoing): void {

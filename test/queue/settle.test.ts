@@ -37,7 +37,7 @@ afterAll(async () => {
 });
 
 describe("a run that fails after it started", () => {
-  it("has its thread posted before the job's attempt fails", async () => {
+  it("has its thread posted before the job's attempt fails, without a receipt line", async () => {
     const atFailure = new Promise<{ err: string; replies: string[] }>((resolve) => {
       worker.once("failed", (_job, err) => {
         const root = world.bot.slack.messages(ALERT_CHANNEL).find((m) => m.thread_ts === null);
@@ -58,5 +58,7 @@ describe("a run that fails after it started", () => {
     // The first burst and the last ones (the run's end came just before the signing failed).
     expect(said).toContain("Signals for shop/catalog");
     expect(said).toContain("Ticket filed");
+    // No receipt was stored, so the thread offers none to download.
+    expect(said).not.toContain("Receipt for run");
   }, 60_000);
 });

@@ -104,7 +104,6 @@ function reporter(
     key?: string;
     runId?: string;
     apiUrl?: string;
-    keyId?: string;
     rootStageIntervalMs?: number;
     replyGatherMs?: number;
   } = {},
@@ -126,7 +125,6 @@ function reporter(
     },
     approvers: ["U0APPROVER"],
     approvalTimeoutMs: 30 * 60_000,
-    ...(opts.keyId ? { keyId: opts.keyId } : {}),
     // Every stage on the root unless a test looks at the interval.
     rootStageIntervalMs: opts.rootStageIntervalMs ?? 0,
     ...(opts.replyGatherMs !== undefined ? { replyGatherMs: opts.replyGatherMs } : {}),
@@ -140,12 +138,22 @@ async function emitAll(r: SlackThreadReporter, events: RunEvent[]): Promise<void
   for (const e of events) await r.emit(e);
 }
 
+/** What the worker hands `receiptStored` for a finished run's events (its head is the last event). */
+function receiptOf(events: RunEvent[]): { headHash: string; events: number; keyId: string } {
+  const head = events[events.length - 1]!;
+  return { headHash: head.hash, events: head.seq + 1, keyId: "0123456789abcdef" };
+}
+
 describe("SlackThreadReporter", () => {
   it("posts one root, updates it in place and threads a reply per stage, then the receipt", async () => {
     const threads = new MemoryThreads();
-    const r = reporter(threads, { keyId: "0123456789abcdef" });
+    const r = reporter(threads);
     const events = resolvedRun();
     await emitAll(r, events);
+    // run.finished alone offers no receipt: the worker says when the signed receipt is stored.
+    expect(sb.messages(CHANNEL).some((m) => m.text.startsWith("Receipt for run"))).toBe(false);
+    r.receiptStored(receiptOf(events));
+    expect(await r.flush()).toBe(true);
 
     const thread = r.thread();
     expect(thread).not.toBeNull();
@@ -300,7 +308,10 @@ describe("SlackThreadReporter", () => {
   it("a burst of events (nobody waits) posts the same blocks in order in fewer messages and root updates", async () => {
     // The same run twice: once waiting for each emit, once firing every event at once.
     const one = reporter(new MemoryThreads(), { key: "am-one", runId: "run-1" });
-    await emitAll(one, resolvedRun());
+    const run = resolvedRun();
+    await emitAll(one, run);
+    one.receiptStored(receiptOf(run));
+    await one.flush();
     const sequentialUpdates = sb.calls().filter((c) => c.method === "chat.update").length;
     const sequential = sb.thread(CHANNEL, one.thread()!.ts).slice(1);
     sb.reset();
@@ -308,7 +319,9 @@ describe("SlackThreadReporter", () => {
     const burst = reporter(new MemoryThreads(), { key: "am-two", runId: "run-1" });
     const events = resolvedRun();
     const emitted = events.map((e) => burst.emit(e));
+    burst.receiptStored(receiptOf(events));
     await Promise.all(emitted);
+    await burst.flush();
     expect(burst.pending()).toBe(0);
     const replies = sb.thread(CHANNEL, burst.thread()!.ts).slice(1);
     // Replies queued together share a message (a divider between them); nothing is lost or reordered.
@@ -332,7 +345,9 @@ describe("SlackThreadReporter", () => {
       gate.setDown(true);
       const r = reporter(new MemoryThreads(), { apiUrl: `${gate.url}api/` });
       const bg = r.background();
-      for (const e of resolvedRun()) expect(bg.emit(e)).toBeUndefined();
+      const run = resolvedRun();
+      for (const e of run) expect(bg.emit(e)).toBeUndefined();
+      r.receiptStored(receiptOf(run));
       expect(await r.flush()).toBe(false);
       expect(sb.messages(CHANNEL)).toHaveLength(0);
       gate.setDown(false);
