@@ -1,5 +1,5 @@
 import { STATUS_CODES } from "node:http";
-import { Readable } from "node:stream";
+import { ReadableStream as WebReadableStream } from "node:stream/web";
 import type { WebClientOptions } from "@slack/web-api";
 import { Agent, type Dispatcher, interceptors, request } from "undici";
 
@@ -24,8 +24,10 @@ const NULL_BODY = new Set([101, 103, 204, 205, 304]);
  *   else (a `Request` input, `FormData`, `Blob`, a stream) goes to Node's own `fetch` unchanged
  *   (Slack's file uploads are multipart).
  * - The answer: `status`, `statusText`, `headers` (repeated headers such as `set-cookie` kept), and the
- *   body read in full before the promise resolves, except `text/event-stream`, which streams.
- *   A null-body status (204, 304 …) and `HEAD` give a null body.
+ *   body read in full before the promise resolves, except `text/event-stream`, which streams (pulled on
+ *   demand, and safe to cancel at once). A null-body status (204, 304 …) and `HEAD` give a null body.
+ *   A compressed body (`content-encoding` gzip, deflate, br) is decoded; none is asked for.
+ * - Request headers: a record, an array of pairs or any `Headers`-like object (anything with `forEach`).
  * - `redirect`: `follow` (the default, at most 20 hops, by undici's redirect interceptor), `manual`
  *   (the 3xx as it is), `error` (rejects on a 3xx with a `location`).
  * - Errors: an aborted `signal` rejects with `signal.reason` (a `TimeoutError` for
@@ -34,7 +36,9 @@ const NULL_BODY = new Set([101, 103, 204, 205, 304]);
  * @param dispatcher the undici dispatcher (default: a new keep-alive `Agent`).
  */
 export function createFetch(dispatcher: Dispatcher = new Agent()): FetchFn {
-  const follow = dispatcher.compose(interceptors.redirect({ maxRedirections: 20 }));
+  // A compressed answer (gzip, deflate, br) is decoded as fetch does; none is asked for (no Accept-Encoding).
+  const plain = dispatcher.compose(interceptors.decompress());
+  const follow = plain.compose(interceptors.redirect({ maxRedirections: 20 }));
   // Node's own fetch: it knows the global FormData, Blob and Request classes (undici's npm fetch
   // checks its own, and would send a global FormData as the text "[object FormData]").
   const viaFetch: FetchFn = (input, init) => globalThis.fetch(input, init);
@@ -55,7 +59,7 @@ export function createFetch(dispatcher: Dispatcher = new Agent()): FetchFn {
         headers,
         body: body.data,
         signal,
-        dispatcher: redirect === "follow" ? follow : dispatcher,
+        dispatcher: redirect === "follow" ? follow : plain,
       });
     } catch (err) {
       throw fetchError(err, signal);
@@ -65,29 +69,31 @@ export function createFetch(dispatcher: Dispatcher = new Agent()): FetchFn {
       discard(res.body);
       throw new TypeError("fetch failed", { cause: new Error(`unexpected redirect (HTTP ${status})`) });
     }
-    const responseHeaders = new Headers();
-    for (const [name, value] of Object.entries(res.headers)) {
-      if (Array.isArray(value)) for (const v of value) responseHeaders.append(name, v);
-      else if (value !== undefined) responseHeaders.append(name, value);
-    }
-    let responseBody: ConstructorParameters<typeof Response>[0];
-    if (NULL_BODY.has(status) || method === "HEAD") {
-      discard(res.body);
-      responseBody = null;
-    } else if (/^text\/event-stream/i.test(responseHeaders.get("content-type") ?? "")) {
-      responseBody = Readable.toWeb(res.body) as unknown as ReadableStream<Uint8Array>;
-    } else {
-      try {
-        responseBody = new Uint8Array(await res.body.arrayBuffer());
-      } catch (err) {
-        throw fetchError(err, signal);
+    try {
+      const responseHeaders = new Headers();
+      for (const [name, value] of Object.entries(res.headers)) {
+        if (Array.isArray(value)) for (const v of value) responseHeaders.append(name, v);
+        else if (value !== undefined) responseHeaders.append(name, value);
       }
+      let responseBody: ConstructorParameters<typeof Response>[0];
+      if (NULL_BODY.has(status) || method === "HEAD") {
+        discard(res.body);
+        responseBody = null;
+      } else if (/^text\/event-stream/i.test(responseHeaders.get("content-type") ?? "")) {
+        // Pulled on demand; cancelling it early is safe (Node 20's Readable.toWeb throws then).
+        responseBody = WebReadableStream.from(res.body) as unknown as ReadableStream<Uint8Array>;
+      } else {
+        responseBody = new Uint8Array(await res.body.arrayBuffer());
+      }
+      return new Response(responseBody, {
+        status,
+        statusText: STATUS_CODES[status] ?? "",
+        headers: responseHeaders,
+      });
+    } catch (err) {
+      discard(res.body);
+      throw fetchError(err, signal);
     }
-    return new Response(responseBody, {
-      status,
-      statusText: STATUS_CODES[status] ?? "",
-      headers: responseHeaders,
-    });
   };
 }
 
@@ -113,8 +119,10 @@ function headerRecord(init: RequestInit["headers"]): Record<string, string> {
     const k = name.toLowerCase();
     out[k] = k in out ? `${out[k]}, ${value}` : value;
   };
-  if (init instanceof Headers) {
-    init.forEach((value, name) => {
+  // A Headers object of any implementation (anything with forEach that is not an array of pairs).
+  const like = init as unknown as Headers;
+  if (init instanceof Headers || (!Array.isArray(init) && typeof like.forEach === "function")) {
+    like.forEach((value, name) => {
       add(name, value);
     });
   } else if (Array.isArray(init)) {

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { gzipSync } from "node:zlib";
 import { WebClient } from "@slack/web-api";
 import OpenAI from "openai";
 import { Agent } from "undici";
@@ -43,6 +44,10 @@ function route(req: IncomingMessage, res: ServerResponse, body: string): void {
       res.writeHead(200, { "content-type": "text/event-stream" });
       res.write("data: one\n\n");
       setTimeout(() => res.end("data: two\n\n"), 200);
+      return;
+    case "/gzip":
+      res.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip" });
+      res.end(gzipSync(JSON.stringify({ ok: true, zipped: true })));
       return;
     case "/api/chat.postMessage":
       res.writeHead(200, { "content-type": "application/json" });
@@ -191,5 +196,20 @@ describe("createFetch (fetch over undici's request)", () => {
       .withResponse();
     expect(data.choices[0]?.message.content).toBe("hi");
     expect(response.headers.get("x-request-id")).toBe("req-1");
+  });
+
+  it("lets a caller cancel an event stream at once, with data already buffered", async () => {
+    const res = await leanFetch(`${base}/sse`); // the first event arrives with the headers
+    await res.body!.cancel();
+    await new Promise((r) => setTimeout(r, 250)); // the server ends the stream meanwhile: nothing throws
+    expect((await res.body!.getReader().read()).done).toBe(true);
+  });
+
+  it("decodes a compressed answer, and takes headers from any Headers-like object", async () => {
+    const res = await leanFetch(`${base}/gzip`);
+    expect(await res.json()).toEqual({ ok: true, zipped: true });
+    const like = { forEach: (fn: (value: string, name: string) => void) => fn("3", "X-Like") };
+    await leanFetch(`${base}/json`, { method: "POST", headers: like as unknown as Headers, body: "x" });
+    expect(last().headers["x-like"]).toBe("3");
   });
 });

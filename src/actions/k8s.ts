@@ -34,11 +34,18 @@ export interface K8sFailure {
   kind: "api" | "timeout" | "connection" | "unknown";
 }
 
+/** Error codes of a connection that could not be made or was lost: errno names and undici's socket errors. */
+const CONNECTION_CODE =
+  /^(E[A-Z0-9_]+|UND_ERR_(SOCKET|CONNECT_TIMEOUT|CLOSED|DESTROYED|HEADERS_TIMEOUT|BODY_TIMEOUT|ABORTED))$/;
+
 /**
  * Classifies an error thrown by a client-node 1.4 call. `ApiException` (4xx/5xx) carries the raw body,
- * a Kubernetes `Status` object as JSON (https://kubernetes.io/docs/reference/using-api/api-concepts/#response-status-kind);
- * node-fetch 2 raises `AbortError` (type `aborted`) when our deadline fires and `FetchError` (type `system`,
- * `code` e.g. `ECONNREFUSED`) when no connection can be made. Never throws.
+ * a Kubernetes `Status` object as JSON (https://kubernetes.io/docs/reference/using-api/api-concepts/#response-status-kind).
+ * Our deadline rejects with the signal's `TimeoutError` (undici, `kubeAgents.httpApi`) or node-fetch 2's
+ * `AbortError` (type `aborted`, client-node's own client for proxies); no connection is a socket error
+ * (`code` e.g. `ECONNREFUSED`), undici's socket and connect errors (`UND_ERR_SOCKET`,
+ * `UND_ERR_CONNECT_TIMEOUT` …) or node-fetch's `FetchError` (type `system`). Anything else is `unknown`.
+ * Never throws.
  */
 export function describeK8sError(err: unknown): K8sFailure {
   if (err instanceof ApiException) {
@@ -68,7 +75,7 @@ export function describeK8sError(err: unknown): K8sFailure {
     if (e.type === "aborted" || e.name === "AbortError" || e.name === "TimeoutError") {
       return { status: null, reason: null, message: `request timed out: ${e.message}`, kind: "timeout" };
     }
-    if (e.type === "system" || typeof e.code === "string") {
+    if (e.type === "system" || (typeof e.code === "string" && CONNECTION_CODE.test(e.code))) {
       return { status: null, reason: null, message: e.message, kind: "connection" };
     }
     return { status: null, reason: null, message: e.message, kind: "unknown" };

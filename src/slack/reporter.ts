@@ -66,6 +66,8 @@ export class SlackThreadReporter implements RunReporter {
   private readonly rootTimer = new PassTimer(() => void this.passes.request());
   /** A background pass waiting for the rest of a burst of events (see `replyGatherMs`). */
   private readonly gatherTimer = new PassTimer(() => void this.passes.request());
+  /** The first background pass (it opens the thread) was asked for. */
+  private opening = false;
   private backlog: Outgoing[] = [];
   private escalationTs: string | null = null;
   private escalation: EscalationMemo | null = null;
@@ -153,10 +155,15 @@ export class SlackThreadReporter implements RunReporter {
     }
   }
 
-  /** A pass once `replyGatherMs` has passed since the first event not yet sent (one timer at a time; never keeps Node alive). */
+  /**
+   * A pass once `replyGatherMs` has passed since the first event not yet sent (one timer at a time;
+   * never keeps Node alive). The run's first event opens the thread at once: join notes, resolved-alert
+   * notes and a pending approval's `threadTs` look the incident's thread up while the run goes on.
+   */
   private passAfterGather(): void {
     const ms = this.opts.replyGatherMs ?? REPLY_GATHER_MS;
-    if (ms <= 0) {
+    if (ms <= 0 || (this.threadRef === null && !this.opening)) {
+      this.opening = true;
       void this.passes.request();
       return;
     }
