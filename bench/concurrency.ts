@@ -106,8 +106,8 @@ main(async () => {
     const backstopCpu = perRunCpu("workers") + perRunCpu("infra");
     // Where a run's time goes: mean `duration_ms` per event type over the batch's receipts.
     const stageMs = new Map<string, { sum: number; n: number }>();
-    for (const [id] of batch) {
-      const raw = await fleet.store.getReceipt(runIdFor(id));
+    const receipts = await Promise.all(batch.map(([id]) => fleet.store.getReceipt(runIdFor(id))));
+    for (const raw of receipts) {
       const events = raw
         ? (JSON.parse(raw) as { events: { type: string; duration_ms?: number }[] }).events
         : [];
