@@ -4,15 +4,10 @@ import {
   AutoscalingV2Api,
   BatchV1Api,
   CoreV1Api,
-  type HttpLibrary,
   type KubeConfig,
-  Observable,
-  type ObservableMiddleware,
-  type RequestContext,
-  type ResponseContext,
 } from "@kubernetes/client-node";
 import { BackstopError, errorMessage } from "../src/errors.js";
-import { kubeAgents } from "../src/kube.js";
+import { type KubeCallOptions, kubeCallOptions } from "../src/kube.js";
 
 /** Default per-call Kubernetes API timeout, ms. */
 export const DEFAULT_K8S_TIMEOUT_MS = 5_000;
@@ -25,36 +20,24 @@ export interface K8sApis {
   autoscaling: AutoscalingV2Api;
   /** Jobs (batch/v1), read by `resolve_owner` for their CronJob. */
   batch: BatchV1Api;
-  /**
-   * Per-call client-node options: a middleware that aborts the request after `timeoutMs`, and the pooled
-   * HTTP client ({@link kubeAgents}).
-   */
-  opts: { middleware: ObservableMiddleware[]; middlewareMergeStrategy: "append"; httpApi: HttpLibrary };
+  /** Per-call client-node options ({@link kubeCallOptions}): the `timeoutMs` deadline and the pooled connection. */
+  opts: KubeCallOptions;
   timeoutMs: number;
 }
 
 /**
- * Builds the client-node (1.4) API clients from a KubeConfig. Every call made with `apis.opts` gets a fresh
- * `AbortSignal.timeout(timeoutMs)` through a request middleware (client-node passes `RequestContext.signal`
- * to its HTTP client), so a hanging API server fails the call instead of the tool; the call goes out on a pooled
- * keep-alive connection ({@link kubeAgents}' `httpApi`: client-node would open a new TLS connection per call).
+ * Builds the client-node (1.4) API clients from a KubeConfig. Every call made with `apis.opts`
+ * ({@link kubeCallOptions}) gets a fresh `AbortSignal.timeout(timeoutMs)`, so a hanging API server fails the
+ * call instead of the tool, and goes out on a pooled keep-alive connection (client-node would open a new
+ * TLS connection per call).
  */
 export function makeK8sApis(kubeConfig: KubeConfig, timeoutMs = DEFAULT_K8S_TIMEOUT_MS): K8sApis {
-  // The object-parameter API hands per-call options straight to the observable layer, so this is an
-  // ObservableMiddleware (client-node's own `setHeaderMiddleware` has the same shape).
-  const timeout: ObservableMiddleware = {
-    pre: (ctx: RequestContext) => {
-      ctx.setSignal(AbortSignal.timeout(timeoutMs));
-      return new Observable(Promise.resolve(ctx));
-    },
-    post: (ctx: ResponseContext) => new Observable(Promise.resolve(ctx)),
-  };
   return {
     core: kubeConfig.makeApiClient(CoreV1Api),
     apps: kubeConfig.makeApiClient(AppsV1Api),
     autoscaling: kubeConfig.makeApiClient(AutoscalingV2Api),
     batch: kubeConfig.makeApiClient(BatchV1Api),
-    opts: { middleware: [timeout], middlewareMergeStrategy: "append", httpApi: kubeAgents.httpApi },
+    opts: kubeCallOptions(timeoutMs),
     timeoutMs,
   };
 }

@@ -121,7 +121,7 @@ function headerRecord(init: RequestInit["headers"]): Record<string, string> {
   };
   // A Headers object of any implementation (anything with forEach that is not an array of pairs).
   const like = init as unknown as Headers;
-  if (init instanceof Headers || (!Array.isArray(init) && typeof like.forEach === "function")) {
+  if (!Array.isArray(init) && typeof like.forEach === "function") {
     like.forEach((value, name) => {
       add(name, value);
     });

@@ -3,6 +3,8 @@ import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from "nod
 import {
   type HttpLibrary,
   IsomorphicFetchHttpLibrary,
+  Observable,
+  type ObservableMiddleware,
   type RequestContext,
   ResponseContext,
   wrapHttpLibrary,
@@ -60,25 +62,23 @@ export class KubeAgentPool {
     const dispatcher = this.dispatcherFor(ctx.getAgent());
     if (!dispatcher) return this.fallback.send(ctx).toPromise();
     const body = ctx.getBody();
-    const signal = ctx.getSignal();
+    const signal = ctx.getSignal() as AbortSignal | undefined;
+    // Our deadline rejects with its own reason (a TimeoutError), as client-node's fetch would.
+    const rethrow = (err: unknown): never => {
+      throw signal?.aborted ? signal.reason : err;
+    };
     const res = await request(ctx.getUrl(), {
       method: ctx.getHttpMethod() as Dispatcher.HttpMethod,
       headers: ctx.getHeaders(),
       body: body === undefined ? null : (body as string | Buffer),
       dispatcher,
-      ...(signal ? { signal: signal as AbortSignal } : {}),
-    }).catch((err: unknown) => {
-      throw signal?.aborted ? signal.reason : err;
-    });
+      ...(signal ? { signal } : {}),
+    }).catch(rethrow);
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(res.headers)) {
       if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
     }
-    const data = Buffer.from(
-      await res.body.arrayBuffer().catch((err: unknown) => {
-        throw signal?.aborted ? signal.reason : err;
-      }),
-    );
+    const data = Buffer.from(await res.body.arrayBuffer().catch(rethrow));
     return new ResponseContext(res.statusCode, headers, {
       text: async () => data.toString("utf8"),
       binary: async () => data,
@@ -145,3 +145,29 @@ function sameField(a: unknown, b: unknown): boolean {
 
 /** The process's pool, shared by mcp-infra's read-only clients and the write path (`kubeAgents.httpApi`). */
 export const kubeAgents = new KubeAgentPool();
+
+/** Per-call client-node options of every Kubernetes call Backstop makes (see {@link kubeCallOptions}). */
+export interface KubeCallOptions {
+  middleware: ObservableMiddleware[];
+  middlewareMergeStrategy: "append";
+  httpApi: HttpLibrary;
+}
+
+/**
+ * Per-call options for a client-node 1.4 `ObjectParamAPI` call: a fresh `AbortSignal.timeout(timeoutMs)`
+ * per request (client-node hands `RequestContext.signal` to its HTTP client), `headers` set on each request
+ * (e.g. a patch `Content-Type`), and {@link kubeAgents}' pooled `httpApi`. The middleware is an
+ * `ObservableMiddleware` because the object-parameter API hands per-call options straight to the
+ * observable layer (client-node's own `setHeaderMiddleware` has the same shape).
+ */
+export function kubeCallOptions(timeoutMs: number, headers: Record<string, string> = {}): KubeCallOptions {
+  const middleware: ObservableMiddleware = {
+    pre: (ctx: RequestContext) => {
+      ctx.setSignal(AbortSignal.timeout(timeoutMs));
+      for (const [name, value] of Object.entries(headers)) ctx.setHeaderParam(name, value);
+      return new Observable(Promise.resolve(ctx));
+    },
+    post: (rsp: ResponseContext) => new Observable(Promise.resolve(rsp)),
+  };
+  return { middleware: [middleware], middlewareMergeStrategy: "append", httpApi: kubeAgents.httpApi };
+}

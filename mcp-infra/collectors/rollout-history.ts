@@ -154,9 +154,9 @@ export function shownRevisions(allRevisions: ReplicaSetRevision[]): ReplicaSetRe
 }
 
 /**
- * The rollout history signals show: `shown`, the caller's {@link shownRevisions} of `allRevisions` (a
- * cut is named in `truncated`), each with its health — the current one (the workload's revision, else the newest) by its
- * pods (any failing: `failing`), the others by {@link pastRevisionHealth} — or, for a StatefulSet, one
+ * The rollout history signals show: `shown`, the caller's {@link shownRevisions} of `all` (a cut is
+ * named in `truncated`), each with its health — the current one (the workload's revision, else the
+ * newest) by its pods (any failing: `failing`), the others by {@link pastRevisionHealth} — or, for a StatefulSet, one
  * current entry (generation, SHA from annotation, version label or image tag; health by its pods).
  * Never throws.
  */

@@ -1,20 +1,15 @@
 import { isIP } from "node:net";
 import {
   ApiException,
-  type ConfigurationOptions,
   type KubeConfig,
-  Observable,
-  type ObservableMiddleware,
   type PatchStrategy,
-  type RequestContext,
-  type ResponseContext,
   type V1Deployment,
   type V1PodTemplateSpec,
   type V1ReplicaSet,
 } from "@kubernetes/client-node";
 import { canonicalize } from "../contracts/canonical.js";
 import { POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION } from "../contracts/k8s.js";
-import { kubeAgents } from "../kube.js";
+import { type KubeCallOptions, kubeCallOptions } from "../kube.js";
 
 /**
  * Shared Kubernetes helpers for `src/actions/`: per-request options for client-node 1.4 (patch
@@ -41,7 +36,7 @@ const CONNECTION_CODE =
 /**
  * Classifies an error thrown by a client-node 1.4 call. `ApiException` (4xx/5xx) carries the raw body,
  * a Kubernetes `Status` object as JSON (https://kubernetes.io/docs/reference/using-api/api-concepts/#response-status-kind).
- * Our deadline rejects with the signal's `TimeoutError` (undici, `kubeAgents.httpApi`) or node-fetch 2's
+ * Our deadline rejects with the signal's `TimeoutError` (undici, `kubeCallOptions`) or node-fetch 2's
  * `AbortError` (type `aborted`, client-node's own client for proxies); no connection is a socket error
  * (`code` e.g. `ECONNREFUSED`), undici's socket and connect errors (`UND_ERR_SOCKET`,
  * `UND_ERR_CONNECT_TIMEOUT` …) or node-fetch's `FetchError` (type `system`). Anything else is `unknown`.
@@ -84,25 +79,12 @@ export function describeK8sError(err: unknown): K8sFailure {
 }
 
 /**
- * Per-request options for a client-node 1.4 `ObjectParamAPI` call: an `AbortSignal.timeout(timeoutMs)`
- * deadline, for PATCH the patch `Content-Type` (client-node otherwise picks `application/json-patch+json`),
- * and a pooled keep-alive connection ({@link kubeAgents}' `httpApi`) instead of a new TLS handshake per call. Built as an observable middleware because the object API hands options straight to the observable layer.
+ * Per-request options for a write-path call: {@link kubeCallOptions} (the `timeoutMs` deadline and the
+ * pooled connection), and for PATCH the patch `Content-Type` (client-node otherwise picks
+ * `application/json-patch+json`).
  */
-export function requestOptions(
-  timeoutMs: number,
-  contentType?: PatchStrategy,
-): ConfigurationOptions<ObservableMiddleware> {
-  const middleware: ObservableMiddleware = {
-    pre(ctx: RequestContext) {
-      ctx.setSignal(AbortSignal.timeout(timeoutMs));
-      if (contentType !== undefined) ctx.setHeaderParam("Content-Type", contentType);
-      return new Observable(Promise.resolve(ctx));
-    },
-    post(rsp: ResponseContext) {
-      return new Observable(Promise.resolve(rsp));
-    },
-  };
-  return { middleware: [middleware], middlewareMergeStrategy: "append", httpApi: kubeAgents.httpApi };
+export function requestOptions(timeoutMs: number, contentType?: PatchStrategy): KubeCallOptions {
+  return kubeCallOptions(timeoutMs, contentType === undefined ? {} : { "Content-Type": contentType });
 }
 
 /** The `deployment.kubernetes.io/revision` of an object as an integer, or null when absent or malformed. */

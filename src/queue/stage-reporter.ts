@@ -15,8 +15,9 @@ export const STAGE_INTERVAL_MS = 1000;
  * one Redis write. A stage-only patch is written in the background (the run does not wait for it), at
  * most once per `intervalMs` (the latest stage when the interval ends: a run's events come in bursts,
  * and `/backstop status` need not show each of them); a patch that changes the incident's status
- * (`awaiting_approval`, the outcome) is written at once and awaited, and with it every earlier patch. A write Redis could not take is logged and retried with the next one (the worker
- * flushes at the end of the run); other failures are logged. Never throws.
+ * (`awaiting_approval`, the outcome) is written at once and awaited, and with it every earlier patch.
+ * A write Redis could not take is logged and retried with the next one (the worker flushes at the end
+ * of the run); other failures are logged. Never throws.
  */
 export class StageReporter implements RunReporter {
   private lastStage: string | null = null;

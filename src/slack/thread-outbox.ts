@@ -23,8 +23,8 @@ export interface IncidentThreadStore {
  * Options for {@link SlackThreadReporter}. `channel` is the channel id for a new root; `incidentKey` the
  * incident (one thread per incident, shared by its runs); `view` the root's fixed fields; `approvers` user
  * ids (`U…`) or user group ids (`S…`) shown on an escalation; `approvalTimeoutMs` (ms) how long an
- * escalation waits (shown as its expiry: the event's `at` plus this). `maxBacklog` caps the messages kept while Slack is
- * unreachable (default 200; the oldest are dropped first). `rootStageIntervalMs` (ms, default 5000): a
+ * escalation waits (shown as its expiry: the event's `at` plus this). `maxBacklog` caps the messages
+ * kept while Slack is unreachable (default 200; the oldest are dropped first). `rootStageIntervalMs` (ms, default 5000): a
  * change of the root's stage alone is shown at most once per interval (the latest stage when it ends);
  * a status change, the run's summary and {@link SlackThreadReporter.flush} update the root at once.
  * `chat.update` is Tier 3, about 50 a minute (https://docs.slack.dev/apis/web-api/rate-limits): a root
