@@ -290,11 +290,13 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
             },
           },
         );
+        pendingRun = result.pending !== null;
+        // The run is over (its final status is written): the workload is free before the receipt and
+        // the thread settle, so an alert that comes meanwhile starts a run.
+        if (!pendingRun) await releaseAll(data.cluster, data.target, target, data.incidentKey);
         await saveResult(result, stage, slack);
         const escalationTs = slack.escalationMessageTs();
         if (result.pending && escalationTs) await d.store.setEscalationTs(result.runId, escalationTs);
-        pendingRun = result.pending !== null;
-        if (!pendingRun) await releaseAll(data.cluster, data.target, target, data.incidentKey);
         return { outcome: result.outcome, pending: pendingRun };
       } catch (err) {
         await settle(data.runId, stage, slack);
@@ -343,8 +345,8 @@ export function createProcessors(d: ProcessorDeps): RunProcessors {
             options: { recoveryTimeoutMs: d.world.recoveryTimeoutMs, window: d.world.signalsWindow },
           },
         );
-        await saveResult(result, stage, slack);
         if (cluster) await release(cluster, record.pending.target, record.incidentKey);
+        await saveResult(result, stage, slack);
         return { outcome: result.outcome };
       } catch (err) {
         await settle(data.runId, stage, slack);

@@ -49,8 +49,10 @@ const ACTIVE_LUA = ACTIVE_STATUSES.map((st) => `['${st}'] = true`).join(", ");
  * incident's "joined" marker. ARGV[1] incident key, ARGV[2] TTL (s), ARGV[3] BullMQ job key prefix
  * (`<prefix>:runs:`, or "" to skip job checks), ARGV[4] "1" to treat an existing job of this incident
  * as a duplicate, ARGV[5] grace (ms), ARGV[6] the incident records' key prefix (`<p>:incident:`).
- * The holder is live while its claim is younger than the grace (its job is still being added), or
- * its job exists and its incident is not over (no record yet, or a status in {@link ACTIVE_STATUSES}).
+ * The holder is live while its incident is not over (no record yet, or a status in
+ * {@link ACTIVE_STATUSES}) and its job exists or its claim is younger than the grace (its job is still
+ * being added). A holder whose incident is over is stale at any age: a run writes its final status
+ * before it releases the entry, and an alert in between must start a run, not join a finished one.
  * A holder that is not live is stale and replaced.
  * Returns {'duplicate', key, 0} | {'joined', holder, first (1|0)} | {'claimed', key, 0}.
  */
@@ -61,15 +63,15 @@ end
 local holder = redis.call('GET', KEYS[1])
 if holder and holder ~= ARGV[1] then
   local live = true
-  local age = tonumber(ARGV[2]) * 1000 - redis.call('PTTL', KEYS[1])
-  if age >= tonumber(ARGV[5]) then
-    if ARGV[3] ~= '' and redis.call('EXISTS', ARGV[3] .. holder) == 0 then live = false end
-    local raw = redis.call('GET', ARGV[6] .. holder)
-    if live and raw then
-      local ok, obj = pcall(cjson.decode, raw)
-      local active = {${ACTIVE_LUA}}
-      if ok and type(obj) == 'table' and type(obj.status) == 'string' and not active[obj.status] then live = false end
-    end
+  local raw = redis.call('GET', ARGV[6] .. holder)
+  if raw then
+    local ok, obj = pcall(cjson.decode, raw)
+    local active = {${ACTIVE_LUA}}
+    if ok and type(obj) == 'table' and type(obj.status) == 'string' and not active[obj.status] then live = false end
+  end
+  if live and ARGV[3] ~= '' and redis.call('EXISTS', ARGV[3] .. holder) == 0 then
+    local age = tonumber(ARGV[2]) * 1000 - redis.call('PTTL', KEYS[1])
+    if age >= tonumber(ARGV[5]) then live = false end
   end
   if live then
     local first = redis.call('SET', KEYS[2], holder, 'EX', ARGV[2], 'NX')

@@ -293,8 +293,9 @@ export class RunStore {
    * One run per workload: claims `workloadKey`'s active-run entry (`<prefix>:active:<workloadKey>`)
    * for `incidentKey` in one Lua script (one round trip). `duplicate`: `checkOwnJob` is set and this
    * incident's job already exists (`<jobKeyPrefix><incidentKey>`), i.e. a re-send; `joined`: another
-   * incident (`holder`) has a live run for the workload (its claim is younger than
-   * {@link CLAIM_GRACE_MS}, or its job exists and its incident's status is in {@link ACTIVE_STATUSES}) — `first` is true the first time this incident
+   * incident (`holder`) has a live run for the workload (its incident has no record yet or a status in
+   * {@link ACTIVE_STATUSES}, and its job exists or its claim is younger than {@link CLAIM_GRACE_MS};
+   * a finished incident that has not yet released the entry is not live) — `first` is true the first time this incident
    * joins it, so a note is posted once; `claimed`: this incident now holds it (until
    * {@link releaseRun}, or {@link ACTIVE_RUN_TTL_S} s). A holder whose job is gone is replaced.
    * @throws BackstopError `store.unavailable`.

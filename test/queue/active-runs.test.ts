@@ -72,6 +72,17 @@ describe("RunStore active-run index", () => {
     expect(await claim("shop/ads", "inc-k")).toEqual({ status: "claimed" });
   });
 
+  it("a holder whose incident is over is stale even inside the grace: an alert after a run ends starts a run", async () => {
+    await redis.hset(`${jobs}inc-l`, "name", "triage");
+    expect(await claim("shop/cart2", "inc-l", false)).toEqual({ status: "claimed" });
+    await incidentStatus("inc-l", "acting");
+    expect((await claim("shop/cart2", "inc-m")).status).toBe("joined");
+    // The run wrote its final status and has not released the entry yet (its claim is seconds old).
+    await incidentStatus("inc-l", "resolved");
+    expect(await claim("shop/cart2", "inc-n")).toEqual({ status: "claimed" });
+    expect(await store.activeRun("shop/cart2")).toBe("inc-n");
+  });
+
   it("markOnce is true once per id", async () => {
     expect(await store.markOnce("slack-request", "trigger_id=t1", 60)).toBe(true);
     expect(await store.markOnce("slack-request", "trigger_id=t1", 60)).toBe(false);
