@@ -108,6 +108,25 @@ describe("ReceiptRecorder", () => {
     expect(a.headHash()).toBe(b.headHash());
   });
 
+  it("append hashes exactly the canonical text hashEvent hashes, for awkward data and durations", () => {
+    const awkward: unknown[] = [
+      {},
+      { é: 1, e: 2, "\u{1F600}": 3, "\uFFFF": 4, Z: 5, a: [] },
+      { n: [0, -0, 0.1, 1e21, 1e-7, 5e-324, -1.7976931348623157e308, 2 ** 53] },
+      { s: 'quote " backslash \\ tab \t nl \n ctrl \u0001 del \u007f line-sep \u2028 lone \uD800 emoji 😀' },
+      { nested: { b: { d: null, c: true }, a: [{ y: 1, x: 2 }, "z", false] }, skip: undefined },
+      { toJSON: () => ({ b: 1, a: 2 }) },
+    ];
+    const rec = new ReceiptRecorder({ runId: "r", clock: () => new Date(Date.UTC(2030, 0, 1)) });
+    for (const [i, data] of awkward.entries()) {
+      for (const duration of [undefined, 0, 1.5, 12345, 1e21]) {
+        const e = rec.append("redaction.applied", data as never, duration);
+        expect(hashEvent(e), `data ${i}, duration ${duration}`).toBe(e.hash);
+      }
+    }
+    expect(() => ReceiptRecorder.resume({ runId: "r", events: rec.events() })).not.toThrow();
+  });
+
   it("copies and freezes data so later mutation cannot change the receipt", () => {
     const rec = new ReceiptRecorder({ runId: "r" });
     const data = { counts: { Email: 1 }, total: 1 };
