@@ -13,12 +13,18 @@
  *   whatever else the machine runs; `cpu_ms_per_run_backstop` Backstop's own share (workers and
  *   mcp-infra; the sandbox stands in for the cluster, the model provider, the ticket tracker and Slack).
  *   `cpu_ms_per_run_bench` is this process alone (the driver: enqueueing, reading progress), apart.
+ * - `cpu_floor_ms`: incidents × `cpu_ms_per_run` ÷ the machine's cores (`os.availableParallelism()`):
+ *   the makespan no scheduling can beat on this machine, since the batch's CPU must be spent somewhere;
+ *   `cpu_floor_ratio` = that ÷ ideal. At or above the target ratio, the target is out of reach at this
+ *   size on this machine whatever the overlap; `cpu_demand_cores` = total concurrency ×
+ *   `cpu_ms_per_run` ÷ per-run time, the cores the configured concurrency asks for while every slot is busy.
  *
  * Usage: `npx tsx bench/concurrency.ts [--incidents 200] [--workers 2] [--concurrency N]
  *   [--model-ms 2000] [--quick] [--json FILE]`.
  * JSON `result`: `{makespan_ratio, lost, rss_mb_peak}` plus the timing, CPU and memory fields bench/README.md lists.
  */
 
+import { availableParallelism } from "node:os";
 import { DEFAULT_CLUSTER_NAME } from "../src/contracts/cluster.js";
 import { setLogLevel } from "../src/log.js";
 import { targetFromAlert } from "../src/pipeline/target.js";
@@ -122,6 +128,9 @@ main(async () => {
     const rss = Math.max(...(await Promise.all(handles.map((h) => h.rssPeakMb()))));
     const lost = incidents - batch.length;
     const runMs = batch.map(([, v]) => v.ms);
+    const cpuPerRun = backstopCpu + perRunCpu("sandbox");
+    const cores = availableParallelism();
+    const cpuFloor = (incidents * cpuPerRun) / cores;
     const waitMs = batch.map(([, v]) => v.waitedMs);
     const result = {
       makespan_ratio: round(makespan / ideal, 3),
@@ -131,7 +140,7 @@ main(async () => {
       ideal_ms: round(ideal),
       per_run_ms: perRun,
       redis_mb: round(redisAfter - redisBefore, 2),
-      cpu_ms_per_run: round(backstopCpu + perRunCpu("sandbox"), 1),
+      cpu_ms_per_run: round(cpuPerRun, 1),
       cpu_ms_per_run_backstop: round(backstopCpu, 1),
       cpu_ms_per_run_workers: round(perRunCpu("workers"), 1),
       cpu_ms_per_run_mcp_infra: round(perRunCpu("infra"), 1),
@@ -141,6 +150,9 @@ main(async () => {
       run_ms_p99: round(pct(runMs, 99)),
       wait_ms_p50: round(pct(waitMs, 50)),
       wait_ms_p99: round(pct(waitMs, 99)),
+      cpu_floor_ms: round(cpuFloor, 0),
+      cpu_floor_ratio: round(cpuFloor / ideal, 3),
+      cpu_demand_cores: round((total * cpuPerRun) / perRun, 2),
     };
     console.log(
       `concurrency: ${incidents} incidents, ${workers} worker processes × ${perWorker} jobs, ${modelMs} ms per model call, processes run from ${CHILD_RUNTIME}\n`,
@@ -153,6 +165,9 @@ main(async () => {
           ["ideal makespan (ms)", round(ideal)],
           ["makespan (ms)", makespan],
           ["makespan / ideal", result.makespan_ratio],
+          [`CPU floor: incidents × CPU per run ÷ ${cores} cores (ms)`, result.cpu_floor_ms],
+          ["CPU floor / ideal", result.cpu_floor_ratio],
+          [`cores asked for by ${total} busy slots (of ${cores})`, result.cpu_demand_cores],
           ["run processing p50 / p99 (ms)", `${result.run_ms_p50} / ${result.run_ms_p99}`],
           ["queue wait p50 / p99 (ms)", `${result.wait_ms_p50} / ${result.wait_ms_p99}`],
           ["runs lost", lost],
