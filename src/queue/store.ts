@@ -44,9 +44,22 @@ const IncidentPatchSchema = IncidentRecordSchema.partial();
 /** The stored JSON of a pending approval before its fields are checked. */
 const JsonObjectSchema = z.record(z.string(), z.unknown());
 
-/** A lazy ioredis client whose commands fail after 2 retries instead of waiting forever; connection errors are logged. */
+/**
+ * A lazy ioredis client whose commands fail after 2 retries instead of waiting forever; connection
+ * errors are logged. Auto-pipelining is on (ioredis `enableAutoPipelining`): the commands callers issue
+ * in one event-loop turn go to Redis in one write, each caller still getting its own reply or error.
+ * Under an alert storm the bot has dozens of admissions in flight, and one socket write per command
+ * was a third of its CPU per request (`bench/alert-storm.ts`). Safe here because the store sends no
+ * MULTI/WATCH, blocking or pub/sub commands; its Lua scripts go in the pipeline like any command
+ * (EVALSHA, or EVAL on a connection's first use). BullMQ's connections are not opened here.
+ */
 function openRedis(connection: QueueConnection): Redis {
-  const redis = new Redis({ ...connection, maxRetriesPerRequest: 2, lazyConnect: true });
+  const redis = new Redis({
+    ...connection,
+    maxRetriesPerRequest: 2,
+    lazyConnect: true,
+    enableAutoPipelining: true,
+  });
   redis.on("error", (err) => log.warn({ err }, "run store connection error"));
   return redis;
 }

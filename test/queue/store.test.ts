@@ -1,3 +1,4 @@
+import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { isBackstopError } from "../../src/errors.js";
 import type { PendingApproval } from "../../src/pipeline/ports.js";
@@ -99,6 +100,47 @@ describe("RunStore incidents", () => {
     await expect(
       one.saveIncident({ ...incident("am-bad", "2030-01-01T00:00:00Z"), trigger: "cron" as "alert" }),
     ).rejects.toSatisfy((e) => isBackstopError(e, "input.invalid_incident"));
+  });
+
+  it("answers each of many calls made in one event-loop turn; a failing one fails alone", async () => {
+    // A fresh store: its scripts' first use on the connection (EVAL) is inside the batch too.
+    const store = new RunStore({ connection: REDIS, prefix });
+    const raw = new Redis({ ...REDIS, lazyConnect: true });
+    try {
+      const keys = Array.from({ length: 30 }, (_, i) => `turn-${i}`);
+      await Promise.all(
+        keys.map((k, i) => two.saveIncident(incident(k, new Date(Date.UTC(2030, 0, 1, 0, i)).toISOString()))),
+      );
+      // Incident 7's key now holds a hash: GET and the merge script meet WRONGTYPE.
+      await raw.del(`${prefix}:incident:turn-7`);
+      await raw.hset(`${prefix}:incident:turn-7`, "not", "a string");
+      const reads = keys.map((k) =>
+        store.getIncident(k).then(
+          (v) => v?.key,
+          (e: unknown) => e,
+        ),
+      );
+      const patches = keys.map((k, i) =>
+        store.updateIncident(k, { summary: `patched ${i}` }).then(
+          () => "ok",
+          (e: unknown) => e,
+        ),
+      );
+      const [read, patched] = [await Promise.all(reads), await Promise.all(patches)];
+      for (const [i, k] of keys.entries()) {
+        if (i === 7) {
+          expect(isBackstopError(read[i]) && read[i].code).toBe("store.unavailable");
+          expect(isBackstopError(patched[i]) && patched[i].code).toBe("store.unavailable");
+        } else {
+          expect(read[i]).toBe(k);
+          expect(patched[i]).toBe("ok");
+          expect((await one.getIncident(k))?.summary).toBe(`patched ${i}`);
+        }
+      }
+    } finally {
+      raw.disconnect();
+      await store.close();
+    }
   });
 
   it("lists recent incidents newest first, up to the limit", async () => {
